@@ -1,0 +1,114 @@
+namespace CallGrains.Abstractions;
+
+/// <summary>
+/// One user: profile, the one active-call slot, devices and event numbering. Keyed by uid.
+/// Only call-session grains change the slot; a user grain never calls a session grain (calls go one way).
+/// </summary>
+[Alias("cg.IUserGrain")]
+public interface IUserGrain : IGrainWithStringKey
+{
+    /// <summary>Creates the profile; false if the user already exists.</summary>
+    [Alias("Create")]
+    Task<bool> Create(string name);
+
+    [Alias("GetProfile")]
+    Task<UserRef?> GetProfile();
+
+    /// <summary>The snapshot for <c>sync</c> and <c>welcome</c>; null if the user does not exist.</summary>
+    [Alias("GetSnapshot")]
+    Task<UserSnapshot?> GetSnapshot();
+
+    /// <summary>Records a connected device; returns the snapshot, or an error when the device cap is reached.</summary>
+    [Alias("RegisterDevice")]
+    Task<DeviceRegistration> RegisterDevice(string deviceId, string gatewayId);
+
+    [Alias("UnregisterDevice")]
+    Task UnregisterDevice(string deviceId, string gatewayId);
+
+    // ---- used by call-session grains only ----
+
+    /// <summary>Takes the slot for a call, or says why not.</summary>
+    [Alias("Reserve")]
+    Task<Reservation> Reserve(SlotRequest request);
+
+    /// <summary>The answer <see cref="Reserve"/> would give, without taking the slot.</summary>
+    [Alias("Probe")]
+    Task<Reservation> Probe(SlotRequest request);
+
+    /// <summary>Moves the slot held by this call to a new phase and delivers an optional event.</summary>
+    [Alias("Update")]
+    Task<long> Update(SlotUpdate update);
+}
+
+[GenerateSerializer, Immutable, Alias("cg.DeviceRegistration")]
+public sealed record DeviceRegistration([property: Id(0)] UserSnapshot? Snapshot, [property: Id(1)] CallError? Error);
+
+/// <summary>The user's part in a call.</summary>
+public enum CallRole
+{
+    Caller = 0,
+    Callee = 1,
+}
+
+/// <summary>Where the user's slot stands for the call that holds it.</summary>
+public enum SlotPhase
+{
+    /// <summary>Taken while the call is being set up; not yet shown as ringing.</summary>
+    Pending = 0,
+    Ringing = 1,
+    Ongoing = 2,
+
+    /// <summary>Released: the user is free of this call.</summary>
+    Free = 3,
+}
+
+[GenerateSerializer, Immutable, Alias("cg.SlotRequest")]
+public sealed record SlotRequest
+{
+    [Id(0)] public required CallInfo Call { get; init; }
+    [Id(1)] public required CallRole Role { get; init; }
+
+    /// <summary>The other party: the callee's uid for the caller, the caller's uid for the callee.</summary>
+    [Id(2)] public required string PeerId { get; init; }
+
+    /// <summary>After this instant a slot that never got past ringing is stale and treated as free.</summary>
+    [Id(3)] public required DateTimeOffset ExpiresAt { get; init; }
+}
+
+public enum ReservationOutcome
+{
+    Reserved = 0,
+
+    /// <summary>The slot holds another call.</summary>
+    Taken = 1,
+
+    /// <summary>The slot holds a ringing call between the same two users in the other direction.</summary>
+    Glare = 2,
+
+    UserNotFound = 3,
+}
+
+[GenerateSerializer, Immutable, Alias("cg.Reservation")]
+public sealed record Reservation
+{
+    [Id(0)] public required ReservationOutcome Outcome { get; init; }
+    [Id(1)] public long Seq { get; init; }
+
+    /// <summary>The call that holds the slot, for <see cref="ReservationOutcome.Taken"/> and <see cref="ReservationOutcome.Glare"/>.</summary>
+    [Id(2)] public string? HeldBy { get; init; }
+    [Id(3)] public CallRole HeldRole { get; init; }
+    [Id(4)] public SlotPhase HeldPhase { get; init; }
+    [Id(5)] public UserRef? Profile { get; init; }
+}
+
+/// <summary>A change of the slot held by <see cref="Call"/>, with the event it causes for this user, if any.</summary>
+[GenerateSerializer, Immutable, Alias("cg.SlotUpdate")]
+public sealed record SlotUpdate
+{
+    [Id(0)] public required CallInfo Call { get; init; }
+    [Id(1)] public required SlotPhase Phase { get; init; }
+    [Id(2)] public CallEvent? Event { get; init; }
+
+    /// <summary>The device that acted: it gets the response, not the event.</summary>
+    [Id(3)] public string? ExceptDeviceId { get; init; }
+}

@@ -1,0 +1,43 @@
+using System.ComponentModel.DataAnnotations;
+using CallGrains.Abstractions;
+
+namespace CallGrains.Grains;
+
+/// <summary>The <c>Calls</c> section of configuration (PROTOCOL section 9).</summary>
+public sealed class CallOptions
+{
+    public const string Section = "Calls";
+
+    /// <summary>Ring timeout when the caller names none. Below 5 s only for tests; clients may ask for 5-180 s.</summary>
+    [Range(1, Limits.MaxTimeoutSeconds)]
+    public int RingTimeoutSeconds { get; set; } = 45;
+
+    [Range(1, 3600)]
+    public int DisconnectGraceSeconds { get; set; } = 30;
+
+    [Range(1, 1000)]
+    public int MaxGroupRing { get; set; } = 100;
+
+    /// <summary>
+    /// Also keep a durable reminder for each ringing call, so it still becomes unanswered when the silo that holds it
+    /// dies. Worth it only with a durable reminder service (Redis): the in-memory reminder table is one grain that
+    /// dies with its silo and would put every call through a singleton.
+    /// </summary>
+    public bool ReminderBackstop { get; set; } = true;
+
+    /// <summary>
+    /// A user's slot for a call that never got past ringing is treated as free this long after the ring deadline,
+    /// so a call whose session was lost mid-way cannot keep anyone busy.
+    /// </summary>
+    [Range(1, 3600)]
+    public int StaleRingSlackSeconds { get; set; } = 30;
+}
+
+/// <summary>The device limit of the <c>Gateway</c> section, enforced by the user grain.</summary>
+public sealed class DeviceOptions
+{
+    public const string Section = "Gateway";
+
+    [Range(1, 100)]
+    public int MaxDevicesPerUser { get; set; } = 10;
+}

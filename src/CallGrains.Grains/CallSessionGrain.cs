@@ -1,0 +1,469 @@
+using System.Text;
+using CallGrains.Abstractions;
+using ErrorCode = CallGrains.Abstractions.ErrorCode;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CallGrains.Grains;
+
+[GenerateSerializer, Immutable, Alias("cg.CallSessionState")]
+public sealed record CallSessionState
+{
+    [Id(0)] public CallInfo? Call { get; init; }
+
+    /// <summary>The callee of a 1:1 call.</summary>
+    [Id(1)] public string? CalleeUid { get; init; }
+
+    /// <summary>When a ringing call becomes unanswered.</summary>
+    [Id(2)] public DateTimeOffset? RingDeadline { get; init; }
+
+    /// <summary>A ring-timeout reminder is registered for this call.</summary>
+    [Id(3)] public bool HasReminder { get; init; }
+}
+
+/// <summary>
+/// One call session: the only place a call changes state. It reserves and updates the parties' user grains and
+/// never the other way round. The one session → session call is glare, where a new call joins the older ringing
+/// call it found in a user's slot; the older call never calls the newer one, so that edge cannot form a cycle.
+/// </summary>
+public sealed class CallSessionGrain(
+    [PersistentState("call", StorageNames.Default)] IPersistentState<CallSessionState> state,
+    IOptions<CallOptions> options,
+    TimeProvider time,
+    ILogger<CallSessionGrain> logger) : Grain, ICallSessionGrain, IRemindable
+{
+    private const string RingReminder = "ring-timeout";
+
+    // A new call that met glare retries when the call it met stopped ringing meanwhile; bounded.
+    private const int MaxInitiateAttempts = 3;
+
+    private IGrainTimer? _ringTimer;
+
+    private string SessionId => this.GetPrimaryKeyString();
+
+    private CallInfo? Call => state.State.Call;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (Call?.Status == CallStatus.Initiated && state.State.RingDeadline is { } deadline)
+        {
+            ArmRingTimer(deadline);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task<CallResult> InitiateCall(InitiateRequest request)
+    {
+        if (Invalid(request) is { } invalid)
+        {
+            return invalid;
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            var (result, glareWith) = await TryInitiateAsync(request);
+            if (glareWith is null)
+            {
+                return result!;
+            }
+
+            logger.Glare(SessionId, glareWith);
+            var merged = await GrainFactory.GetGrain<ICallSessionGrain>(glareWith).AcceptCall(request.CallerUid, request.DeviceId);
+            if (merged.Ok || attempt == MaxInitiateAttempts)
+            {
+                return merged;
+            }
+        }
+    }
+
+    public async Task<CallResult> AcceptCall(string uid, string? deviceId)
+    {
+        if (await Settled(uid, CallRole.Callee) is { } settled)
+        {
+            return settled;
+        }
+
+        var now = time.GetUtcNow();
+        var call = Call! with
+        {
+            Status = CallStatus.Ongoing,
+            JoinedAt = now,
+            Participants = [new Participant(Call!.Initiator.Uid, now, null), new Participant(uid, now, null)],
+        };
+        await SaveAsync(call);
+        logger.CallSettled(SessionId, "accepted", uid);
+
+        await UpdateAsync(call.Initiator.Uid, call, SlotPhase.Ongoing, new CallEvent { Type = CallEventType.OutgoingCallAccepted }, null);
+        var seq = await UpdateAsync(uid, call, SlotPhase.Ongoing, Canceled(CancelReason.AnsweredElsewhere), deviceId);
+        return CallResult.Success(call, seq);
+    }
+
+    public async Task<CallResult> RejectCall(string uid, CallStatus status, string? deviceId)
+    {
+        CallRole actor;
+        switch (status)
+        {
+            case CallStatus.Rejected or CallStatus.Busy:
+                actor = CallRole.Callee;
+                break;
+            case CallStatus.Cancelled:
+                actor = CallRole.Caller;
+                break;
+            default:
+                return CallResult.Fail(ErrorCode.BadRequest, "status must be rejected, busy or cancelled");
+        }
+
+        return await Settled(uid, actor) ?? await StopRingingAsync(uid, status, deviceId);
+    }
+
+    public async Task<CallResult> EndCall(string uid, string? deviceId)
+    {
+        if (Missing(uid) is { } missing)
+        {
+            return missing;
+        }
+
+        if (Call!.Status == CallStatus.Initiated)
+        {
+            // Hanging up a ringing call: the caller cancels it, the callee rejects it.
+            var status = uid == Call.Initiator.Uid ? CallStatus.Cancelled : CallStatus.Rejected;
+            return await RejectCall(uid, status, deviceId);
+        }
+
+        if (Call.Status != CallStatus.Ongoing)
+        {
+            return Failed(ErrorCodes.ForFinalStatus(Call.Status));
+        }
+
+        var now = time.GetUtcNow();
+        var call = Call with
+        {
+            Status = CallStatus.Ended,
+            EndedAt = now,
+            Participants = [.. Call.Participants.Select(p => p.LeftAt is null ? p with { LeftAt = now } : p)],
+        };
+        await SaveAsync(call);
+        logger.CallSettled(SessionId, "ended", uid);
+
+        var ended = new CallEvent { Type = CallEventType.CallEndedMessageReceived };
+        await UpdateAsync(Peer(uid), call, SlotPhase.Free, ended, null);
+        var seq = await UpdateAsync(uid, call, SlotPhase.Free, ended, deviceId);
+        return CallResult.Success(call, seq);
+    }
+
+    public async Task<CallResult> GetCall(string uid)
+    {
+        if (Missing(uid) is { } missing)
+        {
+            return missing;
+        }
+
+        var seq = (await GrainFactory.GetGrain<IUserGrain>(uid).GetSnapshot())?.Seq ?? 0;
+        return CallResult.Success(Call!, seq);
+    }
+
+    public Task<CallInfo?> Peek() => Task.FromResult(Call);
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (Call?.Status != CallStatus.Initiated)
+        {
+            await ForgetReminderAsync();
+            return;
+        }
+
+        if (state.State.RingDeadline is { } deadline)
+        {
+            if (time.GetUtcNow() >= deadline)
+            {
+                await TimeOutAsync();
+            }
+            else
+            {
+                ArmRingTimer(deadline);
+            }
+        }
+    }
+
+    private async Task<(CallResult? Result, string? GlareWith)> TryInitiateAsync(InitiateRequest request)
+    {
+        var callerUid = request.CallerUid;
+        var calleeUid = request.ReceiverId;
+        var timeout = request.TimeoutSeconds ?? options.Value.RingTimeoutSeconds;
+        var now = time.GetUtcNow();
+        var deadline = now.AddSeconds(timeout);
+        var call = new CallInfo
+        {
+            SessionId = SessionId,
+            CallType = request.CallType,
+            ReceiverType = request.ReceiverType,
+            ReceiverId = calleeUid,
+            Initiator = new UserRef(callerUid, callerUid),
+            Status = CallStatus.Initiated,
+            InitiatedAt = now,
+            Metadata = request.Metadata,
+            TimeoutSeconds = timeout,
+        };
+        var expires = deadline.AddSeconds(options.Value.StaleRingSlackSeconds);
+        var callerSlot = new SlotRequest { Call = call, Role = CallRole.Caller, PeerId = calleeUid, ExpiresAt = expires };
+        var calleeSlot = new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = callerUid, ExpiresAt = expires };
+
+        // Both users are reserved in uid order, so two calls between the same pair always meet first at the same
+        // user grain: that is where glare is seen, and it is seen by exactly one of the two calls.
+        Reservation callerRes;
+        Reservation? calleeRes;
+        if (string.CompareOrdinal(callerUid, calleeUid) < 0)
+        {
+            callerRes = await Reserve(callerUid, callerSlot);
+            calleeRes = callerRes.Outcome == ReservationOutcome.Reserved ? await Reserve(calleeUid, calleeSlot) : null;
+        }
+        else
+        {
+            calleeRes = await Reserve(calleeUid, calleeSlot);
+            callerRes = calleeRes.Outcome == ReservationOutcome.Reserved ? await Reserve(callerUid, callerSlot) : await Probe(callerUid, callerSlot);
+        }
+
+        var callerHeld = callerRes.Outcome == ReservationOutcome.Reserved;
+        var calleeHeld = calleeRes?.Outcome == ReservationOutcome.Reserved;
+        if (callerHeld && calleeHeld)
+        {
+            call = call with { Initiator = callerRes.Profile! };
+            if (options.Value.ReminderBackstop)
+            {
+                // Registered before the call is stored as ringing, so no stored ringing call lacks its backstop.
+                await this.RegisterOrUpdateReminder(RingReminder, deadline - now, TimeSpan.FromMinutes(1));
+            }
+
+            await SaveAsync(call, deadline, hasReminder: options.Value.ReminderBackstop);
+
+            ArmRingTimer(deadline);
+            logger.CallInitiated(SessionId, callerUid, calleeUid, "ringing");
+            await UpdateAsync(calleeUid, call, SlotPhase.Ringing, new CallEvent { Type = CallEventType.IncomingCallReceived }, null);
+            return (CallResult.Success(call, callerRes.Seq), null);
+        }
+
+        // Not ringing: give back what was taken (a probed caller holds nothing), then answer with the first
+        // reason in caller-then-callee order.
+        if (callerHeld)
+        {
+            await Release(callerUid, call);
+        }
+
+        if (calleeHeld)
+        {
+            await Release(calleeUid, call);
+        }
+
+        switch (callerRes.Outcome)
+        {
+            case ReservationOutcome.Glare:
+                return (null, callerRes.HeldBy);
+            case ReservationOutcome.UserNotFound:
+                return (CallResult.Fail(ErrorCode.UidNotFound, $"user {callerUid} does not exist"), null);
+            case ReservationOutcome.Taken:
+                return (CallerTaken(callerUid, callerRes), null);
+        }
+
+        // The caller is free, so the callee was asked.
+        switch (calleeRes!.Outcome)
+        {
+            case ReservationOutcome.Glare:
+                return (null, calleeRes.HeldBy);
+            case ReservationOutcome.UserNotFound:
+                return (CallResult.Fail(ErrorCode.UidNotFound, $"user {calleeUid} does not exist", null, callerRes.Seq), null);
+        }
+
+        // The callee is on another call: the attempt is recorded as a busy call (the callee's missed call).
+        var busy = call with { Initiator = callerRes.Profile!, Status = CallStatus.Busy, EndedAt = now };
+        await SaveAsync(busy);
+        logger.CallInitiated(SessionId, callerUid, calleeUid, "busy");
+        return (CallResult.Fail(ErrorCode.CallBusy, $"{calleeUid} is on another call", busy, callerRes.Seq), null);
+    }
+
+    private static CallResult CallerTaken(string callerUid, Reservation held) =>
+        held is { HeldRole: CallRole.Caller, HeldPhase: not SlotPhase.Ongoing }
+            ? CallResult.Fail(ErrorCode.CallAlreadyInitiated, $"{callerUid} already has an outgoing call ringing ({held.HeldBy})", null, held.Seq)
+            : CallResult.Fail(ErrorCode.CallInProgress, $"{callerUid} is in another call ({held.HeldBy})", null, held.Seq);
+
+    private async Task<CallResult> StopRingingAsync(string uid, CallStatus status, string? deviceId)
+    {
+        var call = Call! with { Status = status, EndedAt = time.GetUtcNow() };
+        await SaveAsync(call);
+        logger.CallSettled(SessionId, status.ToString(), uid);
+
+        var callerUid = call.Initiator.Uid;
+        var calleeUid = state.State.CalleeUid!;
+        long seq;
+        if (status == CallStatus.Cancelled)
+        {
+            await UpdateAsync(calleeUid, call, SlotPhase.Free, Canceled(CancelReason.Cancelled), null);
+            seq = await UpdateAsync(callerUid, call, SlotPhase.Free, null, deviceId);
+        }
+        else
+        {
+            await UpdateAsync(callerUid, call, SlotPhase.Free, new CallEvent { Type = CallEventType.OutgoingCallRejected }, null);
+            seq = await UpdateAsync(calleeUid, call, SlotPhase.Free, Canceled(CancelReason.RejectedElsewhere), deviceId);
+        }
+
+        return CallResult.Success(call, seq);
+    }
+
+    private async Task TimeOutAsync()
+    {
+        var call = Call! with { Status = CallStatus.Unanswered, EndedAt = time.GetUtcNow() };
+        await SaveAsync(call);
+        logger.CallUnanswered(SessionId, call.TimeoutSeconds);
+        await UpdateAsync(call.Initiator.Uid, call, SlotPhase.Free, new CallEvent { Type = CallEventType.OutgoingCallRejected }, null);
+        await UpdateAsync(state.State.CalleeUid!, call, SlotPhase.Free, Canceled(CancelReason.Unanswered), null);
+    }
+
+    /// <summary>
+    /// The answer for a request on this call by <paramref name="uid"/> acting as <paramref name="role"/>, when the
+    /// call is not ringing for it (null when it is): not found, permission denied, or the state the call is in.
+    /// </summary>
+    private async Task<CallResult?> Settled(string uid, CallRole role)
+    {
+        if (Missing(uid) is { } missing)
+        {
+            return missing;
+        }
+
+        var allowed = role == CallRole.Caller ? Call!.Initiator.Uid : state.State.CalleeUid;
+        if (uid != allowed)
+        {
+            return Failed(ErrorCode.PermissionDenied, role == CallRole.Caller ? "only the caller may cancel" : "only the callee may answer");
+        }
+
+        if (Call!.Status == CallStatus.Initiated && state.State.RingDeadline is { } deadline && time.GetUtcNow() >= deadline)
+        {
+            // The timer is late (a busy or restarted silo): the deadline decides, not who asked first.
+            await TimeOutAsync();
+        }
+
+        return Call!.Status == CallStatus.Initiated ? null : Failed(ErrorCodes.ForFinalStatus(Call.Status));
+    }
+
+    /// <summary>Not found, or not a party: the checks every request on an existing call starts with.</summary>
+    private CallResult? Missing(string uid)
+    {
+        if (!Identifiers.IsValidSessionId(SessionId))
+        {
+            return CallResult.Fail(ErrorCode.InvalidSessionId, "session id must be 1-128 characters of [A-Za-z0-9._:-]");
+        }
+
+        if (Call is null)
+        {
+            return CallResult.Fail(ErrorCode.CallNotFound, $"no call {SessionId}");
+        }
+
+        return uid == Call.Initiator.Uid || uid == state.State.CalleeUid
+            ? null
+            : CallResult.Fail(ErrorCode.PermissionDenied, $"{uid} is not a party of call {SessionId}");
+    }
+
+    private CallResult Failed(ErrorCode code, string? message = null) =>
+        CallResult.Fail(code, message ?? $"call {SessionId} is {Call!.Status.ToString().ToLowerInvariant()}", Call);
+
+    private CallResult? Invalid(InitiateRequest request)
+    {
+        if (!Identifiers.IsValidSessionId(SessionId))
+        {
+            return CallResult.Fail(ErrorCode.InvalidSessionId, "session id must be 1-128 characters of [A-Za-z0-9._:-]");
+        }
+
+        if (Call is not null)
+        {
+            return CallResult.Fail(ErrorCode.BadRequest, $"session id {SessionId} is already in use");
+        }
+
+        if (request.ReceiverType == ReceiverType.Group)
+        {
+            return CallResult.Fail(ErrorCode.BadRequest, "group calls are not supported yet");
+        }
+
+        if (!Enum.IsDefined(request.CallType) || !Enum.IsDefined(request.ReceiverType))
+        {
+            return CallResult.Fail(ErrorCode.BadRequest, "callType must be audio or video, receiverType user or group");
+        }
+
+        if (!Identifiers.IsValidUid(request.CallerUid) || !Identifiers.IsValidUid(request.ReceiverId))
+        {
+            return CallResult.Fail(ErrorCode.BadRequest, "receiverId must be 1-100 characters of [A-Za-z0-9_-]");
+        }
+
+        if (request.TimeoutSeconds is < Limits.MinTimeoutSeconds or > Limits.MaxTimeoutSeconds)
+        {
+            return CallResult.Fail(ErrorCode.BadRequest, $"timeoutSeconds must be {Limits.MinTimeoutSeconds}-{Limits.MaxTimeoutSeconds}");
+        }
+
+        if (request.Metadata is { } metadata && Encoding.UTF8.GetByteCount(metadata) > Limits.MaxMetadataBytes)
+        {
+            return CallResult.Fail(ErrorCode.BadRequest, $"metadata must be at most {Limits.MaxMetadataBytes} bytes");
+        }
+
+        return request.CallerUid == request.ReceiverId
+            ? CallResult.Fail(ErrorCode.CallingSelf, "a user cannot call themselves")
+            : null;
+    }
+
+    private string Peer(string uid) => uid == Call!.Initiator.Uid ? state.State.CalleeUid! : Call.Initiator.Uid;
+
+    private static CallEvent Canceled(CancelReason reason) => new() { Type = CallEventType.IncomingCallCanceled, Reason = reason };
+
+    private async Task SaveAsync(CallInfo call, DateTimeOffset? deadline = null, bool hasReminder = false)
+    {
+        var ringing = call.Status == CallStatus.Initiated;
+        var forgetReminder = !ringing && state.State.HasReminder;
+        state.State = state.State with
+        {
+            Call = call,
+            CalleeUid = call.ReceiverType == ReceiverType.User ? call.ReceiverId : state.State.CalleeUid,
+            RingDeadline = ringing ? deadline ?? state.State.RingDeadline : null,
+            HasReminder = ringing && (hasReminder || state.State.HasReminder),
+        };
+        await state.WriteStateAsync();
+        if (!ringing)
+        {
+            _ringTimer?.Dispose();
+            _ringTimer = null;
+            if (forgetReminder)
+            {
+                // Best effort: a reminder that survives this finds the call settled and unregisters itself.
+                await ForgetReminderAsync();
+            }
+        }
+    }
+
+    private async Task ForgetReminderAsync()
+    {
+        if (await this.GetReminder(RingReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+
+    private void ArmRingTimer(DateTimeOffset deadline)
+    {
+        _ringTimer?.Dispose();
+        var due = deadline - time.GetUtcNow();
+        _ringTimer = this.RegisterGrainTimer(
+            async _ =>
+            {
+                if (Call?.Status == CallStatus.Initiated)
+                {
+                    await TimeOutAsync();
+                }
+            },
+            new GrainTimerCreationOptions(due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+    }
+
+    private Task<Reservation> Reserve(string uid, SlotRequest request) => GrainFactory.GetGrain<IUserGrain>(uid).Reserve(request);
+
+    private Task<Reservation> Probe(string uid, SlotRequest request) => GrainFactory.GetGrain<IUserGrain>(uid).Probe(request);
+
+    private Task<long> Release(string uid, CallInfo call) => UpdateAsync(uid, call, SlotPhase.Free, null, null);
+
+    private Task<long> UpdateAsync(string uid, CallInfo call, SlotPhase phase, CallEvent? evt, string? exceptDeviceId) =>
+        GrainFactory.GetGrain<IUserGrain>(uid).Update(new SlotUpdate { Call = call, Phase = phase, Event = evt, ExceptDeviceId = exceptDeviceId });
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Logging;
+
+namespace CallGrains.Grains;
+
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "Call {SessionId}: {Caller} -> {Receiver} {Outcome}")]
+    public static partial void CallInitiated(this ILogger logger, string sessionId, string caller, string receiver, string outcome);
+
+    [LoggerMessage(2, LogLevel.Information, "Call {SessionId}: {Status} by {Uid}")]
+    public static partial void CallSettled(this ILogger logger, string sessionId, string status, string uid);
+
+    [LoggerMessage(3, LogLevel.Information, "Call {SessionId}: unanswered after {TimeoutSeconds} s")]
+    public static partial void CallUnanswered(this ILogger logger, string sessionId, int timeoutSeconds);
+
+    [LoggerMessage(4, LogLevel.Information, "Call {SessionId}: glare with {OtherSessionId}, merged into it")]
+    public static partial void Glare(this ILogger logger, string sessionId, string otherSessionId);
+
+    [LoggerMessage(5, LogLevel.Warning, "Call {SessionId}: user {Uid} slot is held by {HeldBy}, not by this call")]
+    public static partial void SlotMismatch(this ILogger logger, string sessionId, string uid, string? heldBy);
+
+    [LoggerMessage(6, LogLevel.Warning, "User {Uid}: could not publish {EventType} to gateway {GatewayId}")]
+    public static partial void PublishFailed(this ILogger logger, Exception exception, string uid, string eventType, string gatewayId);
+
+    [LoggerMessage(7, LogLevel.Information, "User {Uid}: stale slot of call {SessionId} released")]
+    public static partial void StaleSlotReleased(this ILogger logger, string uid, string sessionId);
+}

@@ -1,0 +1,252 @@
+using System.Collections.Immutable;
+using CallGrains.Abstractions;
+using ErrorCode = CallGrains.Abstractions.ErrorCode;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CallGrains.Grains;
+
+[GenerateSerializer, Immutable, Alias("cg.UserState")]
+public sealed record UserState
+{
+    [Id(0)] public UserRef? Profile { get; init; }
+    [Id(1)] public long Seq { get; init; }
+    [Id(2)] public CallSlot? Slot { get; init; }
+    [Id(3)] public ImmutableArray<DeviceInfo> Devices { get; init; } = [];
+}
+
+/// <summary>The one call a user is in, as the session that holds it last told the user.</summary>
+[GenerateSerializer, Immutable, Alias("cg.CallSlot")]
+public sealed record CallSlot
+{
+    [Id(0)] public required CallInfo Call { get; init; }
+    [Id(1)] public required CallRole Role { get; init; }
+    [Id(2)] public required string PeerId { get; init; }
+    [Id(3)] public required SlotPhase Phase { get; init; }
+    [Id(4)] public DateTimeOffset? ExpiresAt { get; init; }
+
+    public string SessionId => Call.SessionId;
+}
+
+/// <summary>
+/// One user. Keeps the one active-call slot that makes the user busy, the user's devices and the seq that numbers
+/// the user's events. It answers session grains and publishes to gateway streams; it never calls a session grain,
+/// so session → user calls can never form a cycle.
+/// </summary>
+public sealed class UserGrain(
+    [PersistentState("user", StorageNames.Default)] IPersistentState<UserState> state,
+    IOptions<DeviceOptions> deviceOptions,
+    TimeProvider time,
+    ILogger<UserGrain> logger) : Grain, IUserGrain
+{
+    private string Uid => this.GetPrimaryKeyString();
+
+    private UserState State => state.State;
+
+    public async Task<bool> Create(string name)
+    {
+        if (State.Profile is not null)
+        {
+            return false;
+        }
+
+        state.State = State with { Profile = new UserRef(Uid, name) };
+        await state.WriteStateAsync();
+        return true;
+    }
+
+    public Task<UserRef?> GetProfile() => Task.FromResult(State.Profile);
+
+    public Task<UserSnapshot?> GetSnapshot() => Task.FromResult(BuildSnapshot());
+
+    public async Task<DeviceRegistration> RegisterDevice(string deviceId, string gatewayId)
+    {
+        if (State.Profile is null)
+        {
+            return new DeviceRegistration(null, new CallError(ErrorCode.UidNotFound, $"user {Uid} does not exist"));
+        }
+
+        var others = State.Devices.RemoveAll(d => d.DeviceId == deviceId);
+        if (others.Length >= deviceOptions.Value.MaxDevicesPerUser)
+        {
+            return new DeviceRegistration(null, new CallError(
+                ErrorCode.TooManyRequests,
+                $"user {Uid} already has {others.Length} devices connected (limit {deviceOptions.Value.MaxDevicesPerUser})"));
+        }
+
+        state.State = State with { Devices = others.Add(new DeviceInfo(deviceId, gatewayId, time.GetUtcNow())) };
+        await state.WriteStateAsync();
+        return new DeviceRegistration(BuildSnapshot(), null);
+    }
+
+    public async Task UnregisterDevice(string deviceId, string gatewayId)
+    {
+        var remaining = State.Devices.RemoveAll(d => d.DeviceId == deviceId && d.GatewayId == gatewayId);
+        if (remaining.Length != State.Devices.Length)
+        {
+            state.State = State with { Devices = remaining };
+            await state.WriteStateAsync();
+        }
+    }
+
+    public async Task<Reservation> Reserve(SlotRequest request)
+    {
+        var answer = Decide(request);
+        if (answer.Outcome == ReservationOutcome.Reserved && State.Slot?.SessionId != request.Call.SessionId)
+        {
+            // The caller's slot shows the call with the caller's own profile, which only this grain knows.
+            var call = request.Role == CallRole.Caller ? request.Call with { Initiator = State.Profile! } : request.Call;
+            state.State = State with
+            {
+                Slot = new CallSlot
+                {
+                    Call = call,
+                    Role = request.Role,
+                    PeerId = request.PeerId,
+                    Phase = SlotPhase.Pending,
+                    ExpiresAt = request.ExpiresAt,
+                },
+            };
+            await state.WriteStateAsync();
+        }
+
+        return answer;
+    }
+
+    public Task<Reservation> Probe(SlotRequest request) => Task.FromResult(Decide(request));
+
+    public async Task<long> Update(SlotUpdate update)
+    {
+        var sessionId = update.Call.SessionId;
+        var slot = FreshSlot();
+        var next = State;
+        if (slot?.SessionId == sessionId)
+        {
+            next = next with { Slot = update.Phase == SlotPhase.Free ? null : slot with { Call = update.Call, Phase = update.Phase } };
+        }
+        else if (slot is null && update.Phase == SlotPhase.Ongoing)
+        {
+            // The slot went stale (the session was slow past the ring deadline); the user did join this call.
+            next = next with { Slot = NewSlot(update, SlotPhase.Ongoing) };
+        }
+        else if (update.Phase != SlotPhase.Free)
+        {
+            logger.SlotMismatch(sessionId, Uid, slot?.SessionId);
+        }
+
+        var evt = update.Event is null ? null : update.Event with { Seq = next.Seq + 1, Call = update.Event.Call ?? update.Call };
+        if (evt is not null)
+        {
+            next = next with { Seq = evt.Seq };
+        }
+
+        if (!ReferenceEquals(next, State))
+        {
+            state.State = next;
+            await state.WriteStateAsync();
+        }
+
+        if (evt is not null)
+        {
+            await PublishAsync(evt, update.ExceptDeviceId);
+        }
+
+        return State.Seq;
+    }
+
+    private CallSlot NewSlot(SlotUpdate update, SlotPhase phase) => new()
+    {
+        Call = update.Call,
+        Role = update.Call.Initiator.Uid == Uid ? CallRole.Caller : CallRole.Callee,
+        PeerId = update.Call.Initiator.Uid == Uid ? update.Call.ReceiverId : update.Call.Initiator.Uid,
+        Phase = phase,
+    };
+
+    private Reservation Decide(SlotRequest request)
+    {
+        if (State.Profile is null)
+        {
+            return new Reservation { Outcome = ReservationOutcome.UserNotFound };
+        }
+
+        var slot = FreshSlot();
+        if (slot is null || slot.SessionId == request.Call.SessionId)
+        {
+            return new Reservation { Outcome = ReservationOutcome.Reserved, Seq = State.Seq, Profile = State.Profile };
+        }
+
+        var glare = slot.Phase is SlotPhase.Pending or SlotPhase.Ringing
+            && slot.Role != request.Role
+            && slot.PeerId == request.PeerId
+            && slot.Call.ReceiverType == ReceiverType.User
+            && request.Call.ReceiverType == ReceiverType.User;
+        return new Reservation
+        {
+            Outcome = glare ? ReservationOutcome.Glare : ReservationOutcome.Taken,
+            Seq = State.Seq,
+            HeldBy = slot.SessionId,
+            HeldRole = slot.Role,
+            HeldPhase = slot.Phase,
+            Profile = State.Profile,
+        };
+    }
+
+    /// <summary>The slot, unless it is a ringing call whose session has let it lapse.</summary>
+    private CallSlot? FreshSlot()
+    {
+        var slot = State.Slot;
+        if (slot is { ExpiresAt: { } expires } && slot.Phase != SlotPhase.Ongoing && time.GetUtcNow() > expires)
+        {
+            logger.StaleSlotReleased(Uid, slot.SessionId);
+            state.State = State with { Slot = null };
+            return null;
+        }
+
+        return slot;
+    }
+
+    private UserSnapshot? BuildSnapshot()
+    {
+        if (State.Profile is null)
+        {
+            return null;
+        }
+
+        var slot = FreshSlot();
+        var ringing = slot is { Role: CallRole.Callee, Phase: SlotPhase.Ringing };
+        var active = slot is not null && !ringing && (slot.Phase == SlotPhase.Ongoing || slot.Role == CallRole.Caller);
+        return new UserSnapshot
+        {
+            Uid = Uid,
+            Name = State.Profile.Name,
+            Seq = State.Seq,
+            ActiveCall = active ? slot!.Call : null,
+            Ringing = ringing ? [slot!.Call] : [],
+            Devices = State.Devices,
+        };
+    }
+
+    private async Task PublishAsync(CallEvent evt, string? exceptDeviceId)
+    {
+        var provider = this.GetStreamProvider(StreamNames.Provider);
+        var delivery = new GatewayDelivery(Uid, exceptDeviceId, evt);
+        foreach (var gatewayId in State.Devices.Where(d => d.DeviceId != exceptDeviceId).Select(d => d.GatewayId).Distinct())
+        {
+            try
+            {
+                await provider.GetStream<GatewayDelivery>(StreamId.Create(StreamNames.GatewayNamespace, gatewayId)).OnNextAsync(delivery);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Delivery is best effort: the state change stands, and a device that missed the event sees a gap
+                // in seq and asks for sync.
+                logger.PublishFailed(ex, Uid, evt.Type.ToString(), gatewayId);
+            }
+        }
+    }
+}
+
+public static class StorageNames
+{
+    public const string Default = "Default";
+}
