@@ -1,6 +1,5 @@
 using System.Text;
 using CallGrains.Abstractions;
-using ErrorCode = CallGrains.Abstractions.ErrorCode;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

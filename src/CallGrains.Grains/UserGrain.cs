@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
-using ErrorCode = CallGrains.Abstractions.ErrorCode;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using CallGrains.Abstractions;
+using Orleans.Streams;
+
+namespace CallGrains.Tests;
+
+/// <summary>What tests do with the cluster: make users, place calls, watch what each device is told.</summary>
+public sealed class CallTestKit(IClusterClient client)
+{
+    public const int LongTimeout = 60;
+
+    public IClusterClient Client => client;
+
+    public IUserGrain User(string uid) => client.GetGrain<IUserGrain>(uid);
+
+    public ICallSessionGrain Session(string sessionId) => client.GetGrain<ICallSessionGrain>(sessionId);
+
+    /// <summary>Creates users with fresh uids (the cluster is shared between tests).</summary>
+    public async Task<string[]> CreateUsersAsync(int count, string prefix = "u")
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var uids = Enumerable.Range(0, count).Select(i => $"{prefix}{i}-{run}").ToArray();
+        foreach (var uid in uids)
+        {
+            Assert.True(await User(uid).Create($"User {uid}"));
+        }
+
+        return uids;
+    }
+
+    public Task<CallResult> CallAsync(string caller, string callee, int? timeoutSeconds = LongTimeout, string? deviceId = null, string? sessionId = null) =>
+        Session(sessionId ?? Identifiers.NewSessionId()).InitiateCall(new InitiateRequest
+        {
+            CallerUid = caller,
+            ReceiverId = callee,
+            ReceiverType = ReceiverType.User,
+            CallType = CallType.Audio,
+            TimeoutSeconds = timeoutSeconds,
+            DeviceId = deviceId,
+        });
+
+    public async Task<CallInfo> RingAsync(string caller, string callee, int? timeoutSeconds = LongTimeout)
+    {
+        var result = await CallAsync(caller, callee, timeoutSeconds);
+        Assert.True(result.Ok, result.Error?.Message);
+        return result.Call!;
+    }
+
+    public async Task<CallInfo> ConnectAsync(string caller, string callee)
+    {
+        var call = await RingAsync(caller, callee);
+        var accepted = await Session(call.SessionId).AcceptCall(callee, null);
+        Assert.True(accepted.Ok, accepted.Error?.Message);
+        return accepted.Call!;
+    }
+
+    public async Task<UserSnapshot> SnapshotAsync(string uid) => (await User(uid).GetSnapshot())!;
+
+    /// <summary>Starts watching a gateway stream and registers the given devices of the given users on it.</summary>
+    public async Task<EventProbe> WatchAsync(params (string Uid, string DeviceId)[] devices)
+    {
+        var probe = new EventProbe($"test-gw-{Guid.NewGuid():N}");
+        await probe.SubscribeAsync(client);
+        foreach (var (uid, deviceId) in devices)
+        {
+            var registration = await User(uid).RegisterDevice(deviceId, probe.GatewayId);
+            Assert.Null(registration.Error);
+            probe.Devices.Add((uid, deviceId));
+        }
+
+        return probe;
+    }
+
+    public Task<EventProbe> WatchAsync(params string[] uids) => WatchAsync(uids.Select(u => (u, "dev")).ToArray());
+
+    /// <summary>
+    /// Checks the invariants over every given user: a user's slot holds only a live call they are a party of,
+    /// and every live call is held by both its parties.
+    /// </summary>
+    public async Task AssertConsistentAsync(IEnumerable<string> uids, IEnumerable<string>? sessionIds = null)
+    {
+        var snapshots = new Dictionary<string, UserSnapshot>();
+        foreach (var uid in uids)
+        {
+            snapshots[uid] = await SnapshotAsync(uid);
+        }
+
+        foreach (var (uid, snap) in snapshots)
+        {
+            var held = snap.ActiveCall ?? snap.Ringing.SingleOrDefault();
+            Assert.True(snap.Ringing.Length <= 1, $"{uid} rings for {snap.Ringing.Length} calls");
+            if (held is null)
+            {
+                continue;
+            }
+
+            var call = await Session(held.SessionId).Peek();
+            Assert.NotNull(call);
+            Assert.True(call.Status.IsLive(), $"{uid} holds call {call.SessionId} which is {call.Status}");
+            Assert.True(call.Initiator.Uid == uid || call.ReceiverId == uid, $"{uid} holds a call it is not a party of");
+        }
+
+        foreach (var sessionId in sessionIds ?? [])
+        {
+            var call = await Session(sessionId).Peek();
+            if (call is null || call.Status.IsFinal())
+            {
+                continue;
+            }
+
+            foreach (var party in new[] { call.Initiator.Uid, call.ReceiverId })
+            {
+                if (!snapshots.TryGetValue(party, out var snap))
+                {
+                    snap = await SnapshotAsync(party);
+                }
+
+                var held = snap.ActiveCall ?? snap.Ringing.SingleOrDefault();
+                // The caller of a ringing call holds it as active; the callee as ringing (or pending for an instant).
+                Assert.True(held?.SessionId == sessionId, $"live call {sessionId} ({call.Status}) is not held by {party}");
+            }
+        }
+    }
+
+    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int timeoutMs = 10_000)
+    {
+        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for: {what}");
+            await Task.Delay(25);
+        }
+    }
+}
+
+/// <summary>Stands in for a gateway: collects what each registered device would be sent.</summary>
+public sealed class EventProbe(string gatewayId)
+{
+    private readonly ConcurrentQueue<GatewayDelivery> _deliveries = new();
+
+    public string GatewayId { get; } = gatewayId;
+
+    public List<(string Uid, string DeviceId)> Devices { get; } = [];
+
+    public async Task SubscribeAsync(IClusterClient client)
+    {
+        var stream = client.GetStreamProvider(StreamNames.Provider)
+            .GetStream<GatewayDelivery>(StreamId.Create(StreamNames.GatewayNamespace, GatewayId));
+        await stream.SubscribeAsync((delivery, _) =>
+        {
+            _deliveries.Enqueue(delivery);
+            return Task.CompletedTask;
+        });
+    }
+
+    /// <summary>The events a device received, in arrival order.</summary>
+    public IReadOnlyList<CallEvent> For(string uid, string deviceId = "dev") =>
+        _deliveries.Where(d => d.Uid == uid && d.ExceptDeviceId != deviceId).Select(d => d.Event).ToList();
+
+    public IReadOnlyList<CallEventType> TypesFor(string uid, string deviceId = "dev") => For(uid, deviceId).Select(e => e.Type).ToList();
+
+    public Task WaitForAsync(string uid, int count, string deviceId = "dev", int timeoutMs = 10_000) =>
+        CallTestKit.EventuallyAsync(() => Task.FromResult(For(uid, deviceId).Count >= count), $"{count} events for {uid}/{deviceId}", timeoutMs);
+
+    /// <summary>Waits long enough for any stray event to have arrived (memory streams poll every 10 ms).</summary>
+    public static Task SettleAsync() => Task.Delay(300);
+}

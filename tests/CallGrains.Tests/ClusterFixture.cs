@@ -1,0 +1,46 @@
+using CallGrains.Grains;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace CallGrains.Tests;
+
+/// <summary>
+/// Two silos in one process with the embedded providers, plus a client that subscribes to gateway streams in
+/// place of the gateway. The default ring timeout is 2 s so timeout tests are short; other tests ask for 60 s.
+/// </summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public const int DefaultRingTimeoutSeconds = 2;
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public IClusterClient Client => Cluster.Client;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(2);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddMemoryGrainStorage(StorageNames.Default);
+            silo.AddMemoryGrainStorage("PubSubStore");
+            silo.UseInMemoryReminderService();
+            silo.AddCallGrains();
+            silo.Services.PostConfigure<CallOptions>(o => o.RingTimeoutSeconds = DefaultRingTimeoutSeconds);
+        });
+        builder.ConfigureClient(client => client.AddMemoryStreams(Abstractions.StreamNames.Provider));
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterGroup : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}
