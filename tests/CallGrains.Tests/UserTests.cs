@@ -1,0 +1,82 @@
+using CallGrains.Abstractions;
+
+namespace CallGrains.Tests;
+
+[Collection(ClusterGroup.Name)]
+public sealed class UserTests(ClusterFixture fixture)
+{
+    private readonly CallTestKit _kit = new(fixture.Client);
+
+    [Fact]
+    public async Task A_user_is_created_once()
+    {
+        var uid = $"solo-{Guid.NewGuid():N}";
+
+        Assert.True(await _kit.User(uid).Create("Ada"));
+        Assert.False(await _kit.User(uid).Create("Someone else"));
+
+        Assert.Equal(new UserRef(uid, "Ada"), await _kit.User(uid).GetProfile());
+    }
+
+    [Fact]
+    public async Task An_unknown_user_has_no_profile_and_cannot_register_devices()
+    {
+        var uid = $"ghost-{Guid.NewGuid():N}";
+
+        Assert.Null(await _kit.User(uid).GetProfile());
+        Assert.Null(await _kit.User(uid).GetSnapshot());
+        Assert.Equal(ErrorCode.UidNotFound, (await _kit.User(uid).RegisterDevice("d", "gw")).Error!.Code);
+    }
+
+    [Fact]
+    public async Task Devices_are_capped_per_user_and_a_reconnecting_device_keeps_its_place()
+    {
+        var uid = (await _kit.CreateUsersAsync(1))[0];
+        var user = _kit.User(uid);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Null((await user.RegisterDevice($"d{i}", "gw-1")).Error);
+        }
+
+        var refused = await user.RegisterDevice("d10", "gw-1");
+        Assert.Equal(ErrorCode.TooManyRequests, refused.Error!.Code);
+
+        // The same device coming back through another gateway replaces its old entry instead of adding one.
+        var moved = await user.RegisterDevice("d3", "gw-2");
+        Assert.Null(moved.Error);
+        Assert.Equal(10, moved.Snapshot!.Devices.Length);
+        Assert.Equal("gw-2", moved.Snapshot.Devices.Single(d => d.DeviceId == "d3").GatewayId);
+
+        await user.UnregisterDevice("d0", "gw-1");
+        Assert.Null((await user.RegisterDevice("d10", "gw-1")).Error);
+    }
+
+    [Fact]
+    public async Task A_device_that_moved_gateway_is_not_removed_by_its_old_gateway()
+    {
+        var uid = (await _kit.CreateUsersAsync(1))[0];
+        var user = _kit.User(uid);
+        await user.RegisterDevice("phone", "gw-1");
+        await user.RegisterDevice("phone", "gw-2");
+
+        await user.UnregisterDevice("phone", "gw-1");
+
+        Assert.Equal("gw-2", Assert.Single((await user.GetSnapshot())!.Devices).GatewayId);
+    }
+
+    [Fact]
+    public async Task The_snapshot_shows_a_ringing_call_to_the_callee_and_the_active_call_to_the_caller()
+    {
+        var uids = await _kit.CreateUsersAsync(2);
+        var call = await _kit.RingAsync(uids[0], uids[1]);
+
+        var caller = await _kit.SnapshotAsync(uids[0]);
+        var callee = await _kit.SnapshotAsync(uids[1]);
+
+        Assert.Equal(call.SessionId, caller.ActiveCall!.SessionId);
+        Assert.Empty(caller.Ringing);
+        Assert.Null(callee.ActiveCall);
+        Assert.Equal(call.SessionId, Assert.Single(callee.Ringing).SessionId);
+        Assert.Equal(caller.Name, callee.Ringing[0].Initiator.Name);
+    }
+}
