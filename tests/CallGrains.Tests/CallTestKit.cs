@@ -28,6 +28,21 @@ public sealed class CallTestKit(IClusterClient client)
         return uids;
     }
 
+    public async Task<(string A, string B)> CreatePairAsync()
+    {
+        var uids = await CreateUsersAsync(2);
+        return (uids[0], uids[1]);
+    }
+
+    public async Task AssertFreeAsync(params string[] uids)
+    {
+        foreach (var uid in uids)
+        {
+            var snap = await SnapshotAsync(uid);
+            Assert.True(snap.ActiveCall is null && snap.Ringing.IsEmpty, $"{uid} still holds a call");
+        }
+    }
+
     public Task<CallResult> CallAsync(string caller, string callee, int? timeoutSeconds = LongTimeout, string? deviceId = null, string? sessionId = null) =>
         Session(sessionId ?? Identifiers.NewSessionId()).InitiateCall(new InitiateRequest
         {

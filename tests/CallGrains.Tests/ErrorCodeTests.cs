@@ -19,7 +19,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     [Fact]
     public async Task Acting_on_an_ended_call_is_ERR_CALL_ENDED()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var call = await _kit.ConnectAsync(a, b);
         await _kit.Session(call.SessionId).EndCall(a, null);
 
@@ -40,7 +40,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     [Fact]
     public async Task Accepting_an_unanswered_call_is_ERR_CALL_UNANSWERED()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var call = await _kit.RingAsync(a, b, timeoutSeconds: null);
         await CallTestKit.EventuallyAsync(async () => (await _kit.Session(call.SessionId).Peek())!.Status == CallStatus.Unanswered, "ring timeout");
 
@@ -59,7 +59,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     [Fact]
     public async Task An_unknown_session_is_ERR_CALL_NOT_FOUND()
     {
-        var (a, _) = await TwoAsync();
+        var (a, _) = await _kit.CreatePairAsync();
 
         await AssertErrorAsync(ErrorCode.CallNotFound, "ERR_CALL_NOT_FOUND", _kit.Session(Identifiers.NewSessionId()).AcceptCall(a, null));
         await AssertErrorAsync(ErrorCode.CallNotFound, "ERR_CALL_NOT_FOUND", _kit.Session(Identifiers.NewSessionId()).EndCall(a, null));
@@ -71,7 +71,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     [InlineData("slash/id")]
     public async Task A_malformed_session_id_is_ERR_INVALID_SESSION_ID(string sessionId)
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
 
         await AssertErrorAsync(ErrorCode.InvalidSessionId, "ERR_INVALID_SESSION_ID", _kit.Session(sessionId).AcceptCall(a, null));
         await AssertErrorAsync(ErrorCode.InvalidSessionId, "ERR_INVALID_SESSION_ID", _kit.CallAsync(a, b, sessionId: sessionId));
@@ -80,7 +80,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     [Fact]
     public async Task A_session_id_over_128_characters_is_ERR_INVALID_SESSION_ID()
     {
-        var (a, _) = await TwoAsync();
+        var (a, _) = await _kit.CreatePairAsync();
 
         await AssertErrorAsync(ErrorCode.InvalidSessionId, "ERR_INVALID_SESSION_ID", _kit.Session(new string('x', 129)).AcceptCall(a, null));
     }
@@ -88,7 +88,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     [Fact]
     public async Task Calling_yourself_is_ERR_CALLING_SELF()
     {
-        var (a, _) = await TwoAsync();
+        var (a, _) = await _kit.CreatePairAsync();
 
         await AssertErrorAsync(ErrorCode.CallingSelf, "ERR_CALLING_SELF", _kit.CallAsync(a, a));
         Assert.Null((await _kit.SnapshotAsync(a)).ActiveCall);
@@ -110,7 +110,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     [Fact]
     public async Task Calling_while_in_a_call_is_ERROR_CALL_IN_PROGRESS()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         await _kit.ConnectAsync(a, b);
         var c = (await _kit.CreateUsersAsync(1, "c"))[0];
 
@@ -130,7 +130,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     [Fact]
     public async Task Calling_a_busy_user_is_ERR_CALL_BUSY()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         await _kit.ConnectAsync(a, b);
         var c = (await _kit.CreateUsersAsync(1, "c"))[0];
 
@@ -156,7 +156,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     [Fact]
     public async Task Calling_an_unknown_user_is_ERR_UID_NOT_FOUND()
     {
-        var (a, _) = await TwoAsync();
+        var (a, _) = await _kit.CreatePairAsync();
 
         await AssertErrorAsync(ErrorCode.UidNotFound, "ERR_UID_NOT_FOUND", _kit.CallAsync(a, "nobody-" + Guid.NewGuid().ToString("N")));
         Assert.Null((await _kit.SnapshotAsync(a)).ActiveCall);
@@ -167,7 +167,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     [InlineData(181)]
     public async Task A_ring_timeout_out_of_range_is_ERR_BAD_REQUEST(int seconds)
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
 
         await AssertErrorAsync(ErrorCode.BadRequest, "ERR_BAD_REQUEST", _kit.CallAsync(a, b, seconds));
     }
@@ -175,7 +175,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     [Fact]
     public async Task Metadata_over_4_KiB_is_ERR_BAD_REQUEST()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var request = new InitiateRequest { CallerUid = a, ReceiverId = b, Metadata = $"{{\"x\":\"{new string('y', 4100)}\"}}" };
 
         await AssertErrorAsync(ErrorCode.BadRequest, "ERR_BAD_REQUEST", _kit.Session(Identifiers.NewSessionId()).InitiateCall(request));
@@ -198,15 +198,9 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         Assert.False(string.IsNullOrWhiteSpace(result.Error.Message));
     }
 
-    private async Task<(string A, string B)> TwoAsync()
-    {
-        var uids = await _kit.CreateUsersAsync(2);
-        return (uids[0], uids[1]);
-    }
-
     private async Task<(string A, string B, CallInfo Call)> RingingAsync()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         return (a, b, await _kit.RingAsync(a, b));
     }
 }

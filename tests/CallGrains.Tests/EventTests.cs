@@ -12,7 +12,7 @@ public sealed class EventTests(ClusterFixture fixture)
     [Fact]
     public async Task Ring_accept_end_tells_each_party_its_events()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var probe = await _kit.WatchAsync(a, b);
 
         var call = await _kit.RingAsync(a, b);
@@ -37,7 +37,7 @@ public sealed class EventTests(ClusterFixture fixture)
     [Fact]
     public async Task Reject_tells_the_caller_and_the_callees_other_devices()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var probe = await _kit.WatchAsync((a, "dev"), (b, "phone"), (b, "tablet"));
 
         var call = await _kit.RingAsync(a, b);
@@ -60,7 +60,7 @@ public sealed class EventTests(ClusterFixture fixture)
     [Fact]
     public async Task Busy_reject_tells_the_caller_busy()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var probe = await _kit.WatchAsync(a, b);
 
         var call = await _kit.RingAsync(a, b);
@@ -73,7 +73,7 @@ public sealed class EventTests(ClusterFixture fixture)
     [Fact]
     public async Task Cancel_tells_the_callee_cancelled_and_the_caller_nothing()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var probe = await _kit.WatchAsync(a, b);
 
         var call = await _kit.RingAsync(a, b);
@@ -91,7 +91,7 @@ public sealed class EventTests(ClusterFixture fixture)
     [Fact]
     public async Task Unanswered_tells_the_caller_rejected_and_the_callee_canceled()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var probe = await _kit.WatchAsync(a, b);
 
         await _kit.RingAsync(a, b, timeoutSeconds: null);
@@ -107,7 +107,7 @@ public sealed class EventTests(ClusterFixture fixture)
     [Fact]
     public async Task Accept_on_one_device_stops_the_other_devices_ringing()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var probe = await _kit.WatchAsync((a, "dev"), (b, "phone"), (b, "tablet"), (b, "laptop"));
 
         var call = await _kit.RingAsync(a, b);
@@ -129,7 +129,7 @@ public sealed class EventTests(ClusterFixture fixture)
     [Fact]
     public async Task Every_device_of_a_user_sees_the_same_seq()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var probe = await _kit.WatchAsync((a, "dev"), (b, "phone"), (b, "tablet"));
 
         for (var i = 0; i < 3; i++)
@@ -151,11 +151,5 @@ public sealed class EventTests(ClusterFixture fixture)
         {
             Assert.Equal(first + i, events[i].Seq);
         }
-    }
-
-    private async Task<(string A, string B)> TwoAsync()
-    {
-        var uids = await _kit.CreateUsersAsync(2);
-        return (uids[0], uids[1]);
     }
 }

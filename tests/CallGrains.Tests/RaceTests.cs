@@ -12,7 +12,7 @@ public sealed class RaceTests(ClusterFixture fixture)
     [Fact]
     public async Task Cancel_against_accept_has_one_winner_and_every_party_agrees()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var sessions = new List<string>();
         var outcomes = new Dictionary<CallStatus, int>();
         for (var round = 0; round < Rounds; round++)
@@ -41,7 +41,7 @@ public sealed class RaceTests(ClusterFixture fixture)
             }
 
             await _kit.AssertConsistentAsync([a, b], sessions.TakeLast(1));
-            await AssertFreeAsync(a, b);
+            await _kit.AssertFreeAsync(a, b);
         }
 
         Assert.Equal(Rounds, outcomes.Values.Sum());
@@ -50,7 +50,7 @@ public sealed class RaceTests(ClusterFixture fixture)
     [Fact]
     public async Task Two_devices_accepting_have_one_winner()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         for (var round = 0; round < Rounds; round++)
         {
             var call = await _kit.RingAsync(a, b);
@@ -64,14 +64,14 @@ public sealed class RaceTests(ClusterFixture fixture)
             Assert.Equal(CallStatus.Ongoing, (await session.Peek())!.Status);
             await _kit.AssertConsistentAsync([a, b], [call.SessionId]);
             Assert.True((await session.EndCall(b, null)).Ok);
-            await AssertFreeAsync(a, b);
+            await _kit.AssertFreeAsync(a, b);
         }
     }
 
     [Fact]
     public async Task End_against_end_has_one_winner()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         for (var round = 0; round < Rounds; round++)
         {
             var call = await _kit.ConnectAsync(a, b);
@@ -83,7 +83,7 @@ public sealed class RaceTests(ClusterFixture fixture)
             Assert.Single(results, r => r.Ok);
             Assert.Equal(ErrorCode.CallEnded, Assert.Single(results, r => !r.Ok).Error!.Code);
             Assert.Equal(CallStatus.Ended, (await session.Peek())!.Status);
-            await AssertFreeAsync(a, b);
+            await _kit.AssertFreeAsync(a, b);
         }
     }
 
@@ -118,7 +118,7 @@ public sealed class RaceTests(ClusterFixture fixture)
     [Fact]
     public async Task Glare_joins_the_later_call_to_the_ringing_one()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var probe = await _kit.WatchAsync(a, b);
         var first = await _kit.RingAsync(a, b);
 
@@ -136,7 +136,7 @@ public sealed class RaceTests(ClusterFixture fixture)
     [Fact]
     public async Task Calling_each_other_at_once_connects_one_call()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         for (var round = 0; round < Rounds; round++)
         {
             var results = await Task.WhenAll(
@@ -149,22 +149,7 @@ public sealed class RaceTests(ClusterFixture fixture)
             Assert.Equal(CallStatus.Ongoing, (await session.Peek())!.Status);
             await _kit.AssertConsistentAsync([a, b], [results[0].Call!.SessionId]);
             Assert.True((await session.EndCall(round % 2 == 0 ? a : b, null)).Ok);
-            await AssertFreeAsync(a, b);
-        }
-    }
-
-    private async Task<(string A, string B)> TwoAsync()
-    {
-        var uids = await _kit.CreateUsersAsync(2);
-        return (uids[0], uids[1]);
-    }
-
-    private async Task AssertFreeAsync(params string[] uids)
-    {
-        foreach (var uid in uids)
-        {
-            var snap = await _kit.SnapshotAsync(uid);
-            Assert.True(snap.ActiveCall is null && snap.Ringing.IsEmpty, $"{uid} still holds a call");
+            await _kit.AssertFreeAsync(a, b);
         }
     }
 }

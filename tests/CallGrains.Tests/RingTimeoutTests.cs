@@ -10,7 +10,7 @@ public sealed class RingTimeoutTests(ClusterFixture fixture)
     [Fact]
     public async Task An_unanswered_call_times_out_after_the_configured_default()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var call = await _kit.RingAsync(a, b, timeoutSeconds: null);
         Assert.Equal(ClusterFixture.DefaultRingTimeoutSeconds, call.TimeoutSeconds);
 
@@ -26,7 +26,7 @@ public sealed class RingTimeoutTests(ClusterFixture fixture)
     [Fact]
     public async Task A_per_call_timeout_overrides_the_default()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var call = await _kit.RingAsync(a, b, timeoutSeconds: 5);
 
         await Task.Delay(TimeSpan.FromSeconds(ClusterFixture.DefaultRingTimeoutSeconds + 1));
@@ -40,7 +40,7 @@ public sealed class RingTimeoutTests(ClusterFixture fixture)
     [Fact]
     public async Task An_accepted_call_never_times_out()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var call = await _kit.RingAsync(a, b, timeoutSeconds: null);
         await _kit.Session(call.SessionId).AcceptCall(b, null);
 
@@ -53,7 +53,7 @@ public sealed class RingTimeoutTests(ClusterFixture fixture)
     [Fact]
     public async Task A_cancelled_call_stays_cancelled_past_its_deadline()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var probe = await _kit.WatchAsync(a, b);
         var call = await _kit.RingAsync(a, b, timeoutSeconds: null);
         await _kit.Session(call.SessionId).RejectCall(a, CallStatus.Cancelled, null);
@@ -68,16 +68,10 @@ public sealed class RingTimeoutTests(ClusterFixture fixture)
     [Fact]
     public async Task A_ringing_callee_is_free_to_take_another_call_after_the_timeout()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var call = await _kit.RingAsync(a, b, timeoutSeconds: null);
         await CallTestKit.EventuallyAsync(async () => (await _kit.Session(call.SessionId).Peek())!.Status == CallStatus.Unanswered, "unanswered");
 
         Assert.True((await _kit.CallAsync(b, a)).Ok);
-    }
-
-    private async Task<(string A, string B)> TwoAsync()
-    {
-        var uids = await _kit.CreateUsersAsync(2);
-        return (uids[0], uids[1]);
     }
 }

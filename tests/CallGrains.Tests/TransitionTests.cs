@@ -10,7 +10,7 @@ public sealed class TransitionTests(ClusterFixture fixture)
     [Fact]
     public async Task Initiate_rings_the_callee_and_makes_both_busy()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var probe = await _kit.WatchAsync(a, b);
 
         var result = await _kit.CallAsync(a, b);
@@ -30,7 +30,7 @@ public sealed class TransitionTests(ClusterFixture fixture)
     [Fact]
     public async Task Accept_makes_the_call_ongoing_for_both()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var call = await _kit.RingAsync(a, b);
 
         var accepted = await _kit.Session(call.SessionId).AcceptCall(b, null);
@@ -49,7 +49,7 @@ public sealed class TransitionTests(ClusterFixture fixture)
     [InlineData(CallStatus.Busy)]
     public async Task Callee_rejecting_frees_both(CallStatus status)
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var call = await _kit.RingAsync(a, b);
 
         var rejected = await _kit.Session(call.SessionId).RejectCall(b, status, null);
@@ -57,20 +57,20 @@ public sealed class TransitionTests(ClusterFixture fixture)
         Assert.True(rejected.Ok);
         Assert.Equal(status, rejected.Call!.Status);
         Assert.NotNull(rejected.Call.EndedAt);
-        await AssertFreeAsync(a, b);
+        await _kit.AssertFreeAsync(a, b);
     }
 
     [Fact]
     public async Task Caller_cancelling_frees_both()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var call = await _kit.RingAsync(a, b);
 
         var cancelled = await _kit.Session(call.SessionId).RejectCall(a, CallStatus.Cancelled, null);
 
         Assert.True(cancelled.Ok);
         Assert.Equal(CallStatus.Cancelled, cancelled.Call!.Status);
-        await AssertFreeAsync(a, b);
+        await _kit.AssertFreeAsync(a, b);
     }
 
     [Theory]
@@ -78,7 +78,7 @@ public sealed class TransitionTests(ClusterFixture fixture)
     [InlineData(false)]
     public async Task Either_party_ends_an_ongoing_call(bool callerEnds)
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var call = await _kit.ConnectAsync(a, b);
 
         var ended = await _kit.Session(call.SessionId).EndCall(callerEnds ? a : b, null);
@@ -87,25 +87,25 @@ public sealed class TransitionTests(ClusterFixture fixture)
         Assert.Equal(CallStatus.Ended, ended.Call!.Status);
         Assert.NotNull(ended.Call.Duration);
         Assert.All(ended.Call.Participants, p => Assert.NotNull(p.LeftAt));
-        await AssertFreeAsync(a, b);
+        await _kit.AssertFreeAsync(a, b);
     }
 
     [Fact]
     public async Task Caller_hanging_up_a_ringing_call_cancels_it()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var call = await _kit.RingAsync(a, b);
 
         var ended = await _kit.Session(call.SessionId).EndCall(a, null);
 
         Assert.Equal(CallStatus.Cancelled, ended.Call!.Status);
-        await AssertFreeAsync(a, b);
+        await _kit.AssertFreeAsync(a, b);
     }
 
     [Fact]
     public async Task Calling_a_busy_user_records_a_busy_call()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var c = (await _kit.CreateUsersAsync(1, "c"))[0];
         var first = await _kit.ConnectAsync(a, b);
         var probe = await _kit.WatchAsync(b);
@@ -125,28 +125,12 @@ public sealed class TransitionTests(ClusterFixture fixture)
     [Fact]
     public async Task A_user_can_call_again_after_a_call_ends()
     {
-        var (a, b) = await TwoAsync();
+        var (a, b) = await _kit.CreatePairAsync();
         var first = await _kit.ConnectAsync(a, b);
         await _kit.Session(first.SessionId).EndCall(a, null);
 
         var again = await _kit.CallAsync(b, a);
 
         Assert.True(again.Ok, again.Error?.Message);
-    }
-
-    private async Task<(string A, string B)> TwoAsync()
-    {
-        var uids = await _kit.CreateUsersAsync(2);
-        return (uids[0], uids[1]);
-    }
-
-    private async Task AssertFreeAsync(params string[] uids)
-    {
-        foreach (var uid in uids)
-        {
-            var snap = await _kit.SnapshotAsync(uid);
-            Assert.Null(snap.ActiveCall);
-            Assert.Empty(snap.Ringing);
-        }
     }
 }
