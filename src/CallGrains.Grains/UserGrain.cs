@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
 using Microsoft.Extensions.Logging;
+using CallGrains.Grains.Delivery;
 using Microsoft.Extensions.Options;
 
 namespace CallGrains.Grains;
@@ -35,6 +36,7 @@ public sealed record CallSlot
 public sealed class UserGrain(
     [PersistentState("user", StorageNames.Default)] IPersistentState<UserState> state,
     IOptions<DeviceOptions> deviceOptions,
+    IClusterMembershipService membership,
     TimeProvider time,
     ILogger<UserGrain> logger) : Grain, IUserGrain
 {
@@ -56,7 +58,11 @@ public sealed class UserGrain(
 
     public Task<UserRef?> GetProfile() => Task.FromResult(State.Profile);
 
-    public Task<UserSnapshot?> GetSnapshot() => Task.FromResult(BuildSnapshot());
+    public Task<UserSnapshot?> GetSnapshot()
+    {
+        PruneDeadGateways();
+        return Task.FromResult(BuildSnapshot());
+    }
 
     public async Task<DeviceRegistration> RegisterDevice(string deviceId, string gatewayId)
     {
@@ -65,6 +71,7 @@ public sealed class UserGrain(
             return new DeviceRegistration(null, new CallError(ErrorCode.UidNotFound, $"user {Uid} does not exist"));
         }
 
+        PruneDeadGateways();
         var others = State.Devices.RemoveAll(d => d.DeviceId == deviceId);
         if (others.Length >= deviceOptions.Value.MaxDevicesPerUser)
         {
@@ -229,19 +236,47 @@ public sealed class UserGrain(
     {
         var provider = this.GetStreamProvider(StreamNames.Provider);
         var delivery = new GatewayDelivery(Uid, exceptDeviceId, evt);
+        List<string>? unreachable = null;
         foreach (var gatewayId in State.Devices.Where(d => d.DeviceId != exceptDeviceId).Select(d => d.GatewayId).Distinct())
         {
+            if (!GatewayIdentity.IsAlive(membership, gatewayId))
+            {
+                (unreachable ??= []).Add(gatewayId);
+                continue;
+            }
+
             try
             {
                 await provider.GetStream<GatewayDelivery>(StreamId.Create(StreamNames.GatewayNamespace, gatewayId)).OnNextAsync(delivery);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
             {
-                // Delivery is best effort: the state change stands, and a device that missed the event sees a gap
-                // in seq and asks for sync.
+                // The state change stands; a device that missed the event sees a gap in seq and asks for sync.
                 logger.PublishFailed(ex, Uid, evt.Type.ToString(), gatewayId);
+                (unreachable ??= []).Add(gatewayId);
             }
         }
+
+        if (unreachable is not null)
+        {
+            await ForgetGatewaysAsync(unreachable);
+        }
+    }
+
+    /// <summary>Drops devices whose gateway silo cluster membership has declared dead.</summary>
+    private void PruneDeadGateways()
+    {
+        var alive = State.Devices.RemoveAll(d => !GatewayIdentity.IsAlive(membership, d.GatewayId));
+        if (alive.Length != State.Devices.Length)
+        {
+            state.State = State with { Devices = alive };
+        }
+    }
+
+    private async Task ForgetGatewaysAsync(List<string> gatewayIds)
+    {
+        state.State = State with { Devices = State.Devices.RemoveAll(d => gatewayIds.Contains(d.GatewayId)) };
+        await state.WriteStateAsync();
     }
 }
 

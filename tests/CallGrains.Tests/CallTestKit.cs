@@ -1,19 +1,27 @@
 using System.Collections.Concurrent;
 using CallGrains.Abstractions;
+using CallGrains.Grains.Delivery;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Streams;
+using Orleans.TestingHost;
 
 namespace CallGrains.Tests;
 
 /// <summary>What tests do with the cluster: make users, place calls, watch what each device is told.</summary>
-public sealed class CallTestKit(IClusterClient client)
+public sealed class CallTestKit(InProcessTestCluster cluster)
 {
+    private readonly IClusterClient _client = cluster.Client;
+
     public const int LongTimeout = 60;
 
-    public IClusterClient Client => client;
+    public IClusterClient Client => _client;
 
-    public IUserGrain User(string uid) => client.GetGrain<IUserGrain>(uid);
+    /// <summary>The gateway id of each running silo.</summary>
+    public string[] GatewayIds => [.. cluster.Silos.Select(s => s.ServiceProvider.GetRequiredService<GatewayIdentity>().Id)];
 
-    public ICallSessionGrain Session(string sessionId) => client.GetGrain<ICallSessionGrain>(sessionId);
+    public IUserGrain User(string uid) => _client.GetGrain<IUserGrain>(uid);
+
+    public ICallSessionGrain Session(string sessionId) => _client.GetGrain<ICallSessionGrain>(sessionId);
 
     /// <summary>Creates users with fresh uids (the cluster is shared between tests).</summary>
     public async Task<string[]> CreateUsersAsync(int count, string prefix = "u")
@@ -71,11 +79,15 @@ public sealed class CallTestKit(IClusterClient client)
 
     public async Task<UserSnapshot> SnapshotAsync(string uid) => (await User(uid).GetSnapshot())!;
 
-    /// <summary>Starts watching a gateway stream and registers the given devices of the given users on it.</summary>
+    /// <summary>
+    /// Stands in for the gateway of the first silo: subscribes to its stream there and registers the given devices
+    /// of the given users as connected to it.
+    /// </summary>
     public async Task<EventProbe> WatchAsync(params (string Uid, string DeviceId)[] devices)
     {
-        var probe = new EventProbe($"test-gw-{Guid.NewGuid():N}");
-        await probe.SubscribeAsync(client);
+        var services = cluster.Silos[0].ServiceProvider;
+        var probe = new EventProbe(services.GetRequiredService<GatewayIdentity>().Id);
+        await probe.SubscribeAsync(services.GetRequiredKeyedService<IStreamProvider>(StreamNames.Provider));
         foreach (var (uid, deviceId) in devices)
         {
             var registration = await User(uid).RegisterDevice(deviceId, probe.GatewayId);
@@ -157,10 +169,9 @@ public sealed class EventProbe(string gatewayId)
 
     public List<(string Uid, string DeviceId)> Devices { get; } = [];
 
-    public async Task SubscribeAsync(IClusterClient client)
+    public async Task SubscribeAsync(IStreamProvider provider)
     {
-        var stream = client.GetStreamProvider(StreamNames.Provider)
-            .GetStream<GatewayDelivery>(StreamId.Create(StreamNames.GatewayNamespace, GatewayId));
+        var stream = provider.GetStream<GatewayDelivery>(StreamId.Create(StreamNames.GatewayNamespace, GatewayId));
         await stream.SubscribeAsync((delivery, _) =>
         {
             _deliveries.Enqueue(delivery);
@@ -177,6 +188,6 @@ public sealed class EventProbe(string gatewayId)
     public Task WaitForAsync(string uid, int count, string deviceId = "dev", int timeoutMs = 10_000) =>
         CallTestKit.EventuallyAsync(() => Task.FromResult(For(uid, deviceId).Count >= count), $"{count} events for {uid}/{deviceId}", timeoutMs);
 
-    /// <summary>Waits long enough for any stray event to have arrived (memory streams poll every 10 ms).</summary>
+    /// <summary>Waits long enough for any stray event to have arrived.</summary>
     public static Task SettleAsync() => Task.Delay(300);
 }

@@ -5,8 +5,8 @@ using Orleans.TestingHost;
 namespace CallGrains.Tests;
 
 /// <summary>
-/// Two silos in one process with the embedded providers, plus a client that subscribes to gateway streams in
-/// place of the gateway. The default ring timeout is 2 s so timeout tests are short; other tests ask for 60 s.
+/// Two silos in one process with the embedded providers, plus a client. Tests subscribe to the first silo's gateway
+/// stream in place of the gateway. The default ring timeout is 2 s so timeout tests are short; other tests ask for 60 s.
 /// </summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
@@ -27,7 +27,6 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.AddCallGrains();
             silo.Services.PostConfigure<CallOptions>(o => o.RingTimeoutSeconds = DefaultRingTimeoutSeconds);
         });
-        builder.ConfigureClient(client => client.AddMemoryStreams(Abstractions.StreamNames.Provider));
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }

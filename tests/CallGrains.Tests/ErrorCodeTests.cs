@@ -5,7 +5,7 @@ namespace CallGrains.Tests;
 [Collection(ClusterGroup.Name)]
 public sealed class ErrorCodeTests(ClusterFixture fixture)
 {
-    private readonly CallTestKit _kit = new(fixture.Client);
+    private readonly CallTestKit _kit = new(fixture.Cluster);
 
     [Fact]
     public async Task Accepting_a_cancelled_call_is_ERR_CALL_CANCELLED()

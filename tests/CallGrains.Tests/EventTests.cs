@@ -7,7 +7,7 @@ namespace CallGrains.Tests;
 [Collection(ClusterGroup.Name)]
 public sealed class EventTests(ClusterFixture fixture)
 {
-    private readonly CallTestKit _kit = new(fixture.Client);
+    private readonly CallTestKit _kit = new(fixture.Cluster);
 
     [Fact]
     public async Task Ring_accept_end_tells_each_party_its_events()

@@ -16,7 +16,7 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
     private const string Watcher = "watch";
     private const string Actor = "actor";
 
-    private readonly CallTestKit _kit = new(fixture.Client);
+    private readonly CallTestKit _kit = new(fixture.Cluster);
 
     private sealed record Op(string Kind, string Uid, string? Other, string SessionId, CallStatus Status = CallStatus.Rejected)
     {

@@ -7,7 +7,7 @@ namespace CallGrains.Tests;
 public sealed class RaceTests(ClusterFixture fixture)
 {
     private const int Rounds = 200;
-    private readonly CallTestKit _kit = new(fixture.Client);
+    private readonly CallTestKit _kit = new(fixture.Cluster);
 
     [Fact]
     public async Task Cancel_against_accept_has_one_winner_and_every_party_agrees()

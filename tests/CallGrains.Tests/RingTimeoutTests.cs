@@ -5,7 +5,7 @@ namespace CallGrains.Tests;
 [Collection(ClusterGroup.Name)]
 public sealed class RingTimeoutTests(ClusterFixture fixture)
 {
-    private readonly CallTestKit _kit = new(fixture.Client);
+    private readonly CallTestKit _kit = new(fixture.Cluster);
 
     [Fact]
     public async Task An_unanswered_call_times_out_after_the_configured_default()

@@ -50,7 +50,7 @@ public sealed class SiloFailureTests : IAsyncLifetime
     [Fact]
     public async Task A_ringing_call_still_times_out_after_its_silo_is_killed()
     {
-        var kit = new CallTestKit(_cluster.Client);
+        var kit = new CallTestKit(_cluster);
         var users = await kit.CreateUsersAsync(Calls * 2);
         var calls = new List<CallInfo>();
         for (var i = 0; i < Calls; i++)

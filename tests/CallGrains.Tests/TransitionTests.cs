@@ -5,7 +5,7 @@ namespace CallGrains.Tests;
 [Collection(ClusterGroup.Name)]
 public sealed class TransitionTests(ClusterFixture fixture)
 {
-    private readonly CallTestKit _kit = new(fixture.Client);
+    private readonly CallTestKit _kit = new(fixture.Cluster);
 
     [Fact]
     public async Task Initiate_rings_the_callee_and_makes_both_busy()

@@ -5,7 +5,7 @@ namespace CallGrains.Tests;
 [Collection(ClusterGroup.Name)]
 public sealed class UserTests(ClusterFixture fixture)
 {
-    private readonly CallTestKit _kit = new(fixture.Client);
+    private readonly CallTestKit _kit = new(fixture.Cluster);
 
     [Fact]
     public async Task A_user_is_created_once()
@@ -33,22 +33,23 @@ public sealed class UserTests(ClusterFixture fixture)
     {
         var uid = (await _kit.CreateUsersAsync(1))[0];
         var user = _kit.User(uid);
+        var (gw1, gw2) = (_kit.GatewayIds[0], _kit.GatewayIds[1]);
         for (var i = 0; i < 10; i++)
         {
-            Assert.Null((await user.RegisterDevice($"d{i}", "gw-1")).Error);
+            Assert.Null((await user.RegisterDevice($"d{i}", gw1)).Error);
         }
 
-        var refused = await user.RegisterDevice("d10", "gw-1");
+        var refused = await user.RegisterDevice("d10", gw1);
         Assert.Equal(ErrorCode.TooManyRequests, refused.Error!.Code);
 
         // The same device coming back through another gateway replaces its old entry instead of adding one.
-        var moved = await user.RegisterDevice("d3", "gw-2");
+        var moved = await user.RegisterDevice("d3", gw2);
         Assert.Null(moved.Error);
         Assert.Equal(10, moved.Snapshot!.Devices.Length);
-        Assert.Equal("gw-2", moved.Snapshot.Devices.Single(d => d.DeviceId == "d3").GatewayId);
+        Assert.Equal(gw2, moved.Snapshot.Devices.Single(d => d.DeviceId == "d3").GatewayId);
 
-        await user.UnregisterDevice("d0", "gw-1");
-        Assert.Null((await user.RegisterDevice("d10", "gw-1")).Error);
+        await user.UnregisterDevice("d0", gw1);
+        Assert.Null((await user.RegisterDevice("d10", gw1)).Error);
     }
 
     [Fact]
@@ -56,12 +57,27 @@ public sealed class UserTests(ClusterFixture fixture)
     {
         var uid = (await _kit.CreateUsersAsync(1))[0];
         var user = _kit.User(uid);
-        await user.RegisterDevice("phone", "gw-1");
-        await user.RegisterDevice("phone", "gw-2");
+        var (gw1, gw2) = (_kit.GatewayIds[0], _kit.GatewayIds[1]);
+        await user.RegisterDevice("phone", gw1);
+        await user.RegisterDevice("phone", gw2);
 
-        await user.UnregisterDevice("phone", "gw-1");
+        await user.UnregisterDevice("phone", gw1);
 
-        Assert.Equal("gw-2", Assert.Single((await user.GetSnapshot())!.Devices).GatewayId);
+        Assert.Equal(gw2, Assert.Single((await user.GetSnapshot())!.Devices).GatewayId);
+    }
+
+    [Fact]
+    public async Task Devices_on_a_gateway_that_is_not_in_the_cluster_are_dropped()
+    {
+        var uid = (await _kit.CreateUsersAsync(1))[0];
+        var user = _kit.User(uid);
+        var gone = SiloAddress.New(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1), 1).ToParsableString();
+        await user.RegisterDevice("old-phone", gone);
+        await user.RegisterDevice("laptop", _kit.GatewayIds[0]);
+
+        var snapshot = (await user.GetSnapshot())!;
+
+        Assert.Equal("laptop", Assert.Single(snapshot.Devices).DeviceId);
     }
 
     [Fact]
