@@ -100,14 +100,23 @@ public sealed record CallEvent
 }
 
 /// <summary>
-/// What a user grain publishes on a gateway's stream: one event for one user, for all of that user's devices on
-/// that gateway except <see cref="ExceptDeviceId"/> (the device whose action caused it).
+/// What a user grain publishes on a gateway's stream for one user: an event for that user's devices on that gateway
+/// (all but <see cref="ExceptDeviceId"/>, the device whose action caused it; or only <see cref="OnlyDeviceId"/>),
+/// or, with <see cref="CloseCode"/>, an order to close all of that user's sockets there.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("cg.GatewayDelivery")]
 public sealed record GatewayDelivery(
     [property: Id(0)] string Uid,
     [property: Id(1)] string? ExceptDeviceId,
-    [property: Id(2)] CallEvent Event);
+    [property: Id(2)] CallEvent? Event)
+{
+    [Id(3)] public int? CloseCode { get; init; }
+
+    [Id(4)] public string? OnlyDeviceId { get; init; }
+
+    /// <summary>Whether a device of the user gets this delivery.</summary>
+    public bool IsFor(string deviceId) => deviceId != ExceptDeviceId && (OnlyDeviceId is null || OnlyDeviceId == deviceId);
+}
 
 /// <summary>A user's view for <c>welcome</c> and <c>sync</c>.</summary>
 [GenerateSerializer, Immutable, Alias("cg.UserSnapshot")]
@@ -135,6 +144,12 @@ public sealed record DeviceInfo(
 
 public static class Limits
 {
+    /// <summary>Opaque signal data relayed between participants.</summary>
+    public const int MaxSignalBytes = 16 * 1024;
+
+    /// <summary>WebSocket close code for a revoked or expired login (PROTOCOL: revocation closes with 4001).</summary>
+    public const int CloseRevoked = 4001;
+
     public const int MinTimeoutSeconds = 5;
     public const int MaxTimeoutSeconds = 180;
     public const int MaxMetadataBytes = 4 * 1024;

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace CallGrains.Abstractions;
 
 /// <summary>One call session, keyed by session id: owns every transition of the call.</summary>
@@ -16,6 +18,21 @@ public interface ICallSessionGrain : IGrainWithStringKey
 
     [Alias("EndCall")]
     Task<CallResult> EndCall(string uid, string? deviceId);
+
+    /// <summary>Relays opaque WebRTC data from one participant of an ongoing call to another.</summary>
+    [Alias("Signal")]
+    Task<CallResult> Signal(string fromUid, string toUid, string data);
+
+    /// <summary>The call, if <paramref name="uid"/> may have a media token for it: a party of a live call.</summary>
+    [Alias("AuthorizeMedia")]
+    Task<CallResult> AuthorizeMedia(string uid);
+
+    /// <summary>
+    /// The user has had no device for the disconnect grace period: take them out of the call (a ringing call is
+    /// cancelled by a vanished caller and unanswered by a vanished callee; an ongoing call ends). Best effort.
+    /// </summary>
+    [OneWay, Alias("Abandon")]
+    Task Abandon(string uid);
 
     /// <summary>The call as it is now, for a party of it.</summary>
     [Alias("GetCall")]

@@ -18,9 +18,20 @@ public interface IUserGrain : IGrainWithStringKey
     [Alias("GetSnapshot")]
     Task<UserSnapshot?> GetSnapshot();
 
-    /// <summary>Records a connected device; returns the snapshot, or an error when the device cap is reached.</summary>
+    /// <summary>
+    /// Records a connected device; returns the snapshot, or an error when the user does not exist, the token's
+    /// generation was revoked, or the device cap is reached.
+    /// </summary>
     [Alias("RegisterDevice")]
-    Task<DeviceRegistration> RegisterDevice(string deviceId, string gatewayId);
+    Task<DeviceRegistration> RegisterDevice(string deviceId, string gatewayId, long tokenGeneration);
+
+    /// <summary>The generation new auth tokens carry; null if the user does not exist.</summary>
+    [Alias("GetTokenGeneration")]
+    Task<long?> GetTokenGeneration();
+
+    /// <summary>Invalidates every token issued so far and closes the user's sockets; false if no such user.</summary>
+    [Alias("RevokeTokens")]
+    Task<bool> RevokeTokens();
 
     [Alias("UnregisterDevice")]
     Task UnregisterDevice(string deviceId, string gatewayId);
@@ -34,6 +45,10 @@ public interface IUserGrain : IGrainWithStringKey
     /// <summary>The answer <see cref="Reserve"/> would give, without taking the slot.</summary>
     [Alias("Probe")]
     Task<Reservation> Probe(SlotRequest request);
+
+    /// <summary>Numbers and delivers an event that changes no slot (signal), to one device or all.</summary>
+    [Alias("Notify")]
+    Task<long> Notify(CallEvent evt, string? onlyDeviceId);
 
     /// <summary>Moves the slot held by this call to a new phase and delivers an optional event.</summary>
     [Alias("Update")]

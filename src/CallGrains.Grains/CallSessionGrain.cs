@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text;
 using CallGrains.Abstractions;
 using Microsoft.Extensions.Logging;
@@ -18,6 +19,9 @@ public sealed record CallSessionState
 
     /// <summary>A ring-timeout reminder is registered for this call.</summary>
     [Id(3)] public bool HasReminder { get; init; }
+
+    /// <summary>The device each participant is in the call on (the one that initiated or accepted), for signals.</summary>
+    [Id(4)] public ImmutableDictionary<string, string> Devices { get; init; } = ImmutableDictionary<string, string>.Empty;
 }
 
 /// <summary>
@@ -90,6 +94,7 @@ public sealed class CallSessionGrain(
             JoinedAt = now,
             Participants = [new Participant(Call!.Initiator.Uid, now, null), new Participant(uid, now, null)],
         };
+        state.State = state.State with { Devices = WithDevice(state.State.Devices, uid, deviceId) };
         await SaveAsync(call);
         logger.CallSettled(SessionId, "accepted", uid);
 
@@ -164,6 +169,73 @@ public sealed class CallSessionGrain(
 
     public Task<CallInfo?> Peek() => Task.FromResult(Call);
 
+    public async Task<CallResult> Signal(string fromUid, string toUid, string data)
+    {
+        if (Missing(fromUid) is { } missing)
+        {
+            return missing;
+        }
+
+        if (Encoding.UTF8.GetByteCount(data) > Limits.MaxSignalBytes)
+        {
+            return Failed(ErrorCode.BadRequest, $"signal data must be at most {Limits.MaxSignalBytes} bytes");
+        }
+
+        if (Call!.Status != CallStatus.Ongoing)
+        {
+            return Call.Status == CallStatus.Initiated
+                ? Failed(ErrorCode.BadRequest, "signals flow once the call is ongoing")
+                : Failed(ErrorCodes.ForFinalStatus(Call.Status));
+        }
+
+        if (toUid == fromUid || !IsInCall(toUid) || !IsInCall(fromUid))
+        {
+            return Failed(ErrorCode.PermissionDenied, $"{toUid} is not another participant of call {SessionId}");
+        }
+
+        var evt = new CallEvent { Type = CallEventType.Signal, Call = Call, From = fromUid, Data = data };
+        await GrainFactory.GetGrain<IUserGrain>(toUid).Notify(evt, state.State.Devices.GetValueOrDefault(toUid));
+        var seq = (await GrainFactory.GetGrain<IUserGrain>(fromUid).GetSnapshot())?.Seq ?? 0;
+        return CallResult.Success(Call, seq);
+    }
+
+    public async Task<CallResult> AuthorizeMedia(string uid)
+    {
+        if (Missing(uid) is { } missing)
+        {
+            return missing;
+        }
+
+        return Call!.Status.IsLive() ? await GetCall(uid) : Failed(ErrorCodes.ForFinalStatus(Call.Status));
+    }
+
+    public async Task Abandon(string uid)
+    {
+        if (Missing(uid) is not null || Call!.Status.IsFinal())
+        {
+            return;
+        }
+
+        string outcome;
+        if (Call.Status == CallStatus.Ongoing)
+        {
+            await EndCall(uid, null);
+            outcome = "ended";
+        }
+        else if (uid == Call.Initiator.Uid)
+        {
+            await StopRingingAsync(uid, CallStatus.Cancelled, null);
+            outcome = "cancelled";
+        }
+        else
+        {
+            await TimeOutAsync();
+            outcome = "unanswered";
+        }
+
+        logger.Abandoned(SessionId, uid, outcome);
+    }
+
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (Call?.Status != CallStatus.Initiated)
@@ -234,6 +306,7 @@ public sealed class CallSessionGrain(
                 await this.RegisterOrUpdateReminder(RingReminder, deadline - now, TimeSpan.FromMinutes(1));
             }
 
+            state.State = state.State with { Devices = WithDevice(state.State.Devices, callerUid, request.DeviceId) };
             await SaveAsync(call, deadline, hasReminder: options.Value.ReminderBackstop);
 
             ArmRingTimer(deadline);
@@ -405,6 +478,11 @@ public sealed class CallSessionGrain(
             ? CallResult.Fail(ErrorCode.CallingSelf, "a user cannot call themselves")
             : null;
     }
+
+    private bool IsInCall(string uid) => Call!.Participants.Any(p => p.Uid == uid && p.LeftAt is null);
+
+    private static ImmutableDictionary<string, string> WithDevice(ImmutableDictionary<string, string> devices, string uid, string? deviceId) =>
+        deviceId is null ? devices.Remove(uid) : devices.SetItem(uid, deviceId);
 
     private string Peer(string uid) => uid == Call!.Initiator.Uid ? state.State.CalleeUid! : Call.Initiator.Uid;
 

@@ -24,4 +24,10 @@ internal static partial class Log
 
     [LoggerMessage(7, LogLevel.Information, "User {Uid}: stale slot of call {SessionId} released")]
     public static partial void StaleSlotReleased(this ILogger logger, string uid, string sessionId);
+
+    [LoggerMessage(8, LogLevel.Information, "User {Uid}: no device for the grace period, leaving call {SessionId}")]
+    public static partial void GraceExpired(this ILogger logger, string uid, string sessionId);
+
+    [LoggerMessage(9, LogLevel.Information, "Call {SessionId}: {Uid} vanished, call {Outcome}")]
+    public static partial void Abandoned(this ILogger logger, string sessionId, string uid, string outcome);
 }

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
-using Microsoft.Extensions.Logging;
 using CallGrains.Grains.Delivery;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace CallGrains.Grains;
@@ -13,6 +13,9 @@ public sealed record UserState
     [Id(1)] public long Seq { get; init; }
     [Id(2)] public CallSlot? Slot { get; init; }
     [Id(3)] public ImmutableArray<DeviceInfo> Devices { get; init; } = [];
+
+    /// <summary>Tokens carry the generation they were issued in; revoking moves it on.</summary>
+    [Id(4)] public long TokenGeneration { get; init; }
 }
 
 /// <summary>The one call a user is in, as the session that holds it last told the user.</summary>
@@ -36,10 +39,13 @@ public sealed record CallSlot
 public sealed class UserGrain(
     [PersistentState("user", StorageNames.Default)] IPersistentState<UserState> state,
     IOptions<DeviceOptions> deviceOptions,
+    IOptions<CallOptions> callOptions,
     IClusterMembershipService membership,
     TimeProvider time,
     ILogger<UserGrain> logger) : Grain, IUserGrain
 {
+    private IGrainTimer? _graceTimer;
+
     private string Uid => this.GetPrimaryKeyString();
 
     private UserState State => state.State;
@@ -56,7 +62,38 @@ public sealed class UserGrain(
         return true;
     }
 
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // A user who holds a call with no device (after a crash or a move of this grain) still gets the grace.
+        ArmGraceIfGone();
+        return Task.CompletedTask;
+    }
+
     public Task<UserRef?> GetProfile() => Task.FromResult(State.Profile);
+
+    public Task<long?> GetTokenGeneration() => Task.FromResult(State.Profile is null ? null : (long?)State.TokenGeneration);
+
+    public async Task<bool> RevokeTokens()
+    {
+        if (State.Profile is null)
+        {
+            return false;
+        }
+
+        state.State = State with { TokenGeneration = State.TokenGeneration + 1 };
+        await state.WriteStateAsync();
+        await PublishAsync(new GatewayDelivery(Uid, null, null) { CloseCode = Limits.CloseRevoked });
+        return true;
+    }
+
+    public async Task<long> Notify(CallEvent evt, string? onlyDeviceId)
+    {
+        var numbered = evt with { Seq = State.Seq + 1 };
+        state.State = State with { Seq = numbered.Seq };
+        await state.WriteStateAsync();
+        await PublishAsync(new GatewayDelivery(Uid, null, numbered) { OnlyDeviceId = onlyDeviceId });
+        return State.Seq;
+    }
 
     public Task<UserSnapshot?> GetSnapshot()
     {
@@ -64,11 +101,16 @@ public sealed class UserGrain(
         return Task.FromResult(BuildSnapshot());
     }
 
-    public async Task<DeviceRegistration> RegisterDevice(string deviceId, string gatewayId)
+    public async Task<DeviceRegistration> RegisterDevice(string deviceId, string gatewayId, long tokenGeneration)
     {
         if (State.Profile is null)
         {
             return new DeviceRegistration(null, new CallError(ErrorCode.UidNotFound, $"user {Uid} does not exist"));
+        }
+
+        if (tokenGeneration != State.TokenGeneration)
+        {
+            return new DeviceRegistration(null, new CallError(ErrorCode.UserNotLoggedIn, "the auth token was revoked"));
         }
 
         PruneDeadGateways();
@@ -82,6 +124,8 @@ public sealed class UserGrain(
 
         state.State = State with { Devices = others.Add(new DeviceInfo(deviceId, gatewayId, time.GetUtcNow())) };
         await state.WriteStateAsync();
+        _graceTimer?.Dispose();
+        _graceTimer = null;
         return new DeviceRegistration(BuildSnapshot(), null);
     }
 
@@ -92,6 +136,7 @@ public sealed class UserGrain(
         {
             state.State = State with { Devices = remaining };
             await state.WriteStateAsync();
+            ArmGraceIfGone();
         }
     }
 
@@ -154,7 +199,7 @@ public sealed class UserGrain(
 
         if (evt is not null)
         {
-            await PublishAsync(evt, update.ExceptDeviceId);
+            await PublishAsync(new GatewayDelivery(Uid, update.ExceptDeviceId, evt));
         }
 
         return State.Seq;
@@ -232,12 +277,11 @@ public sealed class UserGrain(
         };
     }
 
-    private async Task PublishAsync(CallEvent evt, string? exceptDeviceId)
+    private async Task PublishAsync(GatewayDelivery delivery)
     {
         var provider = this.GetStreamProvider(StreamNames.Provider);
-        var delivery = new GatewayDelivery(Uid, exceptDeviceId, evt);
         List<string>? unreachable = null;
-        foreach (var gatewayId in State.Devices.Where(d => d.DeviceId != exceptDeviceId).Select(d => d.GatewayId).Distinct())
+        foreach (var gatewayId in State.Devices.Where(d => delivery.IsFor(d.DeviceId)).Select(d => d.GatewayId).Distinct())
         {
             if (!GatewayIdentity.IsAlive(membership, gatewayId))
             {
@@ -252,7 +296,7 @@ public sealed class UserGrain(
             catch (Exception ex) when (ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
             {
                 // The state change stands; a device that missed the event sees a gap in seq and asks for sync.
-                logger.PublishFailed(ex, Uid, evt.Type.ToString(), gatewayId);
+                logger.PublishFailed(ex, Uid, delivery.Event?.Type.ToString() ?? "close", gatewayId);
                 (unreachable ??= []).Add(gatewayId);
             }
         }
@@ -270,7 +314,37 @@ public sealed class UserGrain(
         if (alive.Length != State.Devices.Length)
         {
             state.State = State with { Devices = alive };
+            ArmGraceIfGone();
         }
+    }
+
+    /// <summary>
+    /// With no device left while in a call, the user gets <see cref="CallOptions.DisconnectGraceSeconds"/> to come
+    /// back; then the call is told to let them go. The check repeats each grace period until the slot is free,
+    /// because the notice is one-way (a user grain must not await a session grain: that would be a cycle).
+    /// </summary>
+    private void ArmGraceIfGone()
+    {
+        if (_graceTimer is not null || State.Slot is null || !State.Devices.IsEmpty)
+        {
+            return;
+        }
+
+        var grace = TimeSpan.FromSeconds(callOptions.Value.DisconnectGraceSeconds);
+        _graceTimer = this.RegisterGrainTimer(
+            () =>
+            {
+                if (!State.Devices.IsEmpty || FreshSlot() is not { } slot)
+                {
+                    _graceTimer?.Dispose();
+                    _graceTimer = null;
+                    return Task.CompletedTask;
+                }
+
+                logger.GraceExpired(Uid, slot.SessionId);
+                return GrainFactory.GetGrain<ICallSessionGrain>(slot.SessionId).Abandon(Uid);
+            },
+            new GrainTimerCreationOptions(grace, grace) { KeepAlive = true });
     }
 
     private async Task ForgetGatewaysAsync(List<string> gatewayIds)

@@ -90,7 +90,7 @@ public sealed class CallTestKit(InProcessTestCluster cluster)
         await probe.SubscribeAsync(services.GetRequiredKeyedService<IStreamProvider>(StreamNames.Provider));
         foreach (var (uid, deviceId) in devices)
         {
-            var registration = await User(uid).RegisterDevice(deviceId, probe.GatewayId);
+            var registration = await User(uid).RegisterDevice(deviceId, probe.GatewayId, 0);
             Assert.Null(registration.Error);
             probe.Devices.Add((uid, deviceId));
         }
@@ -181,7 +181,10 @@ public sealed class EventProbe(string gatewayId)
 
     /// <summary>The events a device received, in arrival order.</summary>
     public IReadOnlyList<CallEvent> For(string uid, string deviceId = "dev") =>
-        _deliveries.Where(d => d.Uid == uid && d.ExceptDeviceId != deviceId).Select(d => d.Event).ToList();
+        _deliveries.Where(d => d.Uid == uid && d.Event is not null && d.IsFor(deviceId)).Select(d => d.Event!).ToList();
+
+    /// <summary>The close orders a user's sockets on this gateway received.</summary>
+    public IReadOnlyList<int> ClosesFor(string uid) => _deliveries.Where(d => d.Uid == uid && d.CloseCode is not null).Select(d => d.CloseCode!.Value).ToList();
 
     public IReadOnlyList<CallEventType> TypesFor(string uid, string deviceId = "dev") => For(uid, deviceId).Select(e => e.Type).ToList();
 

@@ -12,6 +12,8 @@ public sealed class ClusterFixture : IAsyncLifetime
 {
     public const int DefaultRingTimeoutSeconds = 2;
 
+    public const int DisconnectGraceSeconds = 1;
+
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
     public IClusterClient Client => Cluster.Client;
@@ -25,7 +27,11 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.AddMemoryGrainStorage("PubSubStore");
             silo.UseInMemoryReminderService();
             silo.AddCallGrains();
-            silo.Services.PostConfigure<CallOptions>(o => o.RingTimeoutSeconds = DefaultRingTimeoutSeconds);
+            silo.Services.PostConfigure<CallOptions>(o =>
+            {
+                o.RingTimeoutSeconds = DefaultRingTimeoutSeconds;
+                o.DisconnectGraceSeconds = DisconnectGraceSeconds;
+            });
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();

@@ -1,8 +1,8 @@
 using CallGrains.Abstractions;
 using CallGrains.Grains;
+using CallGrains.Host;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
-using StackExchange.Redis;
 
 namespace CallGrains.Tests;
 
@@ -21,17 +21,13 @@ public sealed class SiloFailureTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _redis = await RedisServer.StartAsync();
-        var redis = ConfigurationOptions.Parse(_redis.ConnectionString);
         var builder = new InProcessTestClusterBuilder(3);
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.AddRedisGrainStorage(StorageNames.Default, o => o.ConfigurationOptions = redis);
-            silo.AddRedisGrainStorage("PubSubStore", o => o.ConfigurationOptions = redis);
-            silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
+            silo.AddCallGrainsRedisStorage(_redis.ConnectionString);
             silo.AddCallGrains();
             silo.Services.PostConfigure<CallOptions>(o =>
             {
-                o.ReminderBackstop = true;
                 // Only the session may free its parties here, not the stale-slot fallback.
                 o.StaleRingSlackSeconds = 3600;
             });

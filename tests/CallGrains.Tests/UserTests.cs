@@ -25,7 +25,7 @@ public sealed class UserTests(ClusterFixture fixture)
 
         Assert.Null(await _kit.User(uid).GetProfile());
         Assert.Null(await _kit.User(uid).GetSnapshot());
-        Assert.Equal(ErrorCode.UidNotFound, (await _kit.User(uid).RegisterDevice("d", "gw")).Error!.Code);
+        Assert.Equal(ErrorCode.UidNotFound, (await _kit.User(uid).RegisterDevice("d", "gw", 0)).Error!.Code);
     }
 
     [Fact]
@@ -36,20 +36,20 @@ public sealed class UserTests(ClusterFixture fixture)
         var (gw1, gw2) = (_kit.GatewayIds[0], _kit.GatewayIds[1]);
         for (var i = 0; i < 10; i++)
         {
-            Assert.Null((await user.RegisterDevice($"d{i}", gw1)).Error);
+            Assert.Null((await user.RegisterDevice($"d{i}", gw1, 0)).Error);
         }
 
-        var refused = await user.RegisterDevice("d10", gw1);
+        var refused = await user.RegisterDevice("d10", gw1, 0);
         Assert.Equal(ErrorCode.TooManyRequests, refused.Error!.Code);
 
         // The same device coming back through another gateway replaces its old entry instead of adding one.
-        var moved = await user.RegisterDevice("d3", gw2);
+        var moved = await user.RegisterDevice("d3", gw2, 0);
         Assert.Null(moved.Error);
         Assert.Equal(10, moved.Snapshot!.Devices.Length);
         Assert.Equal(gw2, moved.Snapshot.Devices.Single(d => d.DeviceId == "d3").GatewayId);
 
         await user.UnregisterDevice("d0", gw1);
-        Assert.Null((await user.RegisterDevice("d10", gw1)).Error);
+        Assert.Null((await user.RegisterDevice("d10", gw1, 0)).Error);
     }
 
     [Fact]
@@ -58,8 +58,8 @@ public sealed class UserTests(ClusterFixture fixture)
         var uid = (await _kit.CreateUsersAsync(1))[0];
         var user = _kit.User(uid);
         var (gw1, gw2) = (_kit.GatewayIds[0], _kit.GatewayIds[1]);
-        await user.RegisterDevice("phone", gw1);
-        await user.RegisterDevice("phone", gw2);
+        await user.RegisterDevice("phone", gw1, 0);
+        await user.RegisterDevice("phone", gw2, 0);
 
         await user.UnregisterDevice("phone", gw1);
 
@@ -72,8 +72,8 @@ public sealed class UserTests(ClusterFixture fixture)
         var uid = (await _kit.CreateUsersAsync(1))[0];
         var user = _kit.User(uid);
         var gone = SiloAddress.New(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1), 1).ToParsableString();
-        await user.RegisterDevice("old-phone", gone);
-        await user.RegisterDevice("laptop", _kit.GatewayIds[0]);
+        await user.RegisterDevice("old-phone", gone, 0);
+        await user.RegisterDevice("laptop", _kit.GatewayIds[0], 0);
 
         var snapshot = (await user.GetSnapshot())!;
 
