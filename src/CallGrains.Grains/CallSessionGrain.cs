@@ -33,6 +33,7 @@ public sealed class CallSessionGrain(
     [PersistentState("call", StorageNames.Default)] IPersistentState<CallSessionState> state,
     IOptions<CallOptions> options,
     TimeProvider time,
+    CallMetrics metrics,
     ILogger<CallSessionGrain> logger) : Grain, ICallSessionGrain, IRemindable
 {
     private const string RingReminder = "ring-timeout";
@@ -492,6 +493,7 @@ public sealed class CallSessionGrain(
     {
         var ringing = call.Status == CallStatus.Initiated;
         var forgetReminder = !ringing && state.State.HasReminder;
+        var settles = call.Status.IsFinal() && state.State.Call?.Status.IsFinal() != true;
         state.State = state.State with
         {
             Call = call,
@@ -500,6 +502,11 @@ public sealed class CallSessionGrain(
             HasReminder = ringing && (hasReminder || state.State.HasReminder),
         };
         await state.WriteStateAsync();
+        if (settles)
+        {
+            metrics.Settled(call.Status);
+        }
+
         if (!ringing)
         {
             _ringTimer?.Dispose();

@@ -22,6 +22,7 @@ public static class SiloBuilderExtensions
         PushStreamProvider.Register(silo.Services, StreamNames.Provider);
         silo.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
         silo.Services.AddSingleton<GatewayIdentity>();
+        silo.Services.AddSingleton<CallMetrics>();
         return silo;
     }
 }

@@ -17,6 +17,8 @@ public static class InfoApi
             ringTimeoutSeconds = calls.Value.RingTimeoutSeconds,
             ringTimeoutRange = $"{Limits.MinTimeoutSeconds}-{Limits.MaxTimeoutSeconds}",
             health = "/healthz",
+            websocket = "/v1/ws",
+            metrics = "/metrics",
         }));
         return app;
     }

@@ -1,0 +1,152 @@
+using System.Net.WebSockets;
+using System.Threading.Channels;
+
+namespace CallGrains.Gateway;
+
+/// <summary>
+/// One device's socket. Everything sent to it goes through one bounded queue drained by one loop, so sends never
+/// overlap and a slow client cannot make the server buffer without bound: past the limit it is disconnected.
+/// </summary>
+public sealed class Connection
+{
+    private readonly WebSocket _socket;
+    private readonly Channel<Outgoing> _outbox;
+    private readonly TokenBucket _rate;
+    private long _seq;
+    private int _closing;
+
+    public Connection(string uid, string deviceId, long tokenGeneration, WebSocket socket, GatewayOptions options, TimeProvider time)
+    {
+        Uid = uid;
+        DeviceId = deviceId;
+        TokenGeneration = tokenGeneration;
+        _socket = socket;
+        _outbox = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(options.SendQueueLimit)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _rate = new TokenBucket(options.MessageBurst, options.MessagesPerSecond, time);
+    }
+
+    public string Uid { get; }
+
+    public string DeviceId { get; }
+
+    public long TokenGeneration { get; }
+
+    /// <summary>Set when a newer connection of the same device took over: this one must not unregister the device.</summary>
+    public bool Replaced { get; set; }
+
+    /// <summary>The highest seq this device has been told, for responses that change nothing.</summary>
+    public long Seq => Interlocked.Read(ref _seq);
+
+    public void SawSeq(long seq)
+    {
+        var current = Interlocked.Read(ref _seq);
+        while (seq > current)
+        {
+            var previous = Interlocked.CompareExchange(ref _seq, seq, current);
+            if (previous == current)
+            {
+                return;
+            }
+
+            current = previous;
+        }
+    }
+
+    public bool TryTakeToken() => _rate.TryTake();
+
+    /// <summary>Queues a text message; a client too far behind is closed instead (1008).</summary>
+    public void Send(byte[] message)
+    {
+        if (!_outbox.Writer.TryWrite(new Outgoing(message, null, null)))
+        {
+            Close(WebSocketCloseStatus.PolicyViolation, "too far behind: messages were not read");
+        }
+    }
+
+    /// <summary>Queues a close after whatever is already queued; later sends are dropped.</summary>
+    public void Close(WebSocketCloseStatus status, string reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) == 0)
+        {
+            // A full queue still gets its close: the writer gives up on the backlog.
+            if (!_outbox.Writer.TryWrite(new Outgoing(null, status, reason)))
+            {
+                _ = CloseNowAsync(status, reason);
+            }
+
+            _outbox.Writer.TryComplete();
+        }
+    }
+
+    public bool IsClosing => Volatile.Read(ref _closing) == 1;
+
+    /// <summary>Drains the queue to the socket until closed.</summary>
+    public async Task RunSenderAsync(CancellationToken aborted)
+    {
+        try
+        {
+            await foreach (var item in _outbox.Reader.ReadAllAsync(aborted))
+            {
+                if (item.Message is { } message)
+                {
+                    await _socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, aborted);
+                }
+                else
+                {
+                    await CloseNowAsync(item.Status!.Value, item.Reason!);
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer is gone; the receive loop sees it too and cleans up.
+        }
+    }
+
+    private async Task CloseNowAsync(WebSocketCloseStatus status, string reason)
+    {
+        try
+        {
+            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await _socket.CloseOutputAsync(status, reason, timeout.Token);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private readonly record struct Outgoing(byte[]? Message, WebSocketCloseStatus? Status, string? Reason);
+}
+
+/// <summary>The per-connection rate limit: <c>burst</c> messages at once, refilled at <c>perSecond</c>.</summary>
+public sealed class TokenBucket(int burst, int perSecond, TimeProvider time)
+{
+    private readonly Lock _lock = new();
+    private double _tokens = burst;
+    private long _last = time.GetTimestamp();
+
+    public bool TryTake()
+    {
+        lock (_lock)
+        {
+            var now = time.GetTimestamp();
+            _tokens = Math.Min(burst, _tokens + (time.GetElapsedTime(_last, now).TotalSeconds * perSecond));
+            _last = now;
+            if (_tokens < 1)
+            {
+                return false;
+            }
+
+            _tokens -= 1;
+            return true;
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Net.WebSockets;
+using CallGrains.Abstractions;
+
+namespace CallGrains.Gateway;
+
+/// <summary>The sockets this gateway holds, by user; where events arriving on the gateway's stream are fanned out.</summary>
+public sealed class ConnectionRegistry(GatewayMetrics metrics)
+{
+    private readonly ConcurrentDictionary<string, ImmutableArray<Connection>> _byUser = new();
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Adds a connection; an older connection of the same device is closed (4000) and returned.</summary>
+    public Connection? Add(Connection connection)
+    {
+        Connection? replaced = null;
+        _byUser.AddOrUpdate(
+            connection.Uid,
+            _ => [connection],
+            (_, list) =>
+            {
+                replaced = list.FirstOrDefault(c => c.DeviceId == connection.DeviceId);
+                return (replaced is null ? list : list.Remove(replaced)).Add(connection);
+            });
+        if (replaced is not null)
+        {
+            replaced.Replaced = true;
+            replaced.Close((WebSocketCloseStatus)4000, "replaced by a newer connection of this device");
+        }
+        else
+        {
+            Interlocked.Increment(ref _count);
+            metrics.ConnectionOpened();
+        }
+
+        return replaced;
+    }
+
+    public void Remove(Connection connection)
+    {
+        var removed = false;
+        _byUser.AddOrUpdate(connection.Uid, _ => [], (_, list) =>
+        {
+            removed = list.Contains(connection);
+            return list.Remove(connection);
+        });
+        _byUser.TryRemove(new KeyValuePair<string, ImmutableArray<Connection>>(connection.Uid, []));
+        if (removed)
+        {
+            Interlocked.Decrement(ref _count);
+            metrics.ConnectionClosed();
+        }
+    }
+
+    public ImmutableArray<Connection> For(string uid) => _byUser.TryGetValue(uid, out var list) ? list : [];
+
+    /// <summary>Hands one delivery from the gateway stream to the user's sockets here.</summary>
+    public Task DeliverAsync(GatewayDelivery delivery)
+    {
+        var connections = For(delivery.Uid);
+        if (connections.IsEmpty)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (delivery.CloseCode is { } code)
+        {
+            foreach (var c in connections)
+            {
+                c.Close((WebSocketCloseStatus)code, "auth token revoked");
+            }
+
+            return Task.CompletedTask;
+        }
+
+        byte[]? message = null;
+        foreach (var c in connections)
+        {
+            if (delivery.IsFor(c.DeviceId))
+            {
+                message ??= Wire.Event(delivery.Event!);
+                c.SawSeq(delivery.Event!.Seq);
+                c.Send(message);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public IEnumerable<Connection> All() => _byUser.Values.SelectMany(list => list);
+}

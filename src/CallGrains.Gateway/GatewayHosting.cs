@@ -1,0 +1,117 @@
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using CallGrains.Abstractions;
+using CallGrains.Grains.Delivery;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using Orleans.Streams;
+
+namespace CallGrains.Gateway;
+
+public static class GatewayHosting
+{
+    /// <summary>The gateway's services: options, tokens, sockets, the stream subscription, metrics.</summary>
+    public static IServiceCollection AddCallGrainsGateway(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
+    {
+        services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section)
+            .PostConfigure<ILoggerFactory>((o, loggers) =>
+            {
+                if (string.IsNullOrWhiteSpace(o.AdminKey) && environment.IsDevelopment())
+                {
+                    o.AdminKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+                    loggers.CreateLogger("CallGrains.Gateway").GeneratedAdminKey(o.AdminKey);
+                    Console.WriteLine($"Development admin key (X-Api-Key): {o.AdminKey}");
+                }
+            })
+            .Validate(o => !string.IsNullOrWhiteSpace(o.AdminKey), "Auth:AdminKey is required outside Development (set Auth__AdminKey)")
+            .Validate(o => o.AdminKey is null || o.AdminKey.Length >= 16, "Auth:AdminKey must be at least 16 characters")
+            .Validate(o => o.TokenLifetime > TimeSpan.Zero, "Auth:TokenLifetime must be positive")
+            .ValidateOnStart();
+        services.TryAddTimeProvider();
+        services.AddSingleton<Tokens>();
+        services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<Operations>();
+        services.AddHostedService<GatewayLifecycle>();
+        services.AddHealthChecks();
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(GatewayMetrics.MeterName, "CallGrains", "Microsoft.Orleans")
+            .AddAspNetCoreInstrumentation()
+            .AddRuntimeInstrumentation()
+            .AddPrometheusExporter());
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapCallGrainsGateway(this WebApplication app)
+    {
+        app.UseWebSockets();
+        app.MapHealthChecks("/healthz");
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapWebSocketApi();
+        app.MapRestApi();
+        return app;
+    }
+
+    private static void TryAddTimeProvider(this IServiceCollection services)
+    {
+        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
+        {
+            services.AddSingleton(TimeProvider.System);
+        }
+    }
+}
+
+/// <summary>
+/// Subscribes this gateway to its own event stream when the host starts (a restarted silo has a new address, so a
+/// new stream, and subscribes again here), and on stop tells every socket 1012 so clients reconnect elsewhere.
+/// </summary>
+internal sealed class GatewayLifecycle(
+    [FromKeyedServices(StreamNames.Provider)] IStreamProvider streams,
+    GatewayIdentity gateway,
+    ConnectionRegistry registry,
+    IOptions<GatewayOptions> options,
+    IHostApplicationLifetime lifetime,
+    ILogger<GatewayLifecycle> logger) : IHostedService
+{
+    private StreamSubscriptionHandle<GatewayDelivery>? _subscription;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _subscription = await streams.GetStream<GatewayDelivery>(gateway.StreamId)
+            .SubscribeAsync((delivery, _) => registry.DeliverAsync(delivery));
+        logger.Subscribed(gateway.Id);
+        lifetime.ApplicationStopping.Register(Drain);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_subscription is not null)
+        {
+            await _subscription.UnsubscribeAsync();
+        }
+    }
+
+    private void Drain()
+    {
+        var open = registry.All().ToList();
+        logger.Draining(open.Count);
+        foreach (var connection in open)
+        {
+            connection.Close(WebSocketCloseStatus.EndpointUnavailable + 11, "service restart: reconnect");
+        }
+
+        // Give the sockets a moment to go before Kestrel and the silo stop under them.
+        var deadline = DateTime.UtcNow.AddSeconds(options.Value.ShutdownDrainSeconds);
+        while (registry.Count > 0 && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(50);
+        }
+    }
+}

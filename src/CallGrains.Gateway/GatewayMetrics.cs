@@ -1,0 +1,36 @@
+using System.Diagnostics.Metrics;
+
+namespace CallGrains.Gateway;
+
+/// <summary>The gateway's meter: open sockets and how long call setup takes inside the server.</summary>
+public sealed class GatewayMetrics : IDisposable
+{
+    public const string MeterName = "CallGrains.Gateway";
+
+    private readonly Meter _meter = new(MeterName);
+    private readonly UpDownCounter<long> _connections;
+    private readonly Histogram<double> _setup;
+    private readonly Counter<long> _requests;
+
+    public GatewayMetrics()
+    {
+        _connections = _meter.CreateUpDownCounter<long>("callgrains.gateway.connections", description: "Open WebSocket connections");
+        _setup = _meter.CreateHistogram<double>(
+            "callgrains.call.setup.duration",
+            unit: "s",
+            description: "initiateCall received to response sent, callee rung",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1] });
+        _requests = _meter.CreateCounter<long>("callgrains.gateway.requests", description: "WebSocket requests by op and outcome");
+    }
+
+    public void ConnectionOpened() => _connections.Add(1);
+
+    public void ConnectionClosed() => _connections.Add(-1);
+
+    public void CallSetUp(TimeSpan elapsed) => _setup.Record(elapsed.TotalSeconds);
+
+    public void Request(string op, string outcome) =>
+        _requests.Add(1, new KeyValuePair<string, object?>("op", op), new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,60 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CallGrains.Gateway;
+
+/// <summary>The <c>Gateway</c> section: limits on what one connection may do.</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "Gateway";
+
+    [Range(1, 100_000)]
+    public int MessagesPerSecond { get; set; } = 50;
+
+    [Range(1, 100_000)]
+    public int MessageBurst { get; set; } = 100;
+
+    /// <summary>Largest message a client may send (PROTOCOL: 64 KiB, closes with 1009 beyond).</summary>
+    [Range(1024, 1024 * 1024)]
+    public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>The server pings this often.</summary>
+    [Range(1, 3600)]
+    public int PingIntervalSeconds { get; set; } = 10;
+
+    /// <summary>A peer silent this long (no pong, no message) is dropped.</summary>
+    [Range(1, 3600)]
+    public int IdleTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>Messages waiting to be sent to one socket; a client that falls this far behind is disconnected.</summary>
+    [Range(16, 100_000)]
+    public int SendQueueLimit { get; set; } = 1024;
+
+    /// <summary>Sockets one gateway holds at most; beyond, new ones get 503.</summary>
+    [Range(1, 10_000_000)]
+    public int MaxConnections { get; set; } = 100_000;
+
+    /// <summary>How long a stopping gateway waits for its sockets to close after telling them 1012.</summary>
+    [Range(0, 300)]
+    public int ShutdownDrainSeconds { get; set; } = 5;
+}
+
+/// <summary>The <c>Auth</c> section (PROTOCOL section 9).</summary>
+public sealed class AuthOptions
+{
+    public const string Section = "Auth";
+
+    /// <summary>Required outside Development; in Development generated and printed when missing.</summary>
+    public string? AdminKey { get; set; }
+
+    /// <summary>How long an auth token is valid.</summary>
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Key that signs auth tokens; derived from <see cref="AdminKey"/> when not set.</summary>
+    public string? TokenKey { get; set; }
+
+    /// <summary>HS256 key of call (media) tokens, shared with the media server; derived from the admin key when not set.</summary>
+    public string? CallTokenKey { get; set; }
+
+    /// <summary>Lifetime of call tokens, at most one hour.</summary>
+    public TimeSpan CallTokenLifetime { get; set; } = TimeSpan.FromHours(1);
+}

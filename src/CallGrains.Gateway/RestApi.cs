@@ -1,0 +1,183 @@
+using System.Text.Json;
+using CallGrains.Abstractions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CallGrains.Gateway;
+
+/// <summary>PROTOCOL section 8: users and tokens (admin), calls by id (user).</summary>
+public static class RestApi
+{
+    public static IEndpointRouteBuilder MapRestApi(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/v1/users").AddEndpointFilter(RequireAdmin);
+        admin.MapPost("/", CreateUser);
+        admin.MapGet("/{uid}", GetUser);
+        admin.MapPost("/{uid}/tokens", IssueToken);
+        admin.MapDelete("/{uid}/tokens", RevokeTokens);
+
+        var calls = app.MapGroup("/v1/calls");
+        calls.MapGet("/{sessionId}", GetCall);
+        calls.MapPost("/{sessionId}/token", CallToken);
+        return app;
+    }
+
+    private static async ValueTask<object?> RequireAdmin(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var tokens = context.HttpContext.RequestServices.GetRequiredService<Tokens>();
+        return tokens.IsAdminKey(context.HttpContext.Request.Headers["X-Api-Key"].FirstOrDefault())
+            ? await next(context)
+            : RestResults.Error(StatusCodes.Status401Unauthorized, ErrorCode.PermissionDenied, "X-Api-Key is missing or wrong");
+    }
+
+    private static async Task<IResult> CreateUser(HttpRequest request, IGrainFactory grains)
+    {
+        string? uid;
+        string? name;
+        try
+        {
+            using var body = await JsonDocument.ParseAsync(request.Body);
+            uid = body.RootElement.TryGetProperty("uid", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null;
+            name = body.RootElement.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.BadRequest, "the body must be a JSON object {\"uid\",\"name\"}");
+        }
+
+        if (!Identifiers.IsValidUid(uid))
+        {
+            return RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.BadRequest, "uid must be 1-100 characters of [A-Za-z0-9_-]");
+        }
+
+        if (!Identifiers.IsValidName(name))
+        {
+            return RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.BadRequest, "name must be 1-100 characters");
+        }
+
+        return await grains.GetGrain<IUserGrain>(uid!).Create(name!)
+            ? Results.Json(new { uid, name }, statusCode: StatusCodes.Status201Created)
+            : RestResults.Error(StatusCodes.Status409Conflict, ErrorCode.BadRequest, $"user {uid} already exists");
+    }
+
+    private static async Task<IResult> GetUser(string uid, IGrainFactory grains) =>
+        Identifiers.IsValidUid(uid) && await grains.GetGrain<IUserGrain>(uid).GetProfile() is { } profile
+            ? Results.Json(new { uid = profile.Uid, name = profile.Name })
+            : RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.UidNotFound, $"no user {uid}");
+
+    private static async Task<IResult> IssueToken(string uid, IGrainFactory grains, Tokens tokens)
+    {
+        if (!Identifiers.IsValidUid(uid) || await grains.GetGrain<IUserGrain>(uid).GetTokenGeneration() is not { } generation)
+        {
+            return RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.UidNotFound, $"no user {uid}");
+        }
+
+        var (token, expiresAt) = tokens.IssueAuthToken(uid, generation);
+        return Results.Json(new { authToken = token, expiresAt = expiresAt.ToUnixTimeSeconds() }, statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> RevokeTokens(string uid, IGrainFactory grains) =>
+        Identifiers.IsValidUid(uid) && await grains.GetGrain<IUserGrain>(uid).RevokeTokens()
+            ? Results.NoContent()
+            : RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.UidNotFound, $"no user {uid}");
+
+    private static async Task<IResult> GetCall(string sessionId, HttpRequest request, IGrainFactory grains, Tokens tokens)
+    {
+        if (await Authenticate(request, grains, tokens) is not { } uid)
+        {
+            return RestResults.NotLoggedIn();
+        }
+
+        if (!Identifiers.IsValidSessionId(sessionId))
+        {
+            return RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.InvalidSessionId, "sessionId must be 1-128 characters of [A-Za-z0-9._:-]");
+        }
+
+        var result = await grains.GetGrain<ICallSessionGrain>(sessionId).GetCall(uid);
+        return result.Ok ? RestResults.Call(result.Call!) : RestResults.FromError(result.Error!);
+    }
+
+    private static async Task<IResult> CallToken(string sessionId, HttpRequest request, IGrainFactory grains, Tokens tokens)
+    {
+        if (await Authenticate(request, grains, tokens) is not { } uid)
+        {
+            return RestResults.NotLoggedIn();
+        }
+
+        if (!Identifiers.IsValidSessionId(sessionId))
+        {
+            return RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.InvalidSessionId, "sessionId must be 1-128 characters of [A-Za-z0-9._:-]");
+        }
+
+        var result = await grains.GetGrain<ICallSessionGrain>(sessionId).AuthorizeMedia(uid);
+        if (!result.Ok)
+        {
+            return RestResults.FromError(result.Error!);
+        }
+
+        var (token, expiresAt) = tokens.IssueCallToken(uid, sessionId);
+        return Results.Json(new { token, expiresAt = expiresAt.ToUnixTimeSeconds() });
+    }
+
+    /// <summary>The bearer's uid if the token verifies and has not been revoked.</summary>
+    private static async Task<string?> Authenticate(HttpRequest request, IGrainFactory grains, Tokens tokens)
+    {
+        var header = request.Headers.Authorization.FirstOrDefault();
+        var token = header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+        if (tokens.VerifyAuthToken(token) is not { } claims)
+        {
+            return null;
+        }
+
+        return await grains.GetGrain<IUserGrain>(claims.Uid).GetTokenGeneration() == claims.Generation ? claims.Uid : null;
+    }
+}
+
+public static class RestResults
+{
+    public static IResult Error(int status, ErrorCode code, string message) =>
+        new JsonBytes(Wire.ErrorBody(code, message), status);
+
+    public static IResult NotLoggedIn() => Error(StatusCodes.Status401Unauthorized, ErrorCode.UserNotLoggedIn, "a valid auth token is required");
+
+    public static IResult Call(CallInfo call) => new JsonBytes(Wire.Write(w =>
+    {
+        w.WriteStartObject();
+        w.WritePropertyName("call");
+        Wire.WriteCall(w, call);
+        w.WriteEndObject();
+    }), StatusCodes.Status200OK);
+
+    public static IResult FromError(CallError error) => Error(StatusFor(error.Code), error.Code, error.Message);
+
+    public static int StatusFor(ErrorCode code) => code switch
+    {
+        ErrorCode.CallNotFound or ErrorCode.UidNotFound or ErrorCode.GuidNotFound => StatusCodes.Status404NotFound,
+        ErrorCode.PermissionDenied => StatusCodes.Status403Forbidden,
+        ErrorCode.UserNotLoggedIn => StatusCodes.Status401Unauthorized,
+        ErrorCode.BadRequest or ErrorCode.InvalidSessionId or ErrorCode.CallingSelf => StatusCodes.Status400BadRequest,
+        ErrorCode.TooManyRequests => StatusCodes.Status429TooManyRequests,
+        ErrorCode.Internal => StatusCodes.Status500InternalServerError,
+        _ => StatusCodes.Status409Conflict,
+    };
+
+    public static async Task WriteError(HttpContext http, int status, ErrorCode code, string message)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json";
+        await http.Response.Body.WriteAsync(Wire.ErrorBody(code, message));
+    }
+}
+
+/// <summary>Pre-serialised JSON with a status code.</summary>
+internal sealed class JsonBytes(byte[] body, int status) : IResult
+{
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        httpContext.Response.StatusCode = status;
+        httpContext.Response.ContentType = "application/json";
+        await httpContext.Response.Body.WriteAsync(body);
+    }
+}

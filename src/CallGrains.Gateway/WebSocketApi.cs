@@ -1,0 +1,166 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using CallGrains.Abstractions;
+using CallGrains.Grains.Delivery;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CallGrains.Gateway;
+
+public static class WebSocketApi
+{
+    public static IEndpointRouteBuilder MapWebSocketApi(this IEndpointRouteBuilder app)
+    {
+        app.Map("/v1/ws", HandleAsync);
+        return app;
+    }
+
+    private static async Task HandleAsync(HttpContext http)
+    {
+        var services = http.RequestServices;
+        var options = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        var registry = services.GetRequiredService<ConnectionRegistry>();
+        var tokens = services.GetRequiredService<Tokens>();
+        var grains = services.GetRequiredService<IGrainFactory>();
+        var gateway = services.GetRequiredService<GatewayIdentity>();
+        var logger = services.GetRequiredService<ILogger<Connection>>();
+
+        // Everything is checked before the upgrade, so a refused client gets a plain HTTP status and JSON body.
+        var token = BearerToken(http.Request) ?? http.Request.Query["token"].FirstOrDefault();
+        if (tokens.VerifyAuthToken(token) is not { } claims)
+        {
+            await RestResults.WriteError(http, StatusCodes.Status401Unauthorized, ErrorCode.UserNotLoggedIn, "a valid auth token is required (Authorization: Bearer or ?token=)");
+            return;
+        }
+
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            await RestResults.WriteError(http, StatusCodes.Status400BadRequest, ErrorCode.BadRequest, "this endpoint speaks WebSocket only");
+            return;
+        }
+
+        var deviceId = http.Request.Query["deviceId"].FirstOrDefault() ?? $"d-{Guid.NewGuid():N}";
+        if (!Identifiers.IsValidDeviceId(deviceId))
+        {
+            await RestResults.WriteError(http, StatusCodes.Status400BadRequest, ErrorCode.BadRequest, "deviceId must be 1-64 characters of [A-Za-z0-9._-]");
+            return;
+        }
+
+        if (registry.Count >= options.MaxConnections)
+        {
+            await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, ErrorCode.TooManyRequests, "this gateway is full; try another");
+            return;
+        }
+
+        var user = grains.GetGrain<IUserGrain>(claims.Uid);
+        var registration = await user.RegisterDevice(deviceId, gateway.Id, claims.Generation);
+        if (registration.Error is { } error)
+        {
+            var status = error.Code == ErrorCode.TooManyRequests ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized;
+            var code = error.Code == ErrorCode.TooManyRequests ? error.Code : ErrorCode.UserNotLoggedIn;
+            await RestResults.WriteError(http, status, code, error.Message);
+            return;
+        }
+
+        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            KeepAliveInterval = TimeSpan.FromSeconds(options.PingIntervalSeconds),
+            KeepAliveTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds),
+        });
+        var time = services.GetRequiredService<TimeProvider>();
+        var connection = new Connection(claims.Uid, deviceId, claims.Generation, socket, options, time);
+        registry.Add(connection);
+        logger.Connected(claims.Uid, deviceId);
+        using var aborted = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        var sender = connection.RunSenderAsync(aborted.Token);
+        try
+        {
+            var snapshot = registration.Snapshot!;
+            connection.SawSeq(snapshot.Seq);
+            connection.Send(Wire.Welcome(deviceId, snapshot));
+            await ReceiveLoopAsync(connection, socket, options, services.GetRequiredService<Operations>());
+        }
+        finally
+        {
+            registry.Remove(connection);
+            connection.Close(WebSocketCloseStatus.NormalClosure, "bye");
+            await Task.WhenAny(sender, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+            await aborted.CancelAsync();
+            if (!connection.Replaced)
+            {
+                try
+                {
+                    await user.UnregisterDevice(deviceId, gateway.Id);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The user grain's grace check and the dead-gateway pruning catch what this misses.
+                    logger.UnregisterFailed(ex, claims.Uid, deviceId);
+                }
+            }
+
+            logger.Disconnected(claims.Uid, deviceId);
+        }
+    }
+
+    private static async Task ReceiveLoopAsync(Connection connection, WebSocket socket, GatewayOptions options, Operations operations)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(options.MaxMessageBytes + 1);
+        try
+        {
+            while (!connection.IsClosing)
+            {
+                var length = 0;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    if (length > options.MaxMessageBytes)
+                    {
+                        connection.Close(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {options.MaxMessageBytes} bytes");
+                        return;
+                    }
+
+                    result = await socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length - length, options.MaxMessageBytes + 1 - length)), CancellationToken.None);
+                    length += result.Count;
+                }
+                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
+                switch (result.MessageType)
+                {
+                    case WebSocketMessageType.Close:
+                        connection.Close(WebSocketCloseStatus.NormalClosure, "bye");
+                        return;
+                    case WebSocketMessageType.Binary:
+                        connection.Close(WebSocketCloseStatus.InvalidMessageType, "only text (JSON) messages are accepted");
+                        return;
+                }
+
+                if (length > options.MaxMessageBytes)
+                {
+                    connection.Close(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {options.MaxMessageBytes} bytes");
+                    return;
+                }
+
+                connection.Send(await operations.HandleAsync(connection, buffer.AsMemory(0, length)));
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+            // The peer vanished or stopped answering pings.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static string? BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.FirstOrDefault();
+        return header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+    }
+}

@@ -1,0 +1,239 @@
+using System.Buffers;
+using System.Text.Json;
+using CallGrains.Abstractions;
+
+namespace CallGrains.Gateway;
+
+/// <summary>The JSON of PROTOCOL sections 2, 3 and 5, written straight to UTF-8.</summary>
+public static class Wire
+{
+    public static string Name(this CallStatus status) => status switch
+    {
+        CallStatus.Initiated => "initiated",
+        CallStatus.Ongoing => "ongoing",
+        CallStatus.Unanswered => "unanswered",
+        CallStatus.Rejected => "rejected",
+        CallStatus.Busy => "busy",
+        CallStatus.Cancelled => "cancelled",
+        _ => "ended",
+    };
+
+    public static string Name(this CallEventType type) => type switch
+    {
+        CallEventType.IncomingCallReceived => "incomingCallReceived",
+        CallEventType.OutgoingCallAccepted => "outgoingCallAccepted",
+        CallEventType.OutgoingCallRejected => "outgoingCallRejected",
+        CallEventType.IncomingCallCanceled => "incomingCallCanceled",
+        CallEventType.CallEndedMessageReceived => "callEndedMessageReceived",
+        CallEventType.UserJoined => "userJoined",
+        CallEventType.UserLeft => "userLeft",
+        _ => "signal",
+    };
+
+    public static string Name(this CancelReason reason) => reason switch
+    {
+        CancelReason.Cancelled => "cancelled",
+        CancelReason.Unanswered => "unanswered",
+        CancelReason.AnsweredElsewhere => "answeredElsewhere",
+        _ => "rejectedElsewhere",
+    };
+
+    public static double UnixSeconds(DateTimeOffset at) => Math.Round(at.ToUnixTimeMilliseconds() / 1000.0, 3);
+
+    public static void WriteCall(Utf8JsonWriter w, CallInfo call)
+    {
+        w.WriteStartObject();
+        w.WriteString("sessionId", call.SessionId);
+        w.WriteString("callType", call.CallType == CallType.Video ? "video" : "audio");
+        w.WriteString("receiverType", call.ReceiverType == ReceiverType.Group ? "group" : "user");
+        w.WriteString("receiverId", call.ReceiverId);
+        w.WriteStartObject("initiator");
+        w.WriteString("uid", call.Initiator.Uid);
+        w.WriteString("name", call.Initiator.Name);
+        w.WriteEndObject();
+        w.WriteString("status", call.Status.Name());
+        w.WriteNumber("initiatedAt", UnixSeconds(call.InitiatedAt));
+        WriteTime(w, "joinedAt", call.JoinedAt);
+        WriteTime(w, "endedAt", call.EndedAt);
+        if (call.Duration is { } duration)
+        {
+            w.WriteNumber("duration", Math.Round(duration, 3));
+        }
+        else
+        {
+            w.WriteNull("duration");
+        }
+
+        w.WriteStartArray("participants");
+        foreach (var p in call.Participants)
+        {
+            w.WriteStartObject();
+            w.WriteString("uid", p.Uid);
+            w.WriteNumber("joinedAt", UnixSeconds(p.JoinedAt));
+            WriteTime(w, "leftAt", p.LeftAt);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WritePropertyName("metadata");
+        if (call.Metadata is { } metadata)
+        {
+            w.WriteRawValue(metadata, skipInputValidation: true);
+        }
+        else
+        {
+            w.WriteStartObject();
+            w.WriteEndObject();
+        }
+
+        w.WriteNumber("timeoutSeconds", call.TimeoutSeconds);
+        w.WriteEndObject();
+    }
+
+    public static void WriteCallOrNull(Utf8JsonWriter w, string name, CallInfo? call)
+    {
+        w.WritePropertyName(name);
+        if (call is null)
+        {
+            w.WriteNullValue();
+        }
+        else
+        {
+            WriteCall(w, call);
+        }
+    }
+
+    public static void WriteCalls(Utf8JsonWriter w, string name, IEnumerable<CallInfo> calls)
+    {
+        w.WriteStartArray(name);
+        foreach (var call in calls)
+        {
+            WriteCall(w, call);
+        }
+
+        w.WriteEndArray();
+    }
+
+    public static byte[] Event(CallEvent evt) => Write(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("event", evt.Type.Name());
+        w.WriteNumber("seq", evt.Seq);
+        WriteCallOrNull(w, "call", evt.Call);
+        if (evt.Reason is { } reason)
+        {
+            w.WriteString("reason", reason.Name());
+        }
+
+        if (evt.User is { } user)
+        {
+            w.WriteStartObject("user");
+            w.WriteString("uid", user.Uid);
+            w.WriteString("name", user.Name);
+            w.WriteEndObject();
+        }
+
+        if (evt.From is { } from)
+        {
+            w.WriteString("from", from);
+        }
+
+        if (evt.Data is { } data)
+        {
+            w.WritePropertyName("data");
+            w.WriteRawValue(data, skipInputValidation: true);
+        }
+
+        w.WriteEndObject();
+    });
+
+    public static byte[] Welcome(string deviceId, UserSnapshot snapshot) => Write(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("event", "welcome");
+        w.WriteString("uid", snapshot.Uid);
+        w.WriteString("deviceId", deviceId);
+        w.WriteNumber("seq", snapshot.Seq);
+        WriteCallOrNull(w, "activeCall", snapshot.ActiveCall);
+        WriteCalls(w, "ringing", snapshot.Ringing);
+        w.WriteEndObject();
+    });
+
+    /// <summary>A successful response: <c>{"id","ok":true,...,"seq"}</c>, with the result fields written by <paramref name="result"/>.</summary>
+    public static byte[] Ok(string? id, long seq, Action<Utf8JsonWriter>? result = null) => Write(w =>
+    {
+        w.WriteStartObject();
+        WriteId(w, id);
+        w.WriteBoolean("ok", true);
+        result?.Invoke(w);
+        w.WriteNumber("seq", seq);
+        w.WriteEndObject();
+    });
+
+    public static byte[] Error(string? id, long seq, ErrorCode code, string message, CallInfo? call = null) => Write(w =>
+    {
+        w.WriteStartObject();
+        WriteId(w, id);
+        w.WriteBoolean("ok", false);
+        WriteErrorObject(w, code, message);
+        if (call is not null)
+        {
+            w.WritePropertyName("call");
+            WriteCall(w, call);
+        }
+
+        w.WriteNumber("seq", seq);
+        w.WriteEndObject();
+    });
+
+    /// <summary>The REST error body: <c>{"error":{"code","message"}}</c>.</summary>
+    public static byte[] ErrorBody(ErrorCode code, string message) => Write(w =>
+    {
+        w.WriteStartObject();
+        WriteErrorObject(w, code, message);
+        w.WriteEndObject();
+    });
+
+    public static byte[] Write(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            write(writer);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteErrorObject(Utf8JsonWriter w, ErrorCode code, string message)
+    {
+        w.WriteStartObject("error");
+        w.WriteString("code", code.ToWire());
+        w.WriteString("message", message);
+        w.WriteEndObject();
+    }
+
+    private static void WriteId(Utf8JsonWriter w, string? id)
+    {
+        if (id is null)
+        {
+            w.WriteNull("id");
+        }
+        else
+        {
+            w.WriteString("id", id);
+        }
+    }
+
+    private static void WriteTime(Utf8JsonWriter w, string name, DateTimeOffset? at)
+    {
+        if (at is { } value)
+        {
+            w.WriteNumber(name, UnixSeconds(value));
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
+    }
+}

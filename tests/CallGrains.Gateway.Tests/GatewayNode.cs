@@ -1,0 +1,119 @@
+using System.Net;
+using System.Net.Sockets;
+using CallGrains.Host;
+using Microsoft.AspNetCore.Builder;
+
+namespace CallGrains.Gateway.Tests;
+
+/// <summary>One real node (silo + gateway) listening on loopback ports, started and stopped by the test.</summary>
+public sealed class GatewayNode : IAsyncDisposable
+{
+    public const string AdminKey = "test-admin-key-0123456789abcdef";
+
+    private readonly WebApplication _app;
+    private bool _stopped;
+
+    private GatewayNode(WebApplication app, int httpPort, int siloPort)
+    {
+        _app = app;
+        HttpPort = httpPort;
+        SiloPort = siloPort;
+    }
+
+    public int HttpPort { get; }
+
+    public int SiloPort { get; }
+
+    public Uri BaseUri => new($"http://127.0.0.1:{HttpPort}");
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Starts a node; <paramref name="primarySiloPort"/> joins it to the node that has that silo port.</summary>
+    public static async Task<GatewayNode> StartAsync(int? primarySiloPort = null, string? redis = null, params string[] extra)
+    {
+        var (http, silo, gateway) = (FreePort(), FreePort(), FreePort());
+        List<string> args =
+        [
+            $"--urls=http://127.0.0.1:{http}",
+            "--environment=Production",
+            $"--Auth:AdminKey={AdminKey}",
+            $"--Orleans:SiloPort={silo}",
+            $"--Orleans:GatewayPort={gateway}",
+            "--Calls:DisconnectGraceSeconds=2",
+            "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:Microsoft.AspNetCore=Warning",
+            "--Gateway:ShutdownDrainSeconds=3",
+        ];
+        if (primarySiloPort is { } primary)
+        {
+            args.Add($"--Orleans:PrimarySiloPort={primary}");
+        }
+
+        if (redis is not null)
+        {
+            args.Add("--Orleans:Provider=Redis");
+            args.Add($"--ConnectionStrings:Redis={redis}");
+            args.Add("--Orleans:ClusterId=test");
+        }
+
+        args.AddRange(extra);
+        var app = CallGrainsApp.Build([.. args]);
+        await app.StartAsync();
+        return new GatewayNode(app, http, silo);
+    }
+
+    public async Task StopAsync()
+    {
+        if (!_stopped)
+        {
+            _stopped = true;
+            await _app.StopAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>Two nodes in one cluster, each with its own gateway port: caller on one, callee on the other.</summary>
+public sealed class TwoNodeFixture : IAsyncLifetime
+{
+    public GatewayNode A { get; private set; } = null!;
+
+    public GatewayNode B { get; private set; } = null!;
+
+    public Admin Admin { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        A = await GatewayNode.StartAsync();
+        B = await GatewayNode.StartAsync(A.SiloPort);
+        Admin = new Admin(A.BaseUri);
+        await Admin.WaitForClusterAsync(B.BaseUri);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Admin.Dispose();
+        await B.DisposeAsync();
+        await A.DisposeAsync();
+    }
+
+    public GatewayNode Node(bool second) => second ? B : A;
+}
+
+[CollectionDefinition(Name)]
+public sealed class TwoNodeGroup : ICollectionFixture<TwoNodeFixture>
+{
+    public const string Name = "two nodes";
+}

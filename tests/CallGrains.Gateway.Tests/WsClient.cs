@@ -1,0 +1,229 @@
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+
+namespace CallGrains.Gateway.Tests;
+
+/// <summary>A device: one real WebSocket to a gateway, speaking PROTOCOL sections 2, 4 and 5.</summary>
+public sealed class WsClient : IAsyncDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+
+    private readonly ClientWebSocket _socket;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonElement>> _pending = new();
+    private readonly Channel<JsonElement> _anonymous = Channel.CreateUnbounded<JsonElement>();
+    private readonly List<JsonElement> _events = [];
+    private readonly TaskCompletionSource<JsonElement> _welcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _reader;
+    private int _nextId;
+
+    private WsClient(ClientWebSocket socket, string uid)
+    {
+        _socket = socket;
+        Uid = uid;
+        _reader = Task.Run(ReadAsync);
+    }
+
+    public string Uid { get; }
+
+    public JsonElement Welcome { get; private set; }
+
+    public WebSocketCloseStatus? CloseStatus { get; private set; }
+
+    public Task Closed => _reader;
+
+    public IReadOnlyList<JsonElement> Events
+    {
+        get
+        {
+            lock (_events)
+            {
+                return [.. _events];
+            }
+        }
+    }
+
+    public IReadOnlyList<string> EventNames => [.. Events.Select(e => e.GetProperty("event").GetString()!)];
+
+    public static async Task<WsClient> ConnectAsync(GatewayNode node, string uid, string token, string? deviceId = null)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", $"Bearer {token}");
+        var uri = new Uri($"ws://127.0.0.1:{node.HttpPort}/v1/ws{(deviceId is null ? "" : $"?deviceId={deviceId}")}");
+        await socket.ConnectAsync(uri, CancellationToken.None);
+        var client = new WsClient(socket, uid);
+        client.Welcome = await client._welcome.Task.WaitAsync(Wait);
+        return client;
+    }
+
+    /// <summary>Sends one request and returns its response.</summary>
+    public async Task<JsonElement> RequestAsync(string op, object? args = null)
+    {
+        var id = $"r{Interlocked.Increment(ref _nextId)}";
+        var request = JsonSerializer.SerializeToNode(args ?? new { })!.AsObject();
+        request["id"] = id;
+        request["op"] = op;
+        var pending = _pending[id] = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await SendTextAsync(request.ToJsonString());
+        return await pending.Task.WaitAsync(Wait);
+    }
+
+    public async Task<JsonElement> CallAsync(string callee, int? timeoutSeconds = 60) =>
+        await RequestAsync("initiateCall", new { receiverId = callee, receiverType = "user", callType = "video", timeoutSeconds });
+
+    /// <summary>Sends a frame as it is; returns the response it gets (matched by id when it has one).</summary>
+    public async Task<JsonElement> SendRawAsync(string text, string? id = null)
+    {
+        TaskCompletionSource<JsonElement>? pending = null;
+        if (id is not null)
+        {
+            pending = _pending[id] = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        await SendTextAsync(text);
+        return pending is not null
+            ? await pending.Task.WaitAsync(Wait)
+            : await _anonymous.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+    }
+
+    public Task SendTextAsync(string text) => SendBytesAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text);
+
+    public async Task SendBytesAsync(byte[] data, WebSocketMessageType type)
+    {
+        await _socket.SendAsync(data, type, endOfMessage: true, CancellationToken.None);
+    }
+
+    /// <summary>Waits until the <paramref name="index"/>-th event (0-based) has arrived and returns it.</summary>
+    public async Task<JsonElement> EventAsync(int index, string? expectedName = null)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (Events.Count <= index)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{Uid}: waited for event #{index} ({expectedName}); have {string.Join(", ", EventNames)}");
+            await Task.Delay(10);
+        }
+
+        var evt = Events[index];
+        if (expectedName is not null)
+        {
+            Assert.Equal(expectedName, evt.GetProperty("event").GetString());
+        }
+
+        return evt;
+    }
+
+    /// <summary>Asserts that no further event arrives within a short while.</summary>
+    public async Task NoMoreEventsAsync(int expectedCount)
+    {
+        await Task.Delay(300);
+        Assert.True(Events.Count == expectedCount, $"{Uid}: expected {expectedCount} events, got {string.Join(", ", EventNames)}");
+    }
+
+    public async Task<WebSocketCloseStatus?> WaitClosedAsync(TimeSpan? timeout = null)
+    {
+        await _reader.WaitAsync(timeout ?? Wait);
+        return CloseStatus;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (_socket.State == WebSocketState.Open)
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", cts.Token);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+        }
+
+        _socket.Abort();
+        await _reader.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
+        _socket.Dispose();
+    }
+
+    private async Task ReadAsync()
+    {
+        var buffer = new byte[256 * 1024];
+        try
+        {
+            while (_socket.State == WebSocketState.Open)
+            {
+                var length = 0;
+                WebSocketReceiveResult result;
+                do
+                {
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(length).ToArraySegment(), CancellationToken.None);
+                    length += result.Count;
+                }
+                while (!result.EndOfMessage);
+
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    CloseStatus = result.CloseStatus;
+                    return;
+                }
+
+                using var doc = JsonDocument.Parse(buffer.AsMemory(0, length));
+                var message = doc.RootElement.Clone();
+                if (message.TryGetProperty("event", out var name))
+                {
+                    if (name.GetString() == "welcome")
+                    {
+                        _welcome.TrySetResult(message);
+                        continue;
+                    }
+
+                    lock (_events)
+                    {
+                        _events.Add(message);
+                    }
+                }
+                else if (message.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String && _pending.TryRemove(id.GetString()!, out var pending))
+                {
+                    pending.TrySetResult(message);
+                }
+                else
+                {
+                    _anonymous.Writer.TryWrite(message);
+                }
+            }
+        }
+        catch (WebSocketException)
+        {
+            CloseStatus ??= _socket.CloseStatus;
+        }
+        finally
+        {
+            CloseStatus ??= _socket.CloseStatus;
+            _welcome.TrySetException(new InvalidOperationException($"closed before welcome ({CloseStatus})"));
+        }
+    }
+}
+
+internal static class MemoryExtensions
+{
+    public static ArraySegment<byte> ToArraySegment(this Memory<byte> memory) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(memory, out var segment) ? segment : throw new InvalidOperationException();
+}
+
+public static class Json
+{
+    public static string Str(this JsonElement e, string name) => e.GetProperty(name).GetString()!;
+
+    public static bool IsOk(this JsonElement response) => response.GetProperty("ok").GetBoolean();
+
+    public static string ErrorCode(this JsonElement response) => response.GetProperty("error").GetProperty("code").GetString()!;
+
+    public static JsonElement Call(this JsonElement e) => e.GetProperty("call");
+
+    public static string SessionId(this JsonElement e) => e.GetProperty("call").GetProperty("sessionId").GetString()!;
+
+    public static string Status(this JsonElement e) => e.GetProperty("call").GetProperty("status").GetString()!;
+
+    public static long Seq(this JsonElement e) => e.GetProperty("seq").GetInt64();
+}
