@@ -1,0 +1,155 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+
+namespace CallGrains.Gateway.Tests;
+
+[Collection(TwoNodeGroup.Name)]
+public sealed class AuthTests(TwoNodeFixture cluster)
+{
+    [Fact]
+    public async Task No_token_is_refused_before_the_upgrade_with_401_and_a_json_error()
+    {
+        using var response = await UpgradeAsync(token: null);
+
+        await AssertNotLoggedInAsync(response);
+    }
+
+    [Theory]
+    [InlineData("not-a-token")]
+    [InlineData("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl")]
+    public async Task A_bad_token_is_refused(string token)
+    {
+        using var response = await UpgradeAsync(token);
+
+        await AssertNotLoggedInAsync(response);
+    }
+
+    [Fact]
+    public async Task A_token_signed_with_another_key_is_refused()
+    {
+        var (uid, _) = (await cluster.Admin.UsersAsync(1))[0];
+        var forger = new Tokens(Options.Create(new AuthOptions { AdminKey = "some-other-admin-key-000000000" }), TimeProvider.System);
+
+        using var response = await UpgradeAsync(forger.IssueAuthToken(uid, 0).Token);
+
+        await AssertNotLoggedInAsync(response);
+    }
+
+    [Fact]
+    public async Task An_expired_token_is_refused()
+    {
+        var (uid, _) = (await cluster.Admin.UsersAsync(1))[0];
+        var past = new Tokens(Options.Create(new AuthOptions { AdminKey = GatewayNode.AdminKey }), new FixedTime(DateTimeOffset.UtcNow.AddDays(-2)));
+
+        using var response = await UpgradeAsync(past.IssueAuthToken(uid, 0).Token);
+
+        await AssertNotLoggedInAsync(response);
+    }
+
+    [Fact]
+    public async Task A_token_in_the_query_string_works_for_browsers()
+    {
+        var (uid, token) = (await cluster.Admin.UsersAsync(1))[0];
+        using var socket = new ClientWebSocket();
+
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{cluster.A.HttpPort}/v1/ws?token={token}&deviceId=browser-1"), CancellationToken.None);
+
+        var buffer = new byte[4096];
+        var received = await socket.ReceiveAsync(buffer, CancellationToken.None);
+        using var welcome = JsonDocument.Parse(buffer.AsMemory(0, received.Count));
+        Assert.Equal("welcome", welcome.RootElement.Str("event"));
+        Assert.Equal(uid, welcome.RootElement.Str("uid"));
+        Assert.Equal("browser-1", welcome.RootElement.Str("deviceId"));
+    }
+
+    [Fact]
+    public async Task Revoking_closes_open_sockets_with_4001_and_refuses_the_old_token()
+    {
+        var (uid, token) = (await cluster.Admin.UsersAsync(1))[0];
+        await using var onA = await WsClient.ConnectAsync(cluster.A, uid, token, "a");
+        await using var onB = await WsClient.ConnectAsync(cluster.B, uid, token, "b");
+
+        using var revoked = await cluster.Admin.SendAsync(HttpMethod.Delete, $"/v1/users/{uid}/tokens");
+
+        Assert.Equal(HttpStatusCode.NoContent, revoked.StatusCode);
+        Assert.Equal((WebSocketCloseStatus)4001, await onA.WaitClosedAsync());
+        Assert.Equal((WebSocketCloseStatus)4001, await onB.WaitClosedAsync());
+        using var refused = await UpgradeAsync(token);
+        await AssertNotLoggedInAsync(refused);
+        using var rest = await cluster.Admin.SendAsync(HttpMethod.Get, "/v1/calls/abc", apiKey: null, bearer: token);
+        Assert.Equal(HttpStatusCode.Unauthorized, rest.StatusCode);
+        await using var fresh = await WsClient.ConnectAsync(cluster.A, uid, await cluster.Admin.TokenAsync(uid));
+        Assert.Equal(uid, fresh.Welcome.Str("uid"));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("wrong-key")]
+    public async Task Admin_calls_need_the_admin_key(string? key)
+    {
+        using var create = await cluster.Admin.SendAsync(HttpMethod.Post, "/v1/users", new { uid = $"x{Guid.NewGuid():N}", name = "X" }, apiKey: key);
+        using var token = await cluster.Admin.SendAsync(HttpMethod.Post, "/v1/users/someone/tokens", apiKey: key);
+        using var revoke = await cluster.Admin.SendAsync(HttpMethod.Delete, "/v1/users/someone/tokens", apiKey: key);
+
+        foreach (var response in new[] { create, token, revoke })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            Assert.Equal("ERR_PERMISSION_DENIED", body.RootElement.GetProperty("error").Str("code"));
+        }
+    }
+
+    [Fact]
+    public async Task A_device_beyond_the_cap_is_refused_with_429()
+    {
+        var (uid, token) = (await cluster.Admin.UsersAsync(1))[0];
+        var devices = new List<WsClient>();
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                devices.Add(await WsClient.ConnectAsync(cluster.A, uid, token, $"d{i}"));
+            }
+
+            using var refused = await UpgradeAsync(token, "d10");
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        }
+        finally
+        {
+            foreach (var device in devices)
+            {
+                await device.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task<HttpResponseMessage> UpgradeAsync(string? token, string? deviceId = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/ws{(deviceId is null ? "" : $"?deviceId={deviceId}")}");
+        request.Headers.Add("Connection", "Upgrade");
+        request.Headers.Add("Upgrade", "websocket");
+        request.Headers.Add("Sec-WebSocket-Version", "13");
+        request.Headers.Add("Sec-WebSocket-Key", Convert.ToBase64String(Guid.NewGuid().ToByteArray()));
+        if (token is not null)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return await cluster.Admin.Http.SendAsync(request);
+    }
+
+    private static async Task AssertNotLoggedInAsync(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("ERR_USER_NOT_LOGGED_IN", body.RootElement.GetProperty("error").Str("code"));
+    }
+
+    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+}
