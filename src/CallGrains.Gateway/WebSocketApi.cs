@@ -13,6 +13,8 @@ namespace CallGrains.Gateway;
 
 public static class WebSocketApi
 {
+    private const int InitialBufferBytes = 4 * 1024;
+
     public static IEndpointRouteBuilder MapWebSocketApi(this IEndpointRouteBuilder app)
     {
         app.Map("/v1/ws", HandleAsync);
@@ -107,54 +109,72 @@ public static class WebSocketApi
         }
     }
 
+    /// <summary>
+    /// Reads one message at a time. While a socket is idle it holds no buffer: a zero-byte read waits for the next
+    /// frame, and only then is a buffer rented, sized to the message, up to the limit.
+    /// </summary>
     private static async Task ReceiveLoopAsync(Connection connection, WebSocket socket, GatewayOptions options, Operations operations)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(options.MaxMessageBytes + 1);
         try
         {
             while (!connection.IsClosing)
             {
-                var length = 0;
-                ValueWebSocketReceiveResult result;
-                do
+                var first = await socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+                if (first.MessageType == WebSocketMessageType.Close)
                 {
+                    connection.Close(WebSocketCloseStatus.NormalClosure, "bye");
+                    return;
+                }
+
+                if (first.MessageType == WebSocketMessageType.Binary)
+                {
+                    connection.Close(WebSocketCloseStatus.InvalidMessageType, "only text (JSON) messages are accepted");
+                    return;
+                }
+
+                var buffer = ArrayPool<byte>.Shared.Rent(InitialBufferBytes);
+                try
+                {
+                    var length = 0;
+                    var end = first.EndOfMessage;
+                    while (!end)
+                    {
+                        if (length == buffer.Length)
+                        {
+                            if (length > options.MaxMessageBytes)
+                            {
+                                connection.Close(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {options.MaxMessageBytes} bytes");
+                                return;
+                            }
+
+                            var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 4, options.MaxMessageBytes + 1));
+                            buffer.AsSpan(0, length).CopyTo(larger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = larger;
+                        }
+
+                        var read = await socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
+                        length += read.Count;
+                        end = read.EndOfMessage;
+                    }
+
                     if (length > options.MaxMessageBytes)
                     {
                         connection.Close(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {options.MaxMessageBytes} bytes");
                         return;
                     }
 
-                    result = await socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length - length, options.MaxMessageBytes + 1 - length)), CancellationToken.None);
-                    length += result.Count;
+                    connection.Send(await operations.HandleAsync(connection, buffer.AsMemory(0, length)));
                 }
-                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
-
-                switch (result.MessageType)
+                finally
                 {
-                    case WebSocketMessageType.Close:
-                        connection.Close(WebSocketCloseStatus.NormalClosure, "bye");
-                        return;
-                    case WebSocketMessageType.Binary:
-                        connection.Close(WebSocketCloseStatus.InvalidMessageType, "only text (JSON) messages are accepted");
-                        return;
+                    ArrayPool<byte>.Shared.Return(buffer);
                 }
-
-                if (length > options.MaxMessageBytes)
-                {
-                    connection.Close(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {options.MaxMessageBytes} bytes");
-                    return;
-                }
-
-                connection.Send(await operations.HandleAsync(connection, buffer.AsMemory(0, length)));
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
             // The peer vanished or stopped answering pings.
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
