@@ -1,0 +1,40 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace CallGrains.Bench;
+
+public sealed class BenchAdmin(Uri server, string adminKey) : IDisposable
+{
+    private readonly HttpClient _http = new() { BaseAddress = server };
+
+    /// <summary>Creates users (bounded parallelism) and returns their tokens.</summary>
+    public async Task<(string Uid, string Token)[]> CreateUsersAsync(string prefix, int count)
+    {
+        var result = new (string, string)[count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
+        {
+            var uid = $"{prefix}{i}";
+            using var create = new HttpRequestMessage(HttpMethod.Post, "/v1/users") { Content = JsonContent.Create(new { uid, name = uid }) };
+            create.Headers.Add("X-Api-Key", adminKey);
+            using (var created = await _http.SendAsync(create, ct))
+            {
+                if (!created.IsSuccessStatusCode && created.StatusCode != System.Net.HttpStatusCode.Conflict)
+                {
+                    throw new InvalidOperationException($"creating {uid}: {created.StatusCode}");
+                }
+            }
+
+            using var issue = new HttpRequestMessage(HttpMethod.Post, $"/v1/users/{uid}/tokens");
+            issue.Headers.Add("X-Api-Key", adminKey);
+            using var issued = await _http.SendAsync(issue, ct);
+            issued.EnsureSuccessStatusCode();
+            using var doc = JsonDocument.Parse(await issued.Content.ReadAsStringAsync(ct));
+            result[i] = (uid, doc.RootElement.GetProperty("authToken").GetString()!);
+        });
+        return result;
+    }
+
+    public async Task<string> MetricsAsync() => await _http.GetStringAsync("/metrics");
+
+    public void Dispose() => _http.Dispose();
+}

@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using System.Globalization;
+using HdrHistogram;
+
+namespace CallGrains.Bench;
+
+public sealed record CycleResult(string Name, int Pairs, int Rate, double Seconds, long Cycles, long Failures, double P50, double P90, double P99, double Max)
+{
+    public double PerSecond => Cycles / Seconds;
+
+    public int Print()
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{Name}: {Cycles} cycles in {Seconds:F1} s = {PerSecond:F0}/s, {Failures} failures; setup latency ms p50 {P50:F2} p90 {P90:F2} p99 {P99:F2} max {Max:F2} ({Pairs} pairs, rate {(Rate == 0 ? "max" : Rate.ToString(CultureInfo.InvariantCulture))})"));
+        return Failures == 0 ? 0 : 1;
+    }
+
+    public string Row(string label) => string.Create(CultureInfo.InvariantCulture,
+        $"| {label} | {PerSecond:F0} | {Failures} | {P50:F2} | {P90:F2} | {P99:F2} | {Max:F2} |");
+}
+
+/// <summary>
+/// Full ring cycles over real sockets: initiate, incoming, accept, accepted, end, ended. Setup latency is from the
+/// moment initiateCall is sent to the moment the callee's socket has read incomingCallReceived.
+/// </summary>
+public static class Cycles
+{
+    private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A caller sends two requests per cycle; at most 20 cycles a second per pair keeps every connection under the
+    /// default per-connection limit (50 messages/s), so "as fast as possible" measures the server, not the limiter.
+    /// </summary>
+    private const double MaxCyclesPerPairPerSecond = 20;
+
+    public static async Task<CycleResult> RunAsync(Uri[] urls, string adminKey, int pairs, int rate, int seconds, int warmup, string tag)
+    {
+        using var admin = new BenchAdmin(urls[0], adminKey);
+        var run = Guid.NewGuid().ToString("N")[..6];
+        var users = await admin.CreateUsersAsync($"b{tag}{run}-", pairs * 2);
+        var clients = new List<(BenchClient Caller, BenchClient Callee)>();
+        for (var i = 0; i < pairs; i++)
+        {
+            // With several gateways the caller and the callee of a pair sit on different ones.
+            var caller = await BenchClient.ConnectAsync(urls[i % urls.Length], users[2 * i].Uid, users[(2 * i)].Token);
+            var callee = await BenchClient.ConnectAsync(urls[(i + 1) % urls.Length], users[(2 * i) + 1].Uid, users[(2 * i) + 1].Token);
+            clients.Add((caller, callee));
+        }
+
+        var histogram = new LongHistogram(TimeStamp.Seconds(60), 3);
+        var gate = new Lock();
+        long cycles = 0, failures = 0, slot = 0;
+        var measuring = false;
+        var started = Stopwatch.GetTimestamp();
+        var end = started + (long)((warmup + seconds) * (double)Stopwatch.Frequency);
+        var measureFrom = started + (long)(warmup * (double)Stopwatch.Frequency);
+
+        async Task PairLoop((BenchClient Caller, BenchClient Callee) pair)
+        {
+            var nextStart = Stopwatch.GetTimestamp();
+            while (true)
+            {
+                var pairWait = nextStart - Stopwatch.GetTimestamp();
+                if (pairWait > 0)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(pairWait / (double)Stopwatch.Frequency));
+                }
+
+                nextStart = Stopwatch.GetTimestamp() + (long)(Stopwatch.Frequency / MaxCyclesPerPairPerSecond);
+                if (rate > 0)
+                {
+                    var due = started + (long)(Interlocked.Increment(ref slot) * (double)Stopwatch.Frequency / rate);
+                    var wait = due - Stopwatch.GetTimestamp();
+                    if (wait > 0)
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(wait / (double)Stopwatch.Frequency));
+                    }
+                }
+
+                if (Stopwatch.GetTimestamp() >= end)
+                {
+                    return;
+                }
+
+                var counted = Volatile.Read(ref measuring);
+                try
+                {
+                    var latency = await CycleAsync(pair.Caller, pair.Callee);
+                    if (counted)
+                    {
+                        Interlocked.Increment(ref cycles);
+                        lock (gate)
+                        {
+                            histogram.RecordValue(latency);
+                        }
+                    }
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or IOException or TimeoutException)
+                {
+                    if (counted)
+                    {
+                        Interlocked.Increment(ref failures);
+                    }
+
+                    if (Interlocked.Read(ref failures) <= 3)
+                    {
+                        Console.Error.WriteLine($"cycle failed: {ex.Message}");
+                    }
+
+                    // A failed cycle may leave the pair mid-call; back off and let ring timeouts and errors settle.
+                    await Task.Delay(200);
+                }
+            }
+        }
+
+        var loops = clients.Select(p => Task.Run(() => PairLoop(p))).ToArray();
+        var measuredStart = 0L;
+        var lastCycles = 0L;
+        while (!Task.WhenAll(loops).IsCompleted)
+        {
+            await Task.WhenAny(Task.WhenAll(loops), Task.Delay(1000));
+            var now = Stopwatch.GetTimestamp();
+            if (!measuring && now >= measureFrom)
+            {
+                measuring = true;
+                measuredStart = now;
+            }
+
+            var done = Interlocked.Read(ref cycles);
+            double p99;
+            lock (gate)
+            {
+                p99 = histogram.TotalCount > 0 ? histogram.GetValueAtPercentile(99) * 1000.0 / Stopwatch.Frequency : 0;
+            }
+
+            Progress.Line(string.Create(CultureInfo.InvariantCulture,
+                $"[{tag} {(now - started) / (double)Stopwatch.Frequency,5:F0}s] cycles {done} ({done - lastCycles}/s now) failures {Interlocked.Read(ref failures)} setup p99 {p99:F2} ms"));
+            lastCycles = done;
+        }
+
+        Progress.Line("", final: true);
+        var elapsed = (Stopwatch.GetTimestamp() - measuredStart) / (double)Stopwatch.Frequency;
+        foreach (var (caller, callee) in clients)
+        {
+            await caller.DisposeAsync();
+            await callee.DisposeAsync();
+        }
+
+        double At(double percentile) => histogram.TotalCount == 0 ? 0 : histogram.GetValueAtPercentile(percentile) * 1000.0 / Stopwatch.Frequency;
+        return new CycleResult(tag, pairs, rate, elapsed, cycles, failures, At(50), At(90), At(99), histogram.TotalCount == 0 ? 0 : histogram.GetMaxValue() * 1000.0 / Stopwatch.Frequency);
+    }
+
+    /// <summary>One full cycle; returns the setup latency in Stopwatch ticks.</summary>
+    private static async Task<long> CycleAsync(BenchClient caller, BenchClient callee)
+    {
+        var incoming = callee.Expect("incomingCallReceived", "*");
+        var accepted = caller.Expect("outgoingCallAccepted", "*");
+        var ended = callee.Expect("callEndedMessageReceived", "*");
+        var sent = Stopwatch.GetTimestamp();
+        var initiated = await caller.RequestAsync("initiateCall", $"\"receiverId\":\"{callee.Uid}\",\"receiverType\":\"user\",\"callType\":\"audio\"").WaitAsync(StepTimeout);
+        Ensure(initiated, "initiateCall");
+        var rang = (await incoming.WaitAsync(StepTimeout)).Ticks;
+        var sessionId = initiated.SessionId;
+        Ensure(await callee.RequestAsync("acceptCall", $"\"sessionId\":\"{sessionId}\"").WaitAsync(StepTimeout), "acceptCall");
+        await accepted.WaitAsync(StepTimeout);
+        Ensure(await caller.RequestAsync("endCall", $"\"sessionId\":\"{sessionId}\"").WaitAsync(StepTimeout), "endCall");
+        await ended.WaitAsync(StepTimeout);
+        return rang - sent;
+    }
+
+    private static void Ensure(Message response, string op)
+    {
+        if (!response.Ok)
+        {
+            throw new InvalidOperationException($"{op}: {response.ErrorCode}");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Globalization;
+using CallGrains.Bench;
+
+// callgrains-bench: full ring cycles and idle sockets against real CallGrains gateways over real sockets.
+// Usage (see docs/benchmarks.md):
+//   all                                   build and start servers, run every measurement, print the report
+//   cycles --url U[,U..] --admin-key K [--pairs 64] [--rate 0] [--seconds 20] [--warmup 3]
+//   idle   --url U[,U..] --admin-key K --pids P[,P..] [--sockets 20000]
+var command = args.Length > 0 ? args[0] : "all";
+var options = Options.Parse(args.Skip(1).ToArray());
+try
+{
+    return command switch
+    {
+        "all" => await Suite.RunAllAsync(options),
+        "cycles" => (await Cycles.RunAsync(options.Urls, options.AdminKey, options.Int("pairs", 64), options.Int("rate", 0), options.Int("seconds", 20), options.Int("warmup", 3), "c")).Print(),
+        "idle" => (await Idle.RunAsync(options.Urls, options.AdminKey, options.Int("sockets", 20000), [.. options.Get("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)])).Print(),
+        "idle-worker" => await Idle.WorkerAsync(options.Urls, options.AdminKey, options.Get("prefix", "i"), options.Int("from", 0), options.Int("count", 1000)),
+        _ => Usage(),
+    };
+}
+catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or HttpRequestException)
+{
+    Console.Error.WriteLine($"callgrains-bench: {ex.Message}");
+    return 2;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: callgrains-bench all | cycles --url U --admin-key K [--pairs N] [--rate R] [--seconds S] | idle --url U --admin-key K --pids P [--sockets N]");
+    return 2;
+}
+
+internal sealed class Options(Dictionary<string, string> values)
+{
+    public Uri[] Urls => [.. Get("url", "http://127.0.0.1:5080").Split(',').Select(u => new Uri(u))];
+
+    public string AdminKey => Get("admin-key", Environment.GetEnvironmentVariable("CALLGRAINS_ADMIN_KEY") ?? "");
+
+    public string Get(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
+
+    public int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+    public static Options Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"unexpected argument '{args[i]}'");
+            }
+
+            values[args[i][2..]] = args[++i];
+        }
+
+        return new Options(values);
+    }
+}
+
+/// <summary>The one-command run behind docs/benchmarks.md.</summary>
+internal static class Suite
+{
+    public static async Task<int> RunAllAsync(Options options)
+    {
+        var key = "bench-admin-key-" + Guid.NewGuid().ToString("N");
+        Console.WriteLine("building the host (Release)...");
+        var dll = ServerProcess.BuildHost();
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}, bench and servers on this machine");
+
+        var results = new List<string>();
+        await using (var server = await ServerProcess.StartAsync(dll, key, null, []))
+        {
+            Console.WriteLine($"server pid {server.Pid} at {server.Url}");
+            var max = await Cycles.RunAsync([server.Url], key, options.Int("max-pairs", 200), 0, options.Int("seconds", 20), 3, "max");
+            max.Print();
+            var paced = await Cycles.RunAsync([server.Url], key, options.Int("pairs", 64), options.Int("rate", 500), options.Int("seconds", 20), 3, "r500");
+            paced.Print();
+            results.Add(max.Row("1 process, as fast as possible"));
+            results.Add(paced.Row($"1 process, paced at {options.Int("rate", 500)}/s"));
+        }
+
+        // A process may hold at most 20,000 descriptors here (the hard limit cannot be raised), so 20,000 idle
+        // sockets are held by a cluster of two gateways, 10,000 each.
+        var sockets = options.Int("sockets", 20000);
+        await using var first = await ServerProcess.StartAsync(dll, key, null, []);
+        await using var second = await ServerProcess.StartAsync(dll, key, first.SiloPort, []);
+        await Task.Delay(3000);
+        var idle = await Idle.RunAsync([first.Url, second.Url], key, sockets, [first.Pid, second.Pid]);
+        idle.Print();
+
+        Console.WriteLine();
+        Console.WriteLine("| run | cycles/s | failures | setup p50 ms | p90 ms | p99 ms | max ms |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        results.ForEach(Console.WriteLine);
+        Console.WriteLine();
+        Console.WriteLine($"idle: {idle.Sockets} sockets on {idle.Servers} gateways, server memory +{idle.DeltaBytes / 1024 / 1024} MiB, {idle.BytesPerSocket / 1024.0:F1} KiB per socket");
+        return 0;
+    }
+}
+
+internal static class Progress
+{
+    private static readonly bool Redirected = Console.IsOutputRedirected;
+
+    public static void Line(string text, bool final = false)
+    {
+        if (Redirected)
+        {
+            Console.WriteLine(text);
+        }
+        else
+        {
+            Console.Write($"\r{text,-100}");
+            if (final)
+            {
+                Console.WriteLine();
+            }
+        }
+    }
+
+    public static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+}
