@@ -27,10 +27,13 @@ public static class Idle
     public static async Task<IdleResult> RunAsync(Uri[] urls, string adminKey, int sockets, int[] pids)
     {
         var prefix = $"idle{Guid.NewGuid().ToString("N")[..6]}-";
+        var tokenFile = Path.Combine(Path.GetTempPath(), $"{prefix}tokens.txt");
         using (var admin = new BenchAdmin(urls[0], adminKey))
         {
-            Progress.Line($"creating {sockets} users...");
-            await admin.CreateUsersAsync(prefix, sockets);
+            // Users and tokens are made before the baseline, so the measurement holds only what the sockets add.
+            Progress.Line($"creating {sockets} users and tokens...");
+            var users = await admin.CreateUsersAsync(prefix, sockets);
+            await File.WriteAllLinesAsync(tokenFile, users.Select(u => $"{u.Uid} {u.Token}"));
         }
 
         // Let the servers settle after creating users, then take the baseline.
@@ -41,7 +44,7 @@ public static class Idle
         {
             for (var from = 0; from < sockets; from += PerWorker)
             {
-                workers.Add(StartWorker(urls, adminKey, prefix, from, Math.Min(PerWorker, sockets - from)));
+                workers.Add(StartWorker(urls, tokenFile, from, Math.Min(PerWorker, sockets - from)));
             }
 
             var connected = 0;
@@ -64,6 +67,7 @@ public static class Idle
         }
         finally
         {
+            File.Delete(tokenFile);
             foreach (var worker in workers)
             {
                 if (!worker.HasExited)
@@ -78,14 +82,13 @@ public static class Idle
     }
 
     /// <summary>A worker process: connects its share of sockets, says "ready N", holds them until killed.</summary>
-    public static async Task<int> WorkerAsync(Uri[] urls, string adminKey, string prefix, int from, int count)
+    public static async Task<int> WorkerAsync(Uri[] urls, string tokenFile, int from, int count)
     {
-        using var admin = new BenchAdmin(urls[0], adminKey);
         var clients = new BenchClient[count];
-        var tokens = await admin.CreateUsersAsync(prefix, from + count);
+        var tokens = (await File.ReadAllLinesAsync(tokenFile)).Skip(from).Take(count).Select(l => l.Split(' ')).ToArray();
         await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, _) =>
         {
-            var (uid, token) = tokens[from + i];
+            var (uid, token) = (tokens[i][0], tokens[i][1]);
             clients[i] = await BenchClient.ConnectAsync(urls[(from + i) % urls.Length], uid, token, readEvents: false);
         });
         Console.WriteLine($"ready {count}");
@@ -93,7 +96,7 @@ public static class Idle
         return 0;
     }
 
-    private static Process StartWorker(Uri[] urls, string adminKey, string prefix, int from, int count)
+    private static Process StartWorker(Uri[] urls, string tokenFile, int from, int count)
     {
         var self = Environment.ProcessPath!;
         var start = new ProcessStartInfo(self) { RedirectStandardOutput = true };
@@ -102,7 +105,7 @@ public static class Idle
             start.ArgumentList.Add(typeof(Idle).Assembly.Location);
         }
 
-        foreach (var arg in new[] { "idle-worker", "--url", string.Join(',', urls.Select(u => u.ToString().TrimEnd('/'))), "--admin-key", adminKey, "--prefix", prefix, "--from", from.ToString(CultureInfo.InvariantCulture), "--count", count.ToString(CultureInfo.InvariantCulture) })
+        foreach (var arg in new[] { "idle-worker", "--url", string.Join(',', urls.Select(u => u.ToString().TrimEnd('/'))), "--tokens", tokenFile, "--from", from.ToString(CultureInfo.InvariantCulture), "--count", count.ToString(CultureInfo.InvariantCulture) })
         {
             start.ArgumentList.Add(arg);
         }

@@ -16,7 +16,7 @@ try
         "all" => await Suite.RunAllAsync(options),
         "cycles" => (await Cycles.RunAsync(options.Urls, options.AdminKey, options.Int("pairs", 64), options.Int("rate", 0), options.Int("seconds", 20), options.Int("warmup", 3), "c")).Print(),
         "idle" => (await Idle.RunAsync(options.Urls, options.AdminKey, options.Int("sockets", 20000), [.. options.Get("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)])).Print(),
-        "idle-worker" => await Idle.WorkerAsync(options.Urls, options.AdminKey, options.Get("prefix", "i"), options.Int("from", 0), options.Int("count", 1000)),
+        "idle-worker" => await Idle.WorkerAsync(options.Urls, options.Get("tokens", ""), options.Int("from", 0), options.Int("count", 1000)),
         _ => Usage(),
     };
 }
@@ -73,6 +73,9 @@ internal static class Suite
         await using (var server = await ServerProcess.StartAsync(dll, key, null, []))
         {
             Console.WriteLine($"server pid {server.Pid} at {server.Url}");
+
+            // A fresh server runs tier-0 JIT code and activates grains for the first time: warm it up, unmeasured.
+            await Cycles.RunAsync([server.Url], key, 128, 0, options.Int("warmup-seconds", 15), 0, "warmup");
             var max = await Cycles.RunAsync([server.Url], key, options.Int("max-pairs", 200), 0, options.Int("seconds", 20), 3, "max");
             max.Print();
             var paced = await Cycles.RunAsync([server.Url], key, options.Int("pairs", 64), options.Int("rate", 500), options.Int("seconds", 20), 3, "r500");

@@ -29,7 +29,6 @@ public static class WebSocketApi
         var tokens = services.GetRequiredService<Tokens>();
         var grains = services.GetRequiredService<IGrainFactory>();
         var gateway = services.GetRequiredService<GatewayIdentity>();
-        var logger = services.GetRequiredService<ILogger<Connection>>();
 
         // Everything is checked before the upgrade, so a refused client gets a plain HTTP status and JSON body.
         var token = BearerToken(http.Request) ?? http.Request.Query["token"].FirstOrDefault();
@@ -73,39 +72,46 @@ public static class WebSocketApi
             KeepAliveInterval = TimeSpan.FromSeconds(options.PingIntervalSeconds),
             KeepAliveTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds),
         });
-        var time = services.GetRequiredService<TimeProvider>();
-        var connection = new Connection(claims.Uid, deviceId, claims.Generation, socket, options, time);
+        var connection = new Connection(claims.Uid, deviceId, claims.Generation, socket, options, services.GetRequiredService<TimeProvider>());
+        connection.SawSeq(registration.Snapshot!.Seq);
+        connection.Send(Wire.Welcome(deviceId, registration.Snapshot));
+        await ServeAsync(connection, socket, services, gateway.Id, http.RequestAborted);
+    }
+
+    /// <summary>
+    /// The life of an open socket. Kept apart from the upgrade so that, while the socket idles, nothing from the
+    /// handshake (snapshot, claims, services) stays reachable from its state machine.
+    /// </summary>
+    private static async Task ServeAsync(Connection connection, WebSocket socket, IServiceProvider services, string gatewayId, CancellationToken aborted)
+    {
+        var registry = services.GetRequiredService<ConnectionRegistry>();
+        var logger = services.GetRequiredService<ILogger<Connection>>();
         registry.Add(connection);
-        logger.Connected(claims.Uid, deviceId);
-        using var aborted = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
-        var sender = connection.RunSenderAsync(aborted.Token);
+        logger.Connected(connection.Uid, connection.DeviceId);
+        var sender = connection.RunSenderAsync(aborted);
         try
         {
-            var snapshot = registration.Snapshot!;
-            connection.SawSeq(snapshot.Seq);
-            connection.Send(Wire.Welcome(deviceId, snapshot));
-            await ReceiveLoopAsync(connection, socket, options, services.GetRequiredService<Operations>());
+            await ReceiveLoopAsync(connection, socket, services.GetRequiredService<IOptions<GatewayOptions>>().Value, services.GetRequiredService<Operations>());
         }
         finally
         {
             registry.Remove(connection);
             connection.Close(WebSocketCloseStatus.NormalClosure, "bye");
             await Task.WhenAny(sender, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
-            await aborted.CancelAsync();
             if (!connection.Replaced)
             {
                 try
                 {
-                    await user.UnregisterDevice(deviceId, gateway.Id);
+                    await services.GetRequiredService<IGrainFactory>().GetGrain<IUserGrain>(connection.Uid).UnregisterDevice(connection.DeviceId, gatewayId);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     // The user grain's grace check and the dead-gateway pruning catch what this misses.
-                    logger.UnregisterFailed(ex, claims.Uid, deviceId);
+                    logger.UnregisterFailed(ex, connection.Uid, connection.DeviceId);
                 }
             }
 
-            logger.Disconnected(claims.Uid, deviceId);
+            logger.Disconnected(connection.Uid, connection.DeviceId);
         }
     }
 
