@@ -41,6 +41,9 @@ public sealed class CallSessionGrain(
     // A new call that met glare retries when the call it met stopped ringing meanwhile; bounded.
     private const int MaxInitiateAttempts = 3;
 
+    // 250 ms doubling: the last of 6 attempts comes about 8 s after the first.
+    private const int MaxUpdateAttempts = 6;
+
     private IGrainTimer? _ringTimer;
 
     private string SessionId => this.GetPrimaryKeyString();
@@ -66,7 +69,21 @@ public sealed class CallSessionGrain(
 
         for (var attempt = 1; ; attempt++)
         {
-            var (result, glareWith) = await TryInitiateAsync(request);
+            CallResult? result;
+            string? glareWith;
+            try
+            {
+                (result, glareWith) = await TryInitiateAsync(request);
+            }
+            catch when (Call is null)
+            {
+                // Not stored, so it never rang (the store was unreachable, a silo died mid-way): give back any slot it
+                // may have taken. A release only frees a slot this call holds, so releasing both is always safe.
+                state.State = new CallSessionState();
+                await ReleaseQuietlyAsync(request.CallerUid, request.ReceiverId);
+                throw;
+            }
+
             if (glareWith is null)
             {
                 return result!;
@@ -359,6 +376,32 @@ public sealed class CallSessionGrain(
             ? CallResult.Fail(ErrorCode.CallAlreadyInitiated, $"{callerUid} already has an outgoing call ringing ({held.HeldBy})", null, held.Seq)
             : CallResult.Fail(ErrorCode.CallInProgress, $"{callerUid} is in another call ({held.HeldBy})", null, held.Seq);
 
+    private async Task ReleaseQuietlyAsync(params string[] uids)
+    {
+        var call = new CallInfo
+        {
+            SessionId = SessionId,
+            CallType = CallType.Audio,
+            ReceiverType = ReceiverType.User,
+            ReceiverId = uids[^1],
+            Initiator = new UserRef(uids[0], uids[0]),
+            Status = CallStatus.Cancelled,
+            InitiatedAt = time.GetUtcNow(),
+        };
+        foreach (var uid in uids)
+        {
+            try
+            {
+                await Release(uid, call);
+            }
+            catch (Exception ex) when (ex is not ArgumentException)
+            {
+                // Left to the slot's own expiry (ring deadline + StaleRingSlackSeconds).
+                logger.UpdateRetry(ex, SessionId, uid, MaxUpdateAttempts);
+            }
+        }
+    }
+
     private async Task<CallResult> StopRingingAsync(string uid, CallStatus status, string? deviceId)
     {
         var call = Call! with { Status = status, EndedAt = time.GetUtcNow() };
@@ -494,6 +537,7 @@ public sealed class CallSessionGrain(
         var ringing = call.Status == CallStatus.Initiated;
         var forgetReminder = !ringing && state.State.HasReminder;
         var settles = call.Status.IsFinal() && state.State.Call?.Status.IsFinal() != true;
+        var previous = state.State;
         state.State = state.State with
         {
             Call = call,
@@ -501,7 +545,18 @@ public sealed class CallSessionGrain(
             RingDeadline = ringing ? deadline ?? state.State.RingDeadline : null,
             HasReminder = ringing && (hasReminder || state.State.HasReminder),
         };
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not stored, so not done: forget the change here too, and reload from storage on the next request.
+            state.State = previous;
+            this.DeactivateOnIdle();
+            throw;
+        }
+
         if (settles)
         {
             metrics.Settled(call.Status);
@@ -548,6 +603,27 @@ public sealed class CallSessionGrain(
 
     private Task<long> Release(string uid, CallInfo call) => UpdateAsync(uid, call, SlotPhase.Free, null, null);
 
-    private Task<long> UpdateAsync(string uid, CallInfo call, SlotPhase phase, CallEvent? evt, string? exceptDeviceId) =>
-        GrainFactory.GetGrain<IUserGrain>(uid).Update(new SlotUpdate { Call = call, Phase = phase, Event = evt, ExceptDeviceId = exceptDeviceId });
+    /// <summary>
+    /// Tells a party's user grain what the stored call now is. The call's state is already stored, so the user must
+    /// follow: a failure (the store briefly unreachable, a silo dying) is retried for a few seconds before it is
+    /// given up, and a ringing slot left behind expires on its own (<see cref="CallOptions.StaleRingSlackSeconds"/>).
+    /// </summary>
+    private async Task<long> UpdateAsync(string uid, CallInfo call, SlotPhase phase, CallEvent? evt, string? exceptDeviceId)
+    {
+        var update = new SlotUpdate { Call = call, Phase = phase, Event = evt, ExceptDeviceId = exceptDeviceId };
+        var delay = TimeSpan.FromMilliseconds(250);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await GrainFactory.GetGrain<IUserGrain>(uid).Update(update);
+            }
+            catch (Exception ex) when (attempt < MaxUpdateAttempts && ex is not ArgumentException)
+            {
+                logger.UpdateRetry(ex, SessionId, uid, attempt);
+                await Task.Delay(delay);
+                delay *= 2;
+            }
+        }
+    }
 }

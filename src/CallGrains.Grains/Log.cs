@@ -28,6 +28,9 @@ internal static partial class Log
     [LoggerMessage(8, LogLevel.Information, "User {Uid}: no device for the grace period, leaving call {SessionId}")]
     public static partial void GraceExpired(this ILogger logger, string uid, string sessionId);
 
+    [LoggerMessage(10, LogLevel.Warning, "Call {SessionId}: telling user {Uid} failed (attempt {Attempt}); retrying")]
+    public static partial void UpdateRetry(this ILogger logger, Exception exception, string sessionId, string uid, int attempt);
+
     [LoggerMessage(9, LogLevel.Information, "Call {SessionId}: {Uid} vanished, call {Outcome}")]
     public static partial void Abandoned(this ILogger logger, string sessionId, string uid, string outcome);
 }

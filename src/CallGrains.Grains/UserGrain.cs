@@ -58,7 +58,7 @@ public sealed class UserGrain(
         }
 
         state.State = State with { Profile = new UserRef(Uid, name) };
-        await state.WriteStateAsync();
+        await SaveAsync();
         return true;
     }
 
@@ -81,7 +81,7 @@ public sealed class UserGrain(
         }
 
         state.State = State with { TokenGeneration = State.TokenGeneration + 1 };
-        await state.WriteStateAsync();
+        await SaveAsync();
         await PublishAsync(new GatewayDelivery(Uid, null, null) { CloseCode = Limits.CloseRevoked });
         return true;
     }
@@ -90,7 +90,7 @@ public sealed class UserGrain(
     {
         var numbered = evt with { Seq = State.Seq + 1 };
         state.State = State with { Seq = numbered.Seq };
-        await state.WriteStateAsync();
+        await SaveAsync();
         await PublishAsync(new GatewayDelivery(Uid, null, numbered) { OnlyDeviceId = onlyDeviceId });
         return State.Seq;
     }
@@ -123,7 +123,7 @@ public sealed class UserGrain(
         }
 
         state.State = State with { Devices = others.Add(new DeviceInfo(deviceId, gatewayId, time.GetUtcNow())) };
-        await state.WriteStateAsync();
+        await SaveAsync();
         _graceTimer?.Dispose();
         _graceTimer = null;
         return new DeviceRegistration(BuildSnapshot(), null);
@@ -135,7 +135,7 @@ public sealed class UserGrain(
         if (remaining.Length != State.Devices.Length)
         {
             state.State = State with { Devices = remaining };
-            await state.WriteStateAsync();
+            await SaveAsync();
             ArmGraceIfGone();
         }
     }
@@ -158,7 +158,7 @@ public sealed class UserGrain(
                     ExpiresAt = request.ExpiresAt,
                 },
             };
-            await state.WriteStateAsync();
+            await SaveAsync();
         }
 
         return answer;
@@ -194,7 +194,7 @@ public sealed class UserGrain(
         if (!ReferenceEquals(next, State))
         {
             state.State = next;
-            await state.WriteStateAsync();
+            await SaveAsync();
         }
 
         if (evt is not null)
@@ -203,6 +203,20 @@ public sealed class UserGrain(
         }
 
         return State.Seq;
+    }
+
+    /// <summary>Stores the state; when the store fails, the change is forgotten here too and reloaded next time.</summary>
+    private async Task SaveAsync()
+    {
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            this.DeactivateOnIdle();
+            throw;
+        }
     }
 
     private CallSlot NewSlot(SlotUpdate update, SlotPhase phase) => new()
@@ -350,7 +364,7 @@ public sealed class UserGrain(
     private async Task ForgetGatewaysAsync(List<string> gatewayIds)
     {
         state.State = State with { Devices = State.Devices.RemoveAll(d => gatewayIds.Contains(d.GatewayId)) };
-        await state.WriteStateAsync();
+        await SaveAsync();
     }
 }
 

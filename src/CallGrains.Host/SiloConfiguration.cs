@@ -13,8 +13,14 @@ public sealed class SiloOptions
     /// <summary><c>Embedded</c> (default: all in memory) or <c>Redis</c> (clustering, grain state, reminders).</summary>
     public SiloProvider Provider { get; set; } = SiloProvider.Embedded;
 
-    /// <summary>The address other silos reach this one at (Redis clustering); loopback by default.</summary>
+    /// <summary>
+    /// The address other silos reach this one at (Redis clustering): an IP, or <c>auto</c> for this machine's first
+    /// non-loopback IPv4 address (containers); loopback when not set.
+    /// </summary>
     public string? AdvertisedIP { get; set; }
+
+    /// <summary>On Kubernetes: let Microsoft.Orleans.Hosting.Kubernetes take the pod's identity and watch pods.</summary>
+    public bool Kubernetes { get; set; }
 
     public string ClusterId { get; set; } = "callgrains";
 
@@ -25,6 +31,16 @@ public sealed class SiloOptions
 
     [Range(1, 65535)]
     public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>
+    /// How long a probe of another silo may go unanswered. With <see cref="MissedProbesLimit"/> and two votes this
+    /// sets how soon a dead silo is declared dead and its calls move (docs/architecture.md).
+    /// </summary>
+    [Range(1, 60)]
+    public int ProbeTimeoutSeconds { get; set; } = 2;
+
+    [Range(1, 10)]
+    public int MissedProbesLimit { get; set; } = 3;
 
     /// <summary>Embedded clustering: the silo port of the first silo, for the others to join; empty on the first.</summary>
     [Range(1, 65535)]
@@ -47,6 +63,15 @@ public static class SiloConfiguration
     public static ISiloBuilder AddCallGrainsSilo(this ISiloBuilder silo, IConfiguration configuration)
     {
         var options = configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            // Orleans' defaults (10 s probes, 3 misses) take over half a minute to declare a silo dead: too long for
+            // calls that ring for 45 s. 2 s x 3 misses, two votes: about 6-10 s.
+            o.ProbeTimeout = TimeSpan.FromSeconds(options.ProbeTimeoutSeconds);
+            o.NumMissedProbesLimit = options.MissedProbesLimit;
+            o.NumVotesForDeathDeclaration = 2;
+            o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
+        });
         if (options.Provider == SiloProvider.Redis)
         {
             return silo.AddCallGrainsRedisSilo(options, configuration.GetConnectionString("Redis")
@@ -79,10 +104,32 @@ public static class RedisSiloConfiguration
             o.ClusterId = options.ClusterId;
             o.ServiceId = options.ServiceId;
         });
-        var advertised = options.AdvertisedIP is { Length: > 0 } ip ? IPAddress.Parse(ip) : IPAddress.Loopback;
-        silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: options.AdvertisedIP is { Length: > 0 });
+        if (options.Kubernetes)
+        {
+            // Endpoints, cluster and service ids come from the pod (POD_IP, ORLEANS_CLUSTER_ID, ...).
+            silo.UseKubernetesHosting();
+        }
+        else
+        {
+            var advertised = options.AdvertisedIP switch
+            {
+                null or "" => IPAddress.Loopback,
+                "auto" => FirstNonLoopbackIPv4(),
+                var ip => IPAddress.Parse(ip),
+            };
+            silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(advertised));
+        }
+
         silo.AddCallGrainsRedisStorage(connectionString);
         silo.AddCallGrains();
         return silo;
     }
+
+    private static IPAddress FirstNonLoopbackIPv4() =>
+        System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
+            ?? throw new InvalidOperationException("Orleans:AdvertisedIP=auto found no non-loopback IPv4 address");
 }

@@ -5,18 +5,20 @@ using System.Text.Json;
 namespace CallGrains.Gateway.Tests;
 
 /// <summary>The admin REST API, as an operator would use it.</summary>
-public sealed class Admin(Uri baseUri) : IDisposable
+public sealed class Admin(Uri baseUri, string adminKey = Admin.DefaultKey) : IDisposable
 {
+    public const string DefaultKey = "test-admin-key-0123456789abcdef";
+
     private readonly HttpClient _http = new() { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
 
     public HttpClient Http => _http;
 
-    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body = null, string? apiKey = GatewayNode.AdminKey, string? bearer = null)
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body = null, string? apiKey = "", string? bearer = null)
     {
         using var request = new HttpRequestMessage(method, path);
         if (apiKey is not null)
         {
-            request.Headers.Add("X-Api-Key", apiKey);
+            request.Headers.Add("X-Api-Key", apiKey.Length == 0 ? adminKey : apiKey);
         }
 
         if (bearer is not null)
@@ -59,7 +61,7 @@ public sealed class Admin(Uri baseUri) : IDisposable
     /// <summary>Waits until a user created through one node is visible through the other (the cluster has formed).</summary>
     public async Task WaitForClusterAsync(Uri other)
     {
-        using var second = new Admin(other);
+        using var second = new Admin(other, adminKey);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         var uid = $"probe-{Guid.NewGuid():N}";
         using (await SendAsync(HttpMethod.Post, "/v1/users", new { uid, name = "probe" }))

@@ -8,7 +8,7 @@ namespace CallGrains.Gateway.Tests;
 /// <summary>One real node (silo + gateway) listening on loopback ports, started and stopped by the test.</summary>
 public sealed class GatewayNode : IAsyncDisposable
 {
-    public const string AdminKey = "test-admin-key-0123456789abcdef";
+    public const string AdminKey = Admin.DefaultKey;
 
     private readonly WebApplication _app;
     private bool _stopped;
@@ -116,4 +116,10 @@ public sealed class TwoNodeFixture : IAsyncLifetime
 public sealed class TwoNodeGroup : ICollectionFixture<TwoNodeFixture>
 {
     public const string Name = "two nodes";
+}
+
+public sealed partial class WsClient
+{
+    public static Task<WsClient> ConnectAsync(GatewayNode node, string uid, string token, string? deviceId = null) =>
+        ConnectAsync(node.BaseUri, uid, token, deviceId);
 }

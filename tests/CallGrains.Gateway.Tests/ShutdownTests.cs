@@ -1,6 +1,6 @@
 using System.Net.WebSockets;
 using System.Text.Json;
-using CallGrains.Tests;
+using CallGrains.LocalCluster;
 
 namespace CallGrains.Gateway.Tests;
 
@@ -10,14 +10,14 @@ namespace CallGrains.Gateway.Tests;
 /// </summary>
 public sealed class ShutdownTests : IAsyncLifetime
 {
-    private RedisServer _redis = null!;
+    private RedisProcess _redis = null!;
     private GatewayNode _staying = null!;
     private GatewayNode _leaving = null!;
     private Admin _admin = null!;
 
     public async Task InitializeAsync()
     {
-        _redis = await RedisServer.StartAsync();
+        _redis = await RedisProcess.StartAsync();
         _staying = await GatewayNode.StartAsync(null, _redis.ConnectionString, "--Calls:DisconnectGraceSeconds=30");
         _leaving = await GatewayNode.StartAsync(null, _redis.ConnectionString, "--Calls:DisconnectGraceSeconds=30");
         _admin = new Admin(_staying.BaseUri);

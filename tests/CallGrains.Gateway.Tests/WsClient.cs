@@ -7,7 +7,7 @@ using System.Threading.Channels;
 namespace CallGrains.Gateway.Tests;
 
 /// <summary>A device: one real WebSocket to a gateway, speaking PROTOCOL sections 2, 4 and 5.</summary>
-public sealed class WsClient : IAsyncDisposable
+public sealed partial class WsClient : IAsyncDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
 
@@ -47,11 +47,11 @@ public sealed class WsClient : IAsyncDisposable
 
     public IReadOnlyList<string> EventNames => [.. Events.Select(e => e.GetProperty("event").GetString()!)];
 
-    public static async Task<WsClient> ConnectAsync(GatewayNode node, string uid, string token, string? deviceId = null)
+    public static async Task<WsClient> ConnectAsync(Uri server, string uid, string token, string? deviceId = null)
     {
         var socket = new ClientWebSocket();
         socket.Options.SetRequestHeader("Authorization", $"Bearer {token}");
-        var uri = new Uri($"ws://127.0.0.1:{node.HttpPort}/v1/ws{(deviceId is null ? "" : $"?deviceId={deviceId}")}");
+        var uri = new Uri($"ws://{server.Host}:{server.Port}/v1/ws{(deviceId is null ? "" : $"?deviceId={deviceId}")}");
         await socket.ConnectAsync(uri, CancellationToken.None);
         var client = new WsClient(socket, uid);
         client.Welcome = await client._welcome.Task.WaitAsync(Wait);

@@ -1,6 +1,7 @@
 using CallGrains.Abstractions;
 using CallGrains.Grains;
 using CallGrains.Host;
+using CallGrains.LocalCluster;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 
@@ -15,12 +16,12 @@ public sealed class SiloFailureTests : IAsyncLifetime
     private const int Calls = 8;
     private const int TimeoutSeconds = 5;
 
-    private RedisServer _redis = null!;
+    private RedisProcess _redis = null!;
     private InProcessTestCluster _cluster = null!;
 
     public async Task InitializeAsync()
     {
-        _redis = await RedisServer.StartAsync();
+        _redis = await RedisProcess.StartAsync();
         var builder = new InProcessTestClusterBuilder(3);
         builder.ConfigureSilo((_, silo) =>
         {

@@ -1,0 +1,126 @@
+using System.Net.Http.Json;
+
+namespace CallGrains.LocalCluster;
+
+/// <summary>
+/// A production-shaped cluster on one machine: a real redis-server and N real host processes using Redis for
+/// membership, grain state and reminders, each with its own gateway port. Everything is stopped by PID.
+/// </summary>
+public sealed class Cluster : IAsyncDisposable
+{
+    private Cluster(RedisProcess redis, List<HostProcess> hosts, string adminKey, string hostDll, string[] extra)
+    {
+        Redis = redis;
+        Hosts = hosts;
+        AdminKey = adminKey;
+        HostDll = hostDll;
+        Extra = extra;
+    }
+
+    public RedisProcess Redis { get; }
+
+    public List<HostProcess> Hosts { get; }
+
+    public string AdminKey { get; }
+
+    public string HostDll { get; }
+
+    private string[] Extra { get; }
+
+    public static async Task<Cluster> StartAsync(int silos = 3, string? hostDll = null, string? adminKey = null, params string[] extra)
+    {
+        hostDll ??= HostProcess.DefaultHostDll();
+        if (!File.Exists(hostDll))
+        {
+            throw new InvalidOperationException($"no host at {hostDll}: build the solution first");
+        }
+
+        adminKey ??= "local-cluster-" + Guid.NewGuid().ToString("N");
+        var redis = await RedisProcess.StartAsync();
+        var cluster = new Cluster(redis, [], adminKey, hostDll, extra);
+        try
+        {
+            for (var i = 0; i < silos; i++)
+            {
+                cluster.Hosts.Add(cluster.NewHost());
+            }
+
+            await Task.WhenAll(cluster.Hosts.Select(h => h.WaitHealthyAsync(TimeSpan.FromSeconds(90))));
+            await cluster.WaitFormedAsync(TimeSpan.FromSeconds(90));
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The arguments every host of this cluster runs with.</summary>
+    public IEnumerable<string> HostArgs() =>
+    [
+        "--environment=Production",
+        $"--Auth:AdminKey={AdminKey}",
+        "--Orleans:Provider=Redis",
+        $"--ConnectionStrings:Redis={Redis.ConnectionString}",
+        "--Orleans:ClusterId=local",
+        "--Logging:LogLevel:Default=Warning",
+        .. Extra,
+    ];
+
+    public HostProcess NewHost() => HostProcess.Start(HostDll, HostArgs());
+
+    /// <summary>Waits until a user created through each host is visible through every other: the cluster has formed.</summary>
+    public async Task WaitFormedAsync(TimeSpan timeout)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + timeout;
+        var live = Hosts.Where(h => !h.HasExited).ToList();
+        foreach (var host in live)
+        {
+            var uid = $"probe-{Guid.NewGuid():N}";
+            while (true)
+            {
+                try
+                {
+                    using var create = new HttpRequestMessage(HttpMethod.Post, new Uri(host.Url, "/v1/users")) { Content = JsonContent.Create(new { uid, name = "probe" }) };
+                    create.Headers.Add("X-Api-Key", AdminKey);
+                    using var created = await http.SendAsync(create);
+                    var seenEverywhere = true;
+                    foreach (var other in live)
+                    {
+                        using var read = new HttpRequestMessage(HttpMethod.Get, new Uri(other.Url, $"/v1/users/{uid}"));
+                        read.Headers.Add("X-Api-Key", AdminKey);
+                        using var response = await http.SendAsync(read);
+                        seenEverywhere &= response.IsSuccessStatusCode;
+                    }
+
+                    if (seenEverywhere)
+                    {
+                        break;
+                    }
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+                {
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException("the cluster did not form");
+                }
+
+                await Task.Delay(250);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in Hosts)
+        {
+            await host.DisposeAsync();
+        }
+
+        await Redis.DisposeAsync();
+    }
+}

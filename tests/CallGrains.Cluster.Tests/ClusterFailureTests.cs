@@ -1,0 +1,339 @@
+using System.Diagnostics;
+using System.Text.Json;
+using CallGrains.Gateway.Tests;
+using Xunit.Abstractions;
+
+namespace CallGrains.Cluster.Tests;
+
+/// <summary>
+/// A production-shaped cluster of real processes: redis-server and three hosts with Redis membership, state and
+/// reminders. Each test gets a fresh cluster and stops every process by PID.
+/// </summary>
+public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int RingSeconds = 12;
+    private LocalCluster.Cluster _cluster = null!;
+
+    public async Task InitializeAsync() =>
+        _cluster = await LocalCluster.Cluster.StartAsync(3, adminKey: Admin.DefaultKey, extra: ["--Calls:DisconnectGraceSeconds=60"]);
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task Kill_9_of_one_silo_loses_no_call_and_leaves_nobody_busy()
+    {
+        var (victim, survivors) = (_cluster.Hosts[2], _cluster.Hosts.Take(2).ToArray());
+        using var admin = new Admin(survivors[0].Url);
+        var users = await admin.UsersAsync(24);
+        var clients = new Dictionary<string, WsClient>();
+        var onVictim = new HashSet<string>();
+        async Task<WsClient> Connect(int i, bool victimSide)
+        {
+            var host = victimSide ? victim : survivors[i % 2];
+            var client = await WsClient.ConnectAsync(host.Url, users[i].Uid, users[i].Token, "dev");
+            clients[users[i].Uid] = client;
+            if (victimSide)
+            {
+                onVictim.Add(users[i].Uid);
+            }
+
+            return client;
+        }
+
+        // Six ringing and six ongoing calls; in half of each the caller's socket is on the victim, in the other
+        // half the callee's. Grains land anywhere, so some of the calls' grains die with the victim too.
+        var ringing = new List<string>();
+        var ongoing = new List<(string SessionId, string A, string B)>();
+        for (var p = 0; p < 12; p++)
+        {
+            var caller = await Connect(2 * p, victimSide: p % 2 == 0);
+            var callee = await Connect((2 * p) + 1, victimSide: p % 2 == 1);
+            var call = await caller.CallAsync(callee.Uid, RingSeconds);
+            Assert.True(call.IsOk());
+            if (p < 6)
+            {
+                ringing.Add(call.SessionId());
+            }
+            else
+            {
+                Assert.True((await callee.RequestAsync("acceptCall", new { sessionId = call.SessionId() })).IsOk());
+                ongoing.Add((call.SessionId(), caller.Uid, callee.Uid));
+            }
+        }
+
+        var ringDeadline = DateTime.UtcNow.AddSeconds(RingSeconds);
+        var clock = Stopwatch.StartNew();
+        await victim.KillAsync();
+
+        // Clients of the dead gateway see their sockets drop and reconnect to a surviving gateway.
+        foreach (var uid in onVictim)
+        {
+            await clients[uid].WaitClosedAsync(TimeSpan.FromSeconds(30));
+            await clients[uid].DisposeAsync();
+        }
+
+        foreach (var uid in onVictim)
+        {
+            clients[uid] = await ReconnectAsync(survivors[0].Url, uid, users.Single(u => u.Uid == uid).Token);
+        }
+
+        // Ongoing calls kept their state: each party finds the call in welcome and can signal the other.
+        foreach (var (sessionId, a, b) in ongoing)
+        {
+            foreach (var uid in new[] { a, b }.Where(onVictim.Contains))
+            {
+                var active = clients[uid].Welcome.GetProperty("activeCall");
+                Assert.Equal(sessionId, active.Str("sessionId"));
+                Assert.Equal("ongoing", active.Str("status"));
+            }
+
+            await EventuallyOkAsync(() => clients[a].RequestAsync("signal", new { sessionId, to = b, data = new { ice = "x" } }));
+        }
+
+        var usable = clock.Elapsed;
+        output.WriteLine($"kill -9 to every ongoing call usable again (reconnected, signalling): {usable.TotalSeconds:F1} s");
+
+        // Ringing calls still become unanswered, also those whose grains were on the dead silo.
+        foreach (var sessionId in ringing)
+        {
+            await EventuallyAsync(async () => await StatusAsync(admin, sessionId, users) == "unanswered", $"call {sessionId} unanswered", TimeSpan.FromSeconds(RingSeconds + 30));
+        }
+
+        var settled = DateTime.UtcNow - ringDeadline;
+        output.WriteLine($"ringing calls unanswered at most {settled.TotalSeconds:F1} s after their deadline (kill at {RingSeconds} s before it)");
+        Assert.True(usable < TimeSpan.FromSeconds(30), $"calls usable only after {usable.TotalSeconds:F1} s");
+        Assert.True(settled < TimeSpan.FromSeconds(20), $"ringing calls settled {settled.TotalSeconds:F1} s after the deadline");
+
+        // Nobody stays busy: end the ongoing calls, then everyone is free and can call again.
+        foreach (var (sessionId, a, _) in ongoing)
+        {
+            Assert.Equal("ended", (await clients[a].RequestAsync("endCall", new { sessionId })).Status());
+        }
+
+        foreach (var (uid, client) in clients)
+        {
+            await EventuallyAsync(async () =>
+            {
+                var sync = await client.RequestAsync("sync");
+                return sync.GetProperty("activeCall").ValueKind == JsonValueKind.Null && sync.GetProperty("ringing").GetArrayLength() == 0;
+            }, $"{uid} free", TimeSpan.FromSeconds(15));
+        }
+
+        var again = await clients[users[0].Uid].CallAsync(users[1].Uid);
+        Assert.True(again.IsOk(), again.ToString());
+        foreach (var client in clients.Values)
+        {
+            await client.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Restarting_every_silo_keeps_users_tokens_and_ongoing_calls()
+    {
+        using var admin = new Admin(_cluster.Hosts[0].Url);
+        var users = await admin.UsersAsync(2);
+        var a = await WsClient.ConnectAsync(_cluster.Hosts[0].Url, users[0].Uid, users[0].Token, "a");
+        var b = await WsClient.ConnectAsync(_cluster.Hosts[1].Url, users[1].Uid, users[1].Token, "b");
+        var call = await a.CallAsync(b.Uid);
+        Assert.True((await b.RequestAsync("acceptCall", new { sessionId = call.SessionId() })).IsOk());
+
+        foreach (var host in _cluster.Hosts)
+        {
+            await host.StopAsync(TimeSpan.FromSeconds(30));
+        }
+
+        Assert.Equal((System.Net.WebSockets.WebSocketCloseStatus)1012, await a.WaitClosedAsync());
+        await a.DisposeAsync();
+        await b.DisposeAsync();
+        foreach (var host in _cluster.Hosts)
+        {
+            host.Restart();
+        }
+
+        await Task.WhenAll(_cluster.Hosts.Select(h => h.WaitHealthyAsync(TimeSpan.FromSeconds(90))));
+        await _cluster.WaitFormedAsync(TimeSpan.FromSeconds(90));
+
+        using (var read = await admin.SendAsync(HttpMethod.Get, $"/v1/users/{users[0].Uid}"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, read.StatusCode);
+        }
+
+        // The old tokens still work, and both find their call where it was.
+        await using var a2 = await ReconnectAsync(_cluster.Hosts[2].Url, users[0].Uid, users[0].Token);
+        await using var b2 = await ReconnectAsync(_cluster.Hosts[0].Url, users[1].Uid, users[1].Token);
+        Assert.Equal(call.SessionId(), a2.Welcome.GetProperty("activeCall").Str("sessionId"));
+        Assert.Equal("ongoing", b2.Welcome.GetProperty("activeCall").Str("status"));
+        Assert.Equal("ended", (await a2.RequestAsync("endCall", new { sessionId = call.SessionId() })).Status());
+        var ended = await b2.EventAsync(0, "callEndedMessageReceived");
+        Assert.Equal(call.SessionId(), ended.SessionId());
+    }
+
+    [Fact]
+    public async Task A_redis_restart_under_load_gives_clear_errors_and_the_cluster_recovers_by_itself()
+    {
+        using var admin = new Admin(_cluster.Hosts[0].Url);
+        var users = await admin.UsersAsync(16);
+        var pairs = new List<(WsClient Caller, WsClient Callee)>();
+        for (var p = 0; p < 8; p++)
+        {
+            pairs.Add((
+                await WsClient.ConnectAsync(_cluster.Hosts[p % 3].Url, users[2 * p].Uid, users[2 * p].Token, "d"),
+                await WsClient.ConnectAsync(_cluster.Hosts[(p + 1) % 3].Url, users[(2 * p) + 1].Uid, users[(2 * p) + 1].Token, "d")));
+        }
+
+        var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
+        long completed = 0;
+        long completedAfterRestart = 0;
+        var restarted = false;
+        using var stop = new CancellationTokenSource();
+        async Task LoadAsync(WsClient caller, WsClient callee)
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    var call = await caller.CallAsync(callee.Uid, 10);
+                    if (!call.IsOk())
+                    {
+                        errors.Add(call.ErrorCode());
+                        await Task.Delay(200);
+                        continue;
+                    }
+
+                    var accept = await callee.RequestAsync("acceptCall", new { sessionId = call.SessionId() });
+                    var end = await caller.RequestAsync(accept.IsOk() ? "endCall" : "rejectCall", accept.IsOk() ? new { sessionId = call.SessionId() } : new { sessionId = call.SessionId(), status = "cancelled" } as object);
+                    if (!accept.IsOk() || !end.IsOk())
+                    {
+                        errors.Add(accept.IsOk() ? end.ErrorCode() : accept.ErrorCode());
+                        await Task.Delay(200);
+                        continue;
+                    }
+
+                    Interlocked.Increment(ref completed);
+                    if (Volatile.Read(ref restarted))
+                    {
+                        Interlocked.Increment(ref completedAfterRestart);
+                    }
+                }
+                catch (TimeoutException)
+                {
+                    errors.Add("timeout");
+                }
+            }
+        }
+
+        var load = pairs.Select(p => Task.Run(() => LoadAsync(p.Caller, p.Callee))).ToArray();
+        await Task.Delay(2000);
+        var before = Interlocked.Read(ref completed);
+        await _cluster.Redis.RestartAsync(TimeSpan.FromSeconds(3));
+        Volatile.Write(ref restarted, true);
+        var clock = Stopwatch.StartNew();
+        await EventuallyAsync(() => Task.FromResult(Interlocked.Read(ref completedAfterRestart) >= 20), "calls complete again after Redis is back", TimeSpan.FromSeconds(60));
+        output.WriteLine($"Redis back to 20 calls completed: {clock.Elapsed.TotalSeconds:F1} s; before {before}, errors {string.Join(",", errors.GroupBy(e => e).Select(g => $"{g.Key}x{g.Count()}"))}");
+        await stop.CancelAsync();
+        await Task.WhenAll(load);
+
+        // While Redis was down, requests failed with a clear error rather than hanging or half-succeeding.
+        Assert.True(before > 0);
+        Assert.NotEmpty(errors);
+        Assert.All(errors, e => Assert.Contains(e, new[] { "ERR_INTERNAL", "ERR_CALL_BUSY", "ERR_CALL_ALREADY_INITIATED", "ERROR_CALL_IN_PROGRESS", "ERR_CALL_ALREADY_JOINED", "ERR_CALL_UNANSWERED", "ERR_CALL_ENDED", "ERR_CALL_CANCELLED" }));
+
+        // Nothing half-done: whatever each user still holds is a live call the other party holds too; once those
+        // are hung up, everyone is free and can call again.
+        foreach (var (caller, callee) in pairs)
+        {
+            await EventuallyAsync(async () =>
+            {
+                var mine = await caller.RequestAsync("sync");
+                var theirs = await callee.RequestAsync("sync");
+                var held = mine.GetProperty("activeCall");
+                if (held.ValueKind == JsonValueKind.Object)
+                {
+                    var other = theirs.GetProperty("activeCall").ValueKind == JsonValueKind.Object ? theirs.GetProperty("activeCall") : theirs.GetProperty("ringing").EnumerateArray().FirstOrDefault();
+                    if (other.ValueKind != JsonValueKind.Object || other.Str("sessionId") != held.Str("sessionId"))
+                    {
+                        output.WriteLine($"{caller.Uid} holds {held} but {callee.Uid} has {theirs}");
+                        return false;
+                    }
+
+                    await caller.RequestAsync("endCall", new { sessionId = held.Str("sessionId") });
+                    return false;
+                }
+
+                var free = theirs.GetProperty("activeCall").ValueKind == JsonValueKind.Null && theirs.GetProperty("ringing").GetArrayLength() == 0;
+                if (!free)
+                {
+                    output.WriteLine($"{callee.Uid} holds {theirs} while {caller.Uid} holds nothing");
+                }
+
+                return free;
+            }, $"{caller.Uid} and {callee.Uid} consistent and free", TimeSpan.FromSeconds(30));
+            var fresh = await caller.CallAsync(callee.Uid);
+            Assert.True(fresh.IsOk(), fresh.ToString());
+            Assert.True((await caller.RequestAsync("rejectCall", new { sessionId = fresh.SessionId(), status = "cancelled" })).IsOk());
+        }
+
+        foreach (var (caller, callee) in pairs)
+        {
+            await caller.DisposeAsync();
+            await callee.DisposeAsync();
+        }
+    }
+
+    private static async Task<WsClient> ReconnectAsync(Uri url, string uid, string token)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(45);
+        while (true)
+        {
+            try
+            {
+                return await WsClient.ConnectAsync(url, uid, token, "dev");
+            }
+            catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or InvalidOperationException or TimeoutException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(250);
+            }
+        }
+    }
+
+    private static async Task<string?> StatusAsync(Admin admin, string sessionId, (string Uid, string Token)[] users)
+    {
+        foreach (var (_, token) in users)
+        {
+            using var response = await admin.SendAsync(HttpMethod.Get, $"/v1/calls/{sessionId}", apiKey: null, bearer: token);
+            if (response.IsSuccessStatusCode)
+            {
+                using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                return body.RootElement.GetProperty("call").Str("status");
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task EventuallyOkAsync(Func<Task<JsonElement>> request)
+    {
+        await EventuallyAsync(async () => (await request()).IsOk(), "request ok", TimeSpan.FromSeconds(30));
+    }
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (TimeoutException)
+            {
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for: {what}");
+            await Task.Delay(250);
+        }
+    }
+}
