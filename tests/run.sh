@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every CallGrains test and prints one summary line computed from the TRX results.
-# Installs what the tests need (redis-server) when it is missing. Exit status is non-zero on any failure.
+# Installs what the tests need (redis-server, nginx) when it is missing. Exit status is non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -15,7 +16,8 @@ fi
 
 results="TestResults"
 rm -rf "$results"
-dotnet test CallGrains.sln -c Release --logger "trx" --results-directory "$results" --logger "console;verbosity=normal" "$@"
+# One test project at a time: the cluster tests start real processes, and timing tests should not share the CPU with them.
+dotnet test CallGrains.sln -c Release -m:1 --logger "trx" --results-directory "$results" --logger "console;verbosity=normal" "$@"
 status=$?
 
 python3 - "$results" "$status" <<'PY'
