@@ -34,6 +34,13 @@ public interface ICallSessionGrain : IGrainWithStringKey
     [OneWay, Alias("Abandon")]
     Task Abandon(string uid);
 
+    /// <summary>
+    /// Makes <paramref name="uid"/>'s slot agree with this call again: frees it if the call is settled, holds it if the
+    /// call is live. For repair after a failure left the two apart; idempotent. Returns the call as it is.
+    /// </summary>
+    [Alias("Reconcile")]
+    Task<CallInfo?> Reconcile(string uid);
+
     /// <summary>The call as it is now, for a party of it.</summary>
     [Alias("GetCall")]
     Task<CallResult> GetCall(string uid);

@@ -50,7 +50,6 @@ public static class Cycles
         var histogram = new LongHistogram(TimeStamp.Seconds(60), 3);
         var gate = new Lock();
         long cycles = 0, failures = 0, slot = 0;
-        var measuring = false;
         var started = Stopwatch.GetTimestamp();
         var end = started + (long)((warmup + seconds) * (double)Stopwatch.Frequency);
         var measureFrom = started + (long)(warmup * (double)Stopwatch.Frequency);
@@ -82,7 +81,8 @@ public static class Cycles
                     return;
                 }
 
-                var counted = Volatile.Read(ref measuring);
+                // Cycles that start after the warm-up are the measured ones.
+                var counted = Stopwatch.GetTimestamp() >= measureFrom;
                 try
                 {
                     var latency = await CycleAsync(pair.Caller, pair.Callee);
@@ -114,18 +114,11 @@ public static class Cycles
         }
 
         var loops = clients.Select(p => Task.Run(() => PairLoop(p))).ToArray();
-        var measuredStart = 0L;
         var lastCycles = 0L;
         while (!Task.WhenAll(loops).IsCompleted)
         {
             await Task.WhenAny(Task.WhenAll(loops), Task.Delay(1000));
             var now = Stopwatch.GetTimestamp();
-            if (!measuring && now >= measureFrom)
-            {
-                measuring = true;
-                measuredStart = now;
-            }
-
             var done = Interlocked.Read(ref cycles);
             double p99;
             lock (gate)
@@ -139,7 +132,7 @@ public static class Cycles
         }
 
         Progress.Line("", final: true);
-        var elapsed = (Stopwatch.GetTimestamp() - measuredStart) / (double)Stopwatch.Frequency;
+        var elapsed = (Math.Max(Stopwatch.GetTimestamp(), end) - measureFrom) / (double)Stopwatch.Frequency;
         foreach (var (caller, callee) in clients)
         {
             await caller.DisposeAsync();

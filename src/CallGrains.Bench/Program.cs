@@ -62,6 +62,17 @@ internal sealed class Options(Dictionary<string, string> values)
 /// <summary>The one-command run behind docs/benchmarks.md.</summary>
 internal static class Suite
 {
+    /// <summary>A warm-up pass (unmeasured: tier-0 JIT, first activations), then as fast as possible, then paced.</summary>
+    private static async Task<string[]> MeasureAsync(Uri[] urls, string key, int pairs, int rate, int seconds, Options options, string label)
+    {
+        await Cycles.RunAsync(urls, key, 128, 0, options.Int("warmup-seconds", 15), 0, "warmup");
+        var max = await Cycles.RunAsync(urls, key, options.Int("max-pairs", 200), 0, seconds, 3, "max");
+        max.Print();
+        var paced = await Cycles.RunAsync(urls, key, pairs, rate, seconds, 3, $"r{rate}");
+        paced.Print();
+        return [max.Row($"{label}, as fast as possible"), paced.Row($"{label}, paced at {rate}/s")];
+    }
+
     public static async Task<int> RunAllAsync(Options options)
     {
         var key = "bench-admin-key-" + Guid.NewGuid().ToString("N");
@@ -70,25 +81,28 @@ internal static class Suite
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}, bench and servers on this machine");
 
         var results = new List<string>();
-        await using (var server = await ServerProcess.StartAsync(dll, key, null, []))
+        var pairs = options.Int("pairs", 64);
+        var rate = options.Int("rate", 500);
+        var seconds = options.Int("seconds", 20);
+        await using (var server = await ServerProcess.StartAsync(dll, key, null))
         {
-            Console.WriteLine($"server pid {server.Pid} at {server.Url}");
+            Console.WriteLine($"embedded server pid {server.Pid} at {server.Url}");
+            results.AddRange(await MeasureAsync([server.Url], key, pairs, rate, seconds, options, "1 process (embedded, in memory)"));
+        }
 
-            // A fresh server runs tier-0 JIT code and activates grains for the first time: warm it up, unmeasured.
-            await Cycles.RunAsync([server.Url], key, 128, 0, options.Int("warmup-seconds", 15), 0, "warmup");
-            var max = await Cycles.RunAsync([server.Url], key, options.Int("max-pairs", 200), 0, options.Int("seconds", 20), 3, "max");
-            max.Print();
-            var paced = await Cycles.RunAsync([server.Url], key, options.Int("pairs", 64), options.Int("rate", 500), options.Int("seconds", 20), 3, "r500");
-            paced.Print();
-            results.Add(max.Row("1 process, as fast as possible"));
-            results.Add(paced.Row($"1 process, paced at {options.Int("rate", 500)}/s"));
+        // The production shape: redis-server and three hosts with Redis membership, state and reminders; every
+        // pair's caller and callee on different gateways.
+        await using (var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(3, dll, key))
+        {
+            Console.WriteLine($"cluster: redis-server pid {cluster.Redis.Pid}, hosts {string.Join(", ", cluster.Hosts.Select(h => h.Pid))}");
+            results.AddRange(await MeasureAsync([.. cluster.Hosts.Select(h => h.Url)], key, pairs, rate, seconds, options, "3 processes + Redis, cross-gateway"));
         }
 
         // A process may hold at most 20,000 descriptors here (the hard limit cannot be raised), so 20,000 idle
         // sockets are held by a cluster of two gateways, 10,000 each.
         var sockets = options.Int("sockets", 20000);
-        await using var first = await ServerProcess.StartAsync(dll, key, null, []);
-        await using var second = await ServerProcess.StartAsync(dll, key, first.SiloPort, []);
+        await using var first = await ServerProcess.StartAsync(dll, key, null);
+        await using var second = await ServerProcess.StartAsync(dll, key, first.SiloPort);
         await Task.Delay(3000);
         var idle = await Idle.RunAsync([first.Url, second.Url], key, sockets, [first.Pid, second.Pid]);
         idle.Print();

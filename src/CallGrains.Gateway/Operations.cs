@@ -155,11 +155,14 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
 
     private async Task<byte[]> SyncAsync(Connection c, string id)
     {
-        var snapshot = await grains.GetGrain<IUserGrain>(c.Uid).GetSnapshot();
+        var user = grains.GetGrain<IUserGrain>(c.Uid);
+        var snapshot = await user.GetSnapshot();
         if (snapshot is null)
         {
             return Wire.Error(id, c.Seq, ErrorCode.UidNotFound, $"user {c.Uid} no longer exists");
         }
+
+        snapshot = await Reconciliation.RepairAsync(grains, user, snapshot);
 
         c.SawSeq(snapshot.Seq);
         return Wire.Ok(id, snapshot.Seq, w =>

@@ -67,14 +67,15 @@ public static class WebSocketApi
             return;
         }
 
+        var snapshot = await Reconciliation.RepairAsync(grains, user, registration.Snapshot!);
         using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
             KeepAliveInterval = TimeSpan.FromSeconds(options.PingIntervalSeconds),
             KeepAliveTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds),
         });
         var connection = new Connection(claims.Uid, deviceId, claims.Generation, socket, options, services.GetRequiredService<TimeProvider>());
-        connection.SawSeq(registration.Snapshot!.Seq);
-        connection.Send(Wire.Welcome(deviceId, registration.Snapshot));
+        connection.SawSeq(snapshot.Seq);
+        connection.Send(Wire.Welcome(deviceId, snapshot));
         await ServeAsync(connection, socket, services, gateway.Id, http.RequestAborted);
     }
 

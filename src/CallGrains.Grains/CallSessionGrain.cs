@@ -227,10 +227,37 @@ public sealed class CallSessionGrain(
         return Call!.Status.IsLive() ? await GetCall(uid) : Failed(ErrorCodes.ForFinalStatus(Call.Status));
     }
 
+    public async Task<CallInfo?> Reconcile(string uid)
+    {
+        if (Call is null || Missing(uid) is not null || Call.Status.IsFinal())
+        {
+            // Not a call this user is in (any more): a slot that still names it is freed. Release only frees a slot
+            // that holds this session, so this cannot take anyone out of another call.
+            await Release(uid, Call ?? new CallInfo
+            {
+                SessionId = SessionId,
+                CallType = CallType.Audio,
+                ReceiverType = ReceiverType.User,
+                ReceiverId = uid,
+                Initiator = new UserRef(uid, uid),
+                Status = CallStatus.Ended,
+                InitiatedAt = time.GetUtcNow(),
+            });
+        }
+        else if (Call.Status == CallStatus.Ongoing)
+        {
+            await UpdateAsync(uid, Call, SlotPhase.Ongoing, null, null);
+        }
+
+        return Call;
+    }
+
     public async Task Abandon(string uid)
     {
         if (Missing(uid) is not null || Call!.Status.IsFinal())
         {
+            // Settled already: make sure the user's slot agrees, since that is why the grace timer still fires.
+            await Reconcile(uid);
             return;
         }
 

@@ -12,7 +12,8 @@ public sealed class BenchToolTests(TwoNodeFixture cluster)
         var result = await Cycles.RunAsync([cluster.A.BaseUri, cluster.B.BaseUri], GatewayNode.AdminKey, pairs: 4, rate: 40, seconds: 2, warmup: 1, tag: "t");
 
         Assert.Equal(0, result.Failures);
-        Assert.InRange(result.Cycles, 40, 120);
+        // 40 cycles/s for 2 measured seconds.
+        Assert.InRange(result.Cycles, 60, 100);
         Assert.True(result.P50 > 0 && result.P50 <= result.P99 && result.P99 <= result.Max);
     }
 
