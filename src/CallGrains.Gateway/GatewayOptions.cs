@@ -32,10 +32,6 @@ public sealed class GatewayOptions
     /// <summary>Sockets one gateway holds at most; beyond, new ones get 503.</summary>
     [Range(1, 10_000_000)]
     public int MaxConnections { get; set; } = 100_000;
-
-    /// <summary>How long a stopping gateway waits for its sockets to close after telling them 1012.</summary>
-    [Range(0, 300)]
-    public int ShutdownDrainSeconds { get; set; } = 5;
 }
 
 /// <summary>The <c>Auth</c> section (PROTOCOL section 9).</summary>

@@ -42,7 +42,6 @@ public sealed class GatewayNode : IAsyncDisposable
             "--Calls:DisconnectGraceSeconds=2",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Microsoft.AspNetCore=Warning",
-            "--Gateway:ShutdownDrainSeconds=3",
         ];
         if (primarySiloPort is { } primary)
         {
