@@ -85,40 +85,46 @@ public static class RestApi
 
     private static async Task<IResult> GetCall(string sessionId, HttpRequest request, IGrainFactory grains, Tokens tokens)
     {
-        if (await Authenticate(request, grains, tokens) is not { } uid)
+        var (uid, session, refused) = await CallerAndSessionAsync(sessionId, request, grains, tokens);
+        if (refused is not null)
         {
-            return RestResults.NotLoggedIn();
+            return refused;
         }
 
-        if (!Identifiers.IsValidSessionId(sessionId))
-        {
-            return RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.InvalidSessionId, "sessionId must be 1-128 characters of [A-Za-z0-9._:-]");
-        }
-
-        var result = await grains.GetGrain<ICallSessionGrain>(sessionId).GetCall(uid);
+        var result = await session!.GetCall(uid!);
         return result.Ok ? RestResults.Call(result.Call!) : RestResults.FromError(result.Error!);
     }
 
     private static async Task<IResult> CallToken(string sessionId, HttpRequest request, IGrainFactory grains, Tokens tokens)
     {
-        if (await Authenticate(request, grains, tokens) is not { } uid)
+        var (uid, session, refused) = await CallerAndSessionAsync(sessionId, request, grains, tokens);
+        if (refused is not null)
         {
-            return RestResults.NotLoggedIn();
+            return refused;
         }
 
-        if (!Identifiers.IsValidSessionId(sessionId))
-        {
-            return RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.InvalidSessionId, "sessionId must be 1-128 characters of [A-Za-z0-9._:-]");
-        }
-
-        var result = await grains.GetGrain<ICallSessionGrain>(sessionId).AuthorizeMedia(uid);
+        var result = await session!.AuthorizeMedia(uid!);
         if (!result.Ok)
         {
             return RestResults.FromError(result.Error!);
         }
 
-        var (token, expiresAt) = tokens.IssueCallToken(uid, sessionId);
+        var (token, expiresAt) = tokens.IssueCallToken(uid!, sessionId);
         return Results.Json(new { token, expiresAt = expiresAt.ToUnixTimeSeconds() });
+    }
+
+    /// <summary>The authenticated user and the session a user call is about, or the response that refuses it.</summary>
+    private static async Task<(string? Uid, ICallSessionGrain? Session, IResult? Refused)> CallerAndSessionAsync(
+        string sessionId, HttpRequest request, IGrainFactory grains, Tokens tokens)
+    {
+        if (await Authenticate(request, grains, tokens) is not { } uid)
+        {
+            return (null, null, RestResults.NotLoggedIn());
+        }
+
+        return Identifiers.IsValidSessionId(sessionId)
+            ? (uid, grains.GetGrain<ICallSessionGrain>(sessionId), null)
+            : (null, null, RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.InvalidSessionId, "sessionId must be 1-128 characters of [A-Za-z0-9._:-]"));
     }
 
     /// <summary>The bearer's uid if the token verifies and has not been revoked.</summary>

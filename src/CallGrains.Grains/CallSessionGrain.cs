@@ -233,16 +233,7 @@ public sealed class CallSessionGrain(
         {
             // Not a call this user is in (any more): a slot that still names it is freed. Release only frees a slot
             // that holds this session, so this cannot take anyone out of another call.
-            await Release(uid, Call ?? new CallInfo
-            {
-                SessionId = SessionId,
-                CallType = CallType.Audio,
-                ReceiverType = ReceiverType.User,
-                ReceiverId = uid,
-                Initiator = new UserRef(uid, uid),
-                Status = CallStatus.Ended,
-                InitiatedAt = time.GetUtcNow(),
-            });
+            await Release(uid, Call ?? Placeholder(uid, uid));
         }
         else if (Call.Status == CallStatus.Ongoing)
         {
@@ -403,18 +394,21 @@ public sealed class CallSessionGrain(
             ? CallResult.Fail(ErrorCode.CallAlreadyInitiated, $"{callerUid} already has an outgoing call ringing ({held.HeldBy})", null, held.Seq)
             : CallResult.Fail(ErrorCode.CallInProgress, $"{callerUid} is in another call ({held.HeldBy})", null, held.Seq);
 
+    /// <summary>A stand-in for a call that was never stored, enough for a user grain to release the slot it names.</summary>
+    private CallInfo Placeholder(string callerUid, string receiverUid) => new()
+    {
+        SessionId = SessionId,
+        CallType = CallType.Audio,
+        ReceiverType = ReceiverType.User,
+        ReceiverId = receiverUid,
+        Initiator = new UserRef(callerUid, callerUid),
+        Status = CallStatus.Cancelled,
+        InitiatedAt = time.GetUtcNow(),
+    };
+
     private async Task ReleaseQuietlyAsync(params string[] uids)
     {
-        var call = new CallInfo
-        {
-            SessionId = SessionId,
-            CallType = CallType.Audio,
-            ReceiverType = ReceiverType.User,
-            ReceiverId = uids[^1],
-            Initiator = new UserRef(uids[0], uids[0]),
-            Status = CallStatus.Cancelled,
-            InitiatedAt = time.GetUtcNow(),
-        };
+        var call = Placeholder(uids[0], uids[^1]);
         foreach (var uid in uids)
         {
             try
