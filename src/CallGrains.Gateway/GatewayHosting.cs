@@ -19,14 +19,20 @@ public static class GatewayHosting
     public static IServiceCollection AddCallGrainsGateway(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
     {
         services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // One key per process: options are built more than once (IOptions, and the monitor ValidateOnStart uses).
+        var developmentKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        var announced = 0;
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section)
             .PostConfigure<ILoggerFactory>((o, loggers) =>
             {
                 if (string.IsNullOrWhiteSpace(o.AdminKey) && environment.IsDevelopment())
                 {
-                    o.AdminKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-                    loggers.CreateLogger("CallGrains.Gateway").GeneratedAdminKey(o.AdminKey);
-                    Console.WriteLine($"Development admin key (X-Api-Key): {o.AdminKey}");
+                    o.AdminKey = developmentKey;
+                    if (Interlocked.Exchange(ref announced, 1) == 0)
+                    {
+                        loggers.CreateLogger("CallGrains.Gateway").GeneratedAdminKey(o.AdminKey);
+                        Console.WriteLine($"Development admin key (X-Api-Key): {o.AdminKey}");
+                    }
                 }
             })
             .Validate(o => !string.IsNullOrWhiteSpace(o.AdminKey), "Auth:AdminKey is required outside Development (set Auth__AdminKey)")

@@ -141,7 +141,10 @@ public sealed class HostConfigurationTests
         await app.StartAsync();
         try
         {
+            // The key a person would copy: the one the host printed (the monitor's and IOptions' must agree).
+            var monitor = ((Microsoft.Extensions.Options.IOptionsMonitor<AuthOptions>)app.Services.GetService(typeof(Microsoft.Extensions.Options.IOptionsMonitor<AuthOptions>))!).CurrentValue.AdminKey;
             var key = ((Microsoft.Extensions.Options.IOptions<AuthOptions>)app.Services.GetService(typeof(Microsoft.Extensions.Options.IOptions<AuthOptions>))!).Value.AdminKey;
+            Assert.Equal(monitor, key);
             Assert.False(string.IsNullOrEmpty(key));
             using var admin = new Admin(new Uri($"http://127.0.0.1:{http}"));
             using var response = await admin.SendAsync(HttpMethod.Post, "/v1/users", new { uid = "dev", name = "Dev" }, apiKey: key);
