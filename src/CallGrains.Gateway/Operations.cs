@@ -283,6 +283,9 @@ internal static partial class GatewayLog
     [LoggerMessage(6, LogLevel.Information, "Gateway stopping: closing {Count} sockets with 1012")]
     public static partial void Draining(this ILogger logger, int count);
 
+    [LoggerMessage(8, LogLevel.Warning, "User {Uid} device {DeviceId}: could not register the connection")]
+    public static partial void ConnectFailed(this ILogger logger, Exception exception, string uid, string deviceId);
+
     [LoggerMessage(7, LogLevel.Information, "Gateway {GatewayId} subscribed to its event stream")]
     public static partial void Subscribed(this ILogger logger, string gatewayId);
 }

@@ -58,7 +58,22 @@ public static class WebSocketApi
         }
 
         var user = grains.GetGrain<IUserGrain>(claims.Uid);
-        var registration = await user.RegisterDevice(deviceId, gateway.Id, claims.Generation);
+        DeviceRegistration registration;
+        UserSnapshot snapshot;
+        try
+        {
+            registration = await user.RegisterDevice(deviceId, gateway.Id, claims.Generation);
+            snapshot = registration.Snapshot is { } registered ? await Reconciliation.RepairAsync(grains, user, registered) : null!;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The cluster is briefly unable to answer (a silo leaving or dying, the store unreachable): say so
+            // before the upgrade, so the client backs off and retries, here or at another gateway.
+            services.GetRequiredService<ILogger<Connection>>().ConnectFailed(ex, claims.Uid, deviceId);
+            await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, ErrorCode.Internal, "the cluster could not take this connection now; retry shortly");
+            return;
+        }
+
         if (registration.Error is { } error)
         {
             var status = error.Code == ErrorCode.TooManyRequests ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized;
@@ -67,7 +82,6 @@ public static class WebSocketApi
             return;
         }
 
-        var snapshot = await Reconciliation.RepairAsync(grains, user, registration.Snapshot!);
         using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
             KeepAliveInterval = TimeSpan.FromSeconds(options.PingIntervalSeconds),

@@ -46,7 +46,8 @@ public sealed class ShutdownTests : IAsyncLifetime
         Assert.Equal((WebSocketCloseStatus)1012, await a.WaitClosedAsync());
         await a.DisposeAsync();
 
-        await using var again = await WsClient.ConnectAsync(_staying, users[0].Uid, users[0].Token, "phone");
+        // As a client does: reconnect elsewhere, backing off while the cluster settles (503 meanwhile).
+        await using var again = await ReconnectAsync(_staying, users[0].Uid, users[0].Token);
         await stopping;
         var active = again.Welcome.GetProperty("activeCall");
         Assert.Equal(call.SessionId(), active.Str("sessionId"));
@@ -60,5 +61,21 @@ public sealed class ShutdownTests : IAsyncLifetime
         Assert.Equal("ended", ended.Status());
         await b.EventAsync(2, "callEndedMessageReceived");
         Assert.Equal(JsonValueKind.Null, (await b.RequestAsync("sync")).GetProperty("activeCall").ValueKind);
+    }
+
+    private static async Task<WsClient> ReconnectAsync(GatewayNode node, string uid, string token)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                return await WsClient.ConnectAsync(node, uid, token, "phone");
+            }
+            catch (WebSocketException ex) when (ex.Message.Contains("503", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(250);
+            }
+        }
     }
 }
