@@ -17,6 +17,8 @@ public sealed class Cluster : IAsyncDisposable
         Extra = extra;
     }
 
+    private bool _disposed;
+
     public RedisProcess Redis { get; }
 
     public List<HostProcess> Hosts { get; }
@@ -114,8 +116,30 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends SIGKILL to every process of the cluster at once: for a process exit handler, which cannot await.</summary>
+    public void KillAll()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        foreach (var pid in Hosts.Where(h => !h.HasExited).Select(h => h.Pid).Append(Redis.Pid))
+        {
+            try
+            {
+                System.Diagnostics.Process.GetProcessById(pid).Kill(entireProcessTree: true);
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+            {
+                // Already gone.
+            }
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
         foreach (var host in Hosts)
         {
             await host.DisposeAsync();

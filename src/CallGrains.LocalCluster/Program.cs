@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CallGrains.LocalCluster;
 
 // Runs a local production-shaped cluster: redis-server plus N host processes on loopback, until Ctrl+C.
@@ -13,15 +14,16 @@ foreach (var host in cluster.Hosts)
 Console.WriteLine($"admin key (X-Api-Key): {cluster.AdminKey}");
 Console.WriteLine("the cluster is up; Ctrl+C stops every process");
 var stop = new TaskCompletionSource();
-Console.CancelKeyPress += (_, e) =>
+
+// Ctrl+C or SIGTERM: stop every process of the cluster (by PID) before exiting.
+void Stop(PosixSignalContext context)
 {
-    e.Cancel = true;
+    context.Cancel = true;
     stop.TrySetResult();
-};
-AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-{
-    // SIGTERM: the runtime exits right after this handler, so stop the children here, synchronously.
-    cluster.DisposeAsync().AsTask().GetAwaiter().GetResult();
-};
+}
+
+using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+AppDomain.CurrentDomain.ProcessExit += (_, _) => cluster.KillAll();
 await stop.Task;
 Console.WriteLine("stopping...");

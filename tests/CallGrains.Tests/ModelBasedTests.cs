@@ -24,7 +24,7 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
             Kind == "call" ? [Uid, Other!] : [Uid, model.Calls[SessionId].Caller, model.Calls[SessionId].Callee];
     }
 
-    private sealed record Reply(string Uid, long Seq, long Order, CallResult Result, string Kind);
+    private sealed record Reply(string Uid, long Seq, long Order, CallResult Response, string Kind);
 
     [Theory]
     [InlineData(20261124)]
@@ -220,7 +220,7 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
             Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Seq));
 
             var items = events.Select(e => (e.Seq, Kind: 0, Order: 0L, Apply: (Func<(string, bool)?, (string, bool)?>)(v => ApplyEvent(v, e))))
-                .Concat(replies.Where(r => r.Uid == uid && r.Result.Ok).Select(r => (r.Seq, Kind: 1, r.Order, Apply: (Func<(string, bool)?, (string, bool)?>)(v => ApplyReply(v, r)))))
+                .Concat(replies.Where(r => r.Uid == uid && r.Response.Ok).Select(r => (r.Seq, Kind: 1, r.Order, Apply: (Func<(string, bool)?, (string, bool)?>)(v => ApplyReply(v, r)))))
                 .OrderBy(i => i.Seq).ThenBy(i => i.Kind).ThenBy(i => i.Order);
             (string SessionId, bool Ongoing)? view = null;
             foreach (var item in items)
@@ -246,7 +246,7 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
 
     private static (string, bool)? ApplyReply((string SessionId, bool Ongoing)? view, Reply reply)
     {
-        var call = reply.Result.Call!;
+        var call = reply.Response.Call!;
         return reply.Kind switch
         {
             "call" or "accept" => (call.SessionId, call.Status == CallStatus.Ongoing),
