@@ -6,12 +6,20 @@ namespace CallGrains.Bench;
 
 public sealed record CycleResult(string Name, int Pairs, int Rate, double Seconds, long Cycles, long Failures, double P50, double P90, double P99, double Max)
 {
+    /// <summary>CPU per measured cycle of each watched process (empty when none were watched).</summary>
+    public string Cpu { get; init; } = "";
+
     public double PerSecond => Cycles / Seconds;
 
     public int Print()
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{Name}: {Cycles} cycles in {Seconds:F1} s = {PerSecond:F0}/s, {Failures} failures; setup latency ms p50 {P50:F2} p90 {P90:F2} p99 {P99:F2} max {Max:F2} ({Pairs} pairs, rate {(Rate == 0 ? "max" : Rate.ToString(CultureInfo.InvariantCulture))})"));
+        if (Cpu.Length > 0)
+        {
+            Console.WriteLine($"  {Cpu}");
+        }
+
         return Failures == 0 ? 0 : 1;
     }
 
@@ -33,8 +41,9 @@ public static class Cycles
     /// </summary>
     private const double MaxCyclesPerPairPerSecond = 20;
 
-    public static async Task<CycleResult> RunAsync(Uri[] urls, string adminKey, int pairs, int rate, int seconds, int warmup, string tag)
+    public static async Task<CycleResult> RunAsync(Uri[] urls, string adminKey, int pairs, int rate, int seconds, int warmup, string tag, IReadOnlyList<Watched>? watched = null)
     {
+        watched = [.. watched ?? [], new Watched("bench", Environment.ProcessId)];
         using var admin = new BenchAdmin(urls[0], adminKey);
         var run = Guid.NewGuid().ToString("N")[..6];
         var users = await admin.CreateUsersAsync($"b{tag}{run}-", pairs * 2);
@@ -114,6 +123,11 @@ public static class Cycles
         }
 
         var loops = clients.Select(p => Task.Run(() => PairLoop(p))).ToArray();
+        var cpuFrom = Task.Run(async () =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(Math.Max(0, measureFrom - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency));
+            return CpuTime.Sample(watched);
+        });
         var lastCycles = 0L;
         while (!Task.WhenAll(loops).IsCompleted)
         {
@@ -132,6 +146,8 @@ public static class Cycles
         }
 
         Progress.Line("", final: true);
+        var cpuTo = CpuTime.Sample(watched);
+        var cpu = CpuTime.PerCycle(watched, await cpuFrom, cpuTo, Interlocked.Read(ref cycles));
         var elapsed = (Math.Max(Stopwatch.GetTimestamp(), end) - measureFrom) / (double)Stopwatch.Frequency;
         foreach (var (caller, callee) in clients)
         {
@@ -140,7 +156,7 @@ public static class Cycles
         }
 
         double At(double percentile) => histogram.TotalCount == 0 ? 0 : histogram.GetValueAtPercentile(percentile) * 1000.0 / Stopwatch.Frequency;
-        return new CycleResult(tag, pairs, rate, elapsed, cycles, failures, At(50), At(90), At(99), histogram.TotalCount == 0 ? 0 : histogram.GetMaxValue() * 1000.0 / Stopwatch.Frequency);
+        return new CycleResult(tag, pairs, rate, elapsed, cycles, failures, At(50), At(90), At(99), histogram.TotalCount == 0 ? 0 : histogram.GetMaxValue() * 1000.0 / Stopwatch.Frequency) { Cpu = cpu };
     }
 
     /// <summary>One full cycle; returns the setup latency in Stopwatch ticks.</summary>

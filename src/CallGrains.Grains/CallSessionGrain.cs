@@ -46,6 +46,9 @@ public sealed class CallSessionGrain(
 
     private IGrainTimer? _ringTimer;
 
+    // The reminder this activation registered: unregistering it needs no lookup in the reminder table.
+    private IGrainReminder? _reminder;
+
     private string SessionId => this.GetPrimaryKeyString();
 
     private CallInfo? Call => state.State.Call;
@@ -339,7 +342,7 @@ public sealed class CallSessionGrain(
             if (options.Value.ReminderBackstop)
             {
                 // Registered before the call is stored as ringing, so no stored ringing call lacks its backstop.
-                await this.RegisterOrUpdateReminder(RingReminder, deadline - now, TimeSpan.FromMinutes(1));
+                _reminder = await this.RegisterOrUpdateReminder(RingReminder, deadline - now, TimeSpan.FromMinutes(1));
             }
 
             state.State = state.State with { Devices = WithDevice(state.State.Devices, callerUid, request.DeviceId) };
@@ -581,6 +584,10 @@ public sealed class CallSessionGrain(
         if (settles)
         {
             metrics.Settled(call.Status);
+
+            // A settled call only answers reads from now on: its activation goes once this request is done, so
+            // ended calls do not pile up in memory at thousands of calls a second; a late request reloads it.
+            this.DeactivateOnIdle();
         }
 
         if (!ringing)
@@ -589,16 +596,25 @@ public sealed class CallSessionGrain(
             _ringTimer = null;
             if (forgetReminder)
             {
-                // Best effort: a reminder that survives this finds the call settled and unregisters itself.
-                await ForgetReminderAsync();
+                // Best effort: the call is stored and stands. A reminder that survives this finds the call settled
+                // when it fires and unregisters itself then.
+                try
+                {
+                    await ForgetReminderAsync();
+                }
+                catch (Exception ex)
+                {
+                    logger.ReminderNotRemoved(ex, SessionId);
+                }
             }
         }
     }
 
     private async Task ForgetReminderAsync()
     {
-        if (await this.GetReminder(RingReminder) is { } reminder)
+        if ((_reminder ?? await this.GetReminder(RingReminder)) is { } reminder)
         {
+            _reminder = null;
             await this.UnregisterReminder(reminder);
         }
     }

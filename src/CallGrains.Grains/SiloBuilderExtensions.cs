@@ -2,6 +2,8 @@ using CallGrains.Abstractions;
 using CallGrains.Grains.Delivery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Serialization;
+using Orleans.Storage;
 
 namespace CallGrains.Grains;
 
@@ -23,6 +25,22 @@ public static class SiloBuilderExtensions
         silo.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
         silo.Services.AddSingleton<GatewayIdentity>();
         silo.Services.AddSingleton<CallMetrics>();
+        return silo;
+    }
+
+    /// <summary>
+    /// Grain state in silo memory (the embedded default), written with the Orleans binary serializer like the Redis
+    /// stores: the JSON default cannot read immutable collections back, so a grain reactivated after collection
+    /// would fail to load.
+    /// </summary>
+    public static ISiloBuilder AddCallGrainsMemoryStorage(this ISiloBuilder silo)
+    {
+        foreach (var store in StorageNames.All)
+        {
+            silo.AddMemoryGrainStorage(store, options => options.Configure<Serializer>((o, serializer) =>
+                o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer)));
+        }
+
         return silo;
     }
 }

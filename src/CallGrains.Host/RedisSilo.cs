@@ -15,7 +15,7 @@ public static class RedisSilo
     public static ISiloBuilder AddCallGrainsRedisStorage(this ISiloBuilder silo, string connectionString)
     {
         var redis = ConfigurationOptions.Parse(connectionString);
-        foreach (var store in new[] { StorageNames.Default, "PubSubStore" })
+        foreach (var store in StorageNames.All)
         {
             silo.AddRedisGrainStorage(store, options => options.Configure<Serializer>((o, serializer) =>
             {

@@ -80,8 +80,7 @@ public static class SiloConfiguration
 
         var primary = options.PrimarySiloPort is { } port ? new IPEndPoint(IPAddress.Loopback, port) : null;
         silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
-        silo.AddMemoryGrainStorage(StorageNames.Default);
-        silo.AddMemoryGrainStorage("PubSubStore");
+        silo.AddCallGrainsMemoryStorage();
         silo.UseInMemoryReminderService();
         silo.AddCallGrains();
 

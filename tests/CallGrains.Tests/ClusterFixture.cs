@@ -23,8 +23,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         var builder = new InProcessTestClusterBuilder(2);
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.AddMemoryGrainStorage(StorageNames.Default);
-            silo.AddMemoryGrainStorage("PubSubStore");
+            silo.AddCallGrainsMemoryStorage();
             silo.UseInMemoryReminderService();
             silo.AddCallGrains();
             silo.Services.PostConfigure<CallOptions>(o =>
