@@ -35,6 +35,13 @@ public interface ICallSessionGrain : IGrainWithStringKey
     Task Abandon(string uid);
 
     /// <summary>
+    /// The ring deadline index says this call is past due: time it out if it still rings, or drop its entry if it
+    /// settled. Sent by every silo's sweep, so a call whose silo died is woken on another one. Idempotent.
+    /// </summary>
+    [OneWay, Alias("CheckDeadline")]
+    Task CheckDeadline();
+
+    /// <summary>
     /// Makes <paramref name="uid"/>'s slot agree with this call again: frees it if the call is settled, holds it if the
     /// call is live. For repair after a failure left the two apart; idempotent. Returns the call as it is.
     /// </summary>

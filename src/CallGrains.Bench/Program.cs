@@ -6,7 +6,7 @@ using CallGrains.Bench;
 // Usage (see docs/benchmarks.md):
 //   all                                   build and start servers, run every measurement, print the report
 //   embedded                              only the single embedded host's cycles
-//   cluster [--silos 3]                   only the production-shaped cluster's cycles (redis-server + N hosts)
+//   cluster [--silos 3] [--set K=V;..]    only the production-shaped cluster's cycles (redis-server + N hosts)
 //   cycles --url U[,U..] --admin-key K [--pairs 64] [--rate 0] [--seconds 20] [--warmup 3]
 //   idle   --url U[,U..] --admin-key K --pids P[,P..] [--sockets 20000]
 var command = args.Length > 0 ? args[0] : "all";
@@ -90,7 +90,7 @@ internal static class Suite
         double? last = null;
         for (var i = 1; i <= windows; i++)
         {
-            var rate = (await Cycles.RunAsync(urls, key, pairs, 0, 10, 0, $"warmup {i}")).PerSecond;
+            var rate = (await Cycles.RunAsync(urls, key, pairs, 0, 10, 0, $"w{i}")).PerSecond;
             if (last is { } previous && Math.Abs(rate - previous) <= 0.05 * previous)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"warm: {previous:F0}/s then {rate:F0}/s"));
@@ -110,7 +110,9 @@ internal static class Suite
     public static async Task<string[]> MeasureClusterAsync(string dll, string key, Options options)
     {
         var silos = options.Int("silos", 3);
-        await using var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(silos, dll, key);
+        // --set "Calls:ReminderBackstop=false;..." passes settings to every host, to measure what they cost.
+        string[] settings = [.. options.Get("set", "").Split(';', StringSplitOptions.RemoveEmptyEntries).Select(s => $"--{s}")];
+        await using var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(silos, dll, key, settings);
         Console.WriteLine($"cluster: redis-server pid {cluster.Redis.Pid}, hosts {string.Join(", ", cluster.Hosts.Select(h => h.Pid))}");
         Watched[] watched = [.. cluster.Hosts.Select((h, i) => new Watched($"host{i + 1}", h.Pid)), new Watched("redis", cluster.Redis.Pid)];
         return await MeasureAsync([.. cluster.Hosts.Select(h => h.Url)], key, options, $"{silos} processes + Redis, cross-gateway", watched);

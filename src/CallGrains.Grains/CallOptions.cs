@@ -19,13 +19,6 @@ public sealed class CallOptions
     public int MaxGroupRing { get; set; } = 100;
 
     /// <summary>
-    /// Also keep a durable reminder for each ringing call, so it still becomes unanswered when the silo that holds it
-    /// dies. Worth it only with a durable reminder service (Redis): the in-memory reminder table is one grain that
-    /// dies with its silo and would put every call through a singleton.
-    /// </summary>
-    public bool ReminderBackstop { get; set; } = true;
-
-    /// <summary>
     /// A user's slot for a call that never got past ringing is treated as free this long after the ring deadline,
     /// so a call whose session was lost mid-way cannot keep anyone busy.
     /// </summary>

@@ -17,8 +17,8 @@ public sealed record CallSessionState
     /// <summary>When a ringing call becomes unanswered.</summary>
     [Id(2)] public DateTimeOffset? RingDeadline { get; init; }
 
-    /// <summary>A ring-timeout reminder is registered for this call.</summary>
-    [Id(3)] public bool HasReminder { get; init; }
+    /// <summary>The call has an entry in the durable ring deadline index (<see cref="IRingDeadlines"/>).</summary>
+    [Id(3)] public bool Watched { get; init; }
 
     /// <summary>The device each participant is in the call on (the one that initiated or accepted), for signals.</summary>
     [Id(4)] public ImmutableDictionary<string, string> Devices { get; init; } = ImmutableDictionary<string, string>.Empty;
@@ -32,12 +32,11 @@ public sealed record CallSessionState
 public sealed class CallSessionGrain(
     [PersistentState("call", StorageNames.Default)] IPersistentState<CallSessionState> state,
     IOptions<CallOptions> options,
+    IRingDeadlines deadlines,
     TimeProvider time,
     CallMetrics metrics,
-    ILogger<CallSessionGrain> logger) : Grain, ICallSessionGrain, IRemindable
+    ILogger<CallSessionGrain> logger) : Grain, ICallSessionGrain
 {
-    private const string RingReminder = "ring-timeout";
-
     // A new call that met glare retries when the call it met stopped ringing meanwhile; bounded.
     private const int MaxInitiateAttempts = 3;
 
@@ -45,9 +44,6 @@ public sealed class CallSessionGrain(
     private const int MaxUpdateAttempts = 6;
 
     private IGrainTimer? _ringTimer;
-
-    // The reminder this activation registered: unregistering it needs no lookup in the reminder table.
-    private IGrainReminder? _reminder;
 
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -275,25 +271,22 @@ public sealed class CallSessionGrain(
         logger.Abandoned(SessionId, uid, outcome);
     }
 
-    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    public async Task CheckDeadline()
     {
-        if (Call?.Status != CallStatus.Initiated)
+        if (Call?.Status == CallStatus.Initiated && state.State.RingDeadline is { } deadline)
         {
-            await ForgetReminderAsync();
-            return;
-        }
-
-        if (state.State.RingDeadline is { } deadline)
-        {
+            // Not due yet, the ring timer armed on activation fires at the deadline.
             if (time.GetUtcNow() >= deadline)
             {
                 await TimeOutAsync();
             }
-            else
-            {
-                ArmRingTimer(deadline);
-            }
+
+            return;
         }
+
+        // Settled (its removal was lost) or never stored (initiate failed after the entry was added).
+        deadlines.Remove(SessionId);
+        this.DeactivateOnIdle();
     }
 
     private async Task<(CallResult? Result, string? GlareWith)> TryInitiateAsync(InitiateRequest request)
@@ -339,14 +332,14 @@ public sealed class CallSessionGrain(
         if (callerHeld && calleeHeld)
         {
             call = call with { Initiator = callerRes.Profile! };
-            if (options.Value.ReminderBackstop)
+            if (deadlines.Durable)
             {
-                // Registered before the call is stored as ringing, so no stored ringing call lacks its backstop.
-                _reminder = await this.RegisterOrUpdateReminder(RingReminder, deadline - now, TimeSpan.FromMinutes(1));
+                // Added before the call is stored as ringing, so no stored ringing call lacks its backstop.
+                await deadlines.AddAsync(SessionId, deadline);
             }
 
             state.State = state.State with { Devices = WithDevice(state.State.Devices, callerUid, request.DeviceId) };
-            await SaveAsync(call, deadline, hasReminder: options.Value.ReminderBackstop);
+            await SaveAsync(call, deadline, watched: deadlines.Durable);
 
             ArmRingTimer(deadline);
             logger.CallInitiated(SessionId, callerUid, calleeUid, "ringing");
@@ -556,10 +549,10 @@ public sealed class CallSessionGrain(
 
     private static CallEvent Canceled(CancelReason reason) => new() { Type = CallEventType.IncomingCallCanceled, Reason = reason };
 
-    private async Task SaveAsync(CallInfo call, DateTimeOffset? deadline = null, bool hasReminder = false)
+    private async Task SaveAsync(CallInfo call, DateTimeOffset? deadline = null, bool watched = false)
     {
         var ringing = call.Status == CallStatus.Initiated;
-        var forgetReminder = !ringing && state.State.HasReminder;
+        var unwatch = !ringing && state.State.Watched;
         var settles = call.Status.IsFinal() && state.State.Call?.Status.IsFinal() != true;
         var previous = state.State;
         state.State = state.State with
@@ -567,7 +560,7 @@ public sealed class CallSessionGrain(
             Call = call,
             CalleeUid = call.ReceiverType == ReceiverType.User ? call.ReceiverId : state.State.CalleeUid,
             RingDeadline = ringing ? deadline ?? state.State.RingDeadline : null,
-            HasReminder = ringing && (hasReminder || state.State.HasReminder),
+            Watched = ringing && (watched || state.State.Watched),
         };
         try
         {
@@ -594,28 +587,11 @@ public sealed class CallSessionGrain(
         {
             _ringTimer?.Dispose();
             _ringTimer = null;
-            if (forgetReminder)
+            if (unwatch)
             {
-                // Best effort: the call is stored and stands. A reminder that survives this finds the call settled
-                // when it fires and unregisters itself then.
-                try
-                {
-                    await ForgetReminderAsync();
-                }
-                catch (Exception ex)
-                {
-                    logger.ReminderNotRemoved(ex, SessionId);
-                }
+                // Best effort: an entry left behind is swept and dropped when the call finds itself settled.
+                deadlines.Remove(SessionId);
             }
-        }
-    }
-
-    private async Task ForgetReminderAsync()
-    {
-        if ((_reminder ?? await this.GetReminder(RingReminder)) is { } reminder)
-        {
-            _reminder = null;
-            await this.UnregisterReminder(reminder);
         }
     }
 

@@ -31,9 +31,6 @@ internal static partial class Log
     [LoggerMessage(10, LogLevel.Warning, "Call {SessionId}: telling user {Uid} failed (attempt {Attempt}); retrying")]
     public static partial void UpdateRetry(this ILogger logger, Exception exception, string sessionId, string uid, int attempt);
 
-    [LoggerMessage(11, LogLevel.Warning, "Call {SessionId}: its ring reminder could not be removed now; it goes when it fires")]
-    public static partial void ReminderNotRemoved(this ILogger logger, Exception exception, string sessionId);
-
     [LoggerMessage(9, LogLevel.Information, "Call {SessionId}: {Uid} vanished, call {Outcome}")]
     public static partial void Abandoned(this ILogger logger, string sessionId, string uid, string outcome);
 }

@@ -25,6 +25,11 @@ public static class SiloBuilderExtensions
         silo.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
         silo.Services.AddSingleton<GatewayIdentity>();
         silo.Services.AddSingleton<CallMetrics>();
+
+        // Ring deadlines are durable only where the host registers a durable index first (Redis).
+        silo.Services.TryAddSingleton<IRingDeadlines, NoRingDeadlines>();
+        silo.Services.AddSingleton<RingDeadlineSweeper>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RingDeadlineSweeper>());
         return silo;
     }
 

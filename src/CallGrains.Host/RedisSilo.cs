@@ -1,4 +1,6 @@
 using CallGrains.Grains;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
 using StackExchange.Redis;
@@ -8,7 +10,8 @@ namespace CallGrains.Host;
 public static class RedisSilo
 {
     /// <summary>
-    /// Grain state (every store) and reminders in Redis. State is written with the Orleans binary serializer, the
+    /// Grain state (every store), reminders and the ring deadline index in Redis. Register before
+    /// <c>AddCallGrains</c>, which keeps a durable index registered here. State is written with the Orleans binary serializer, the
     /// one the <c>[GenerateSerializer]</c>/<c>[Id]</c> contracts are versioned for; the JSON default cannot read
     /// back immutable collections.
     /// </summary>
@@ -25,7 +28,9 @@ public static class RedisSilo
         }
 
         silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
-        silo.Services.PostConfigure<CallOptions>(o => o.ReminderBackstop = true);
+
+        // Ringing calls are indexed by deadline in Redis, so a call whose silo dies still times out (IRingDeadlines).
+        silo.Services.AddSingleton<IRingDeadlines>(sp => new RedisRingDeadlines(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
         return silo;
     }
 }

@@ -82,11 +82,8 @@ public static class SiloConfiguration
         silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
         silo.AddCallGrainsMemoryStorage();
         silo.UseInMemoryReminderService();
+        // In memory nothing can outlive the one silo, so ringing calls have their grain timers and no backstop.
         silo.AddCallGrains();
-
-        // In memory, a reminder cannot outlive the silo it would protect, and the in-memory reminder table is a
-        // single grain every call would go through. The grain timer alone times calls out here.
-        silo.Services.PostConfigure<CallOptions>(o => o.ReminderBackstop = configuration.GetValue("Calls:ReminderBackstop", false));
         return silo;
     }
 }

@@ -8,8 +8,8 @@ using Orleans.TestingHost;
 namespace CallGrains.Tests;
 
 /// <summary>
-/// Calls outlive the silo that holds them. Memory storage and memory reminders live in the silos and die with
-/// them, so this cluster keeps grain state and reminders in a real redis-server, as production does.
+/// Calls outlive the silo that holds them. Memory storage lives in the silos and dies with them, so this cluster
+/// keeps grain state and the ring deadline index in a real redis-server, as production does.
 /// </summary>
 public sealed class SiloFailureTests : IAsyncLifetime
 {
@@ -68,7 +68,7 @@ public sealed class SiloFailureTests : IAsyncLifetime
         await _cluster.KillSiloAsync(_cluster.Silos.Single(s => s.SiloAddress.Equals(victim)));
 
         // Nothing touches the session grains now: a request would reactivate them and re-arm their timers, and the
-        // point is that the reminder alone brings them back. The parties are freed only by their call timing out.
+        // point is that the ring deadline sweep alone brings them back. The parties are freed only by their call timing out.
         foreach (var uid in users)
         {
             await CallTestKit.EventuallyAsync(
@@ -84,4 +84,38 @@ public sealed class SiloFailureTests : IAsyncLifetime
 
         await kit.AssertConsistentAsync(users, sessionIds);
     }
+
+    [Fact]
+    public async Task The_ring_deadline_index_holds_only_ringing_calls()
+    {
+        var kit = new CallTestKit(_cluster);
+        var deadlines = _cluster.Silos[0].ServiceProvider.GetRequiredService<IRingDeadlines>();
+        Assert.True(deadlines.Durable);
+        var users = await kit.CreateUsersAsync(10);
+        var calls = new List<CallInfo>();
+        for (var i = 0; i < 5; i++)
+        {
+            calls.Add(await kit.RingAsync(users[2 * i], users[(2 * i) + 1], TimeoutSeconds));
+        }
+
+        Assert.Equal(calls.Select(c => c.SessionId).Order(), (await IndexedAsync(deadlines)).Order());
+
+        // Two accepted, one rejected, one cancelled, one left to time out; and a stale entry for a call that was
+        // never stored (an initiate that failed after adding it), which the sweep must drop.
+        Assert.True((await kit.Session(calls[0].SessionId).AcceptCall(users[1], null)).Ok);
+        Assert.True((await kit.Session(calls[1].SessionId).AcceptCall(users[3], null)).Ok);
+        Assert.True((await kit.Session(calls[2].SessionId).RejectCall(users[5], CallStatus.Rejected, null)).Ok);
+        Assert.True((await kit.Session(calls[3].SessionId).RejectCall(users[6], CallStatus.Cancelled, null)).Ok);
+        var stale = Identifiers.NewSessionId();
+        await deadlines.AddAsync(stale, DateTimeOffset.UtcNow.AddSeconds(1));
+        Assert.Equal(new[] { calls[4].SessionId, stale }.Order(), (await IndexedAsync(deadlines)).Order());
+
+        await CallTestKit.EventuallyAsync(async () => (await IndexedAsync(deadlines)).Count == 0, "index emptied", timeoutMs: 30_000);
+        Assert.Equal(CallStatus.Unanswered, (await kit.Session(calls[4].SessionId).Peek())!.Status);
+        Assert.Null(await kit.Session(stale).Peek());
+        await kit.AssertFreeAsync(users[8], users[9]);
+    }
+
+    private static Task<IReadOnlyList<string>> IndexedAsync(IRingDeadlines deadlines) =>
+        deadlines.DueAsync(DateTimeOffset.MaxValue, RingDeadlineSweeper.Batch);
 }
