@@ -28,7 +28,10 @@ public sealed record CallSessionState
 /// One call session: the only place a call changes state. It reserves and updates the parties' user grains and
 /// never the other way round. The one session → session call is glare, where a new call joins the older ringing
 /// call it found in a user's slot; the older call never calls the newer one, so that edge cannot form a cycle.
+/// Placed on the silo that first calls it, the caller's gateway, where the caller's user grain lives too
+/// (<see cref="UserGrain"/> follows its devices): the caller's side of a call is local calls.
 /// </summary>
+[Orleans.Placement.PreferLocalPlacement]
 public sealed class CallSessionGrain(
     [PersistentState("call", StorageNames.Default)] IPersistentState<CallSessionState> state,
     IOptions<CallOptions> options,

@@ -3,6 +3,7 @@ using CallGrains.Abstractions;
 using CallGrains.Grains.Delivery;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Runtime.Placement;
 
 namespace CallGrains.Grains;
 
@@ -41,6 +42,7 @@ public sealed class UserGrain(
     IOptions<DeviceOptions> deviceOptions,
     IOptions<CallOptions> callOptions,
     IClusterMembershipService membership,
+    GatewayIdentity localGateway,
     TimeProvider time,
     ILogger<UserGrain> logger) : Grain, IUserGrain
 {
@@ -126,6 +128,7 @@ public sealed class UserGrain(
         await SaveAsync();
         _graceTimer?.Dispose();
         _graceTimer = null;
+        FollowDevices();
         return new DeviceRegistration(BuildSnapshot(), null);
     }
 
@@ -319,6 +322,24 @@ public sealed class UserGrain(
         {
             await ForgetGatewaysAsync(unreachable);
         }
+    }
+
+    /// <summary>
+    /// When every device of the user is on one gateway and it is another silo, moves this grain there once the current
+    /// request is done: the gateway's calls to the user and the user's events to the gateway become local calls.
+    /// The state moves with the grain (no storage round trip); requests meanwhile wait and follow it.
+    /// </summary>
+    private void FollowDevices()
+    {
+        var gatewayId = State.Devices[0].GatewayId;
+        if (gatewayId == localGateway.Id || State.Devices.Any(d => d.GatewayId != gatewayId) || !GatewayIdentity.IsAlive(membership, gatewayId))
+        {
+            return;
+        }
+
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, SiloAddress.FromParsableString(gatewayId));
+        this.MigrateOnIdle();
+        RequestContext.Remove(IPlacementDirector.PlacementHintKey);
     }
 
     /// <summary>Drops devices whose gateway silo cluster membership has declared dead.</summary>

@@ -83,6 +83,32 @@ public sealed class ActivationLifetimeTests(ClusterFixture fixture)
         await _kit.AssertFreeAsync(a, b);
     }
 
+    [Fact]
+    public async Task A_user_moves_to_the_silo_of_the_gateway_its_devices_use_and_keeps_its_call()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+        var call = await _kit.ConnectAsync(a, b);
+        var seq = (await _kit.SnapshotAsync(a)).Seq;
+        var silos = fixture.Cluster.Silos.Select(s => s.SiloAddress).ToArray();
+
+        // Each silo's gateway in turn: the grain follows the device there.
+        foreach (var (silo, gateway) in silos.Zip(_kit.GatewayIds))
+        {
+            Assert.Null((await _kit.User(a).RegisterDevice("phone", gateway, 0)).Error);
+            var management = _kit.Client.GetGrain<IManagementGrain>(0);
+            await CallTestKit.EventuallyAsync(
+                async () => (await management.GetDetailedGrainStatistics()).Any(s => s.GrainId.Key.ToString() == a && s.SiloAddress.Equals(silo)),
+                $"{a} hosted on {silo}");
+            var snapshot = await _kit.SnapshotAsync(a);
+            Assert.Equal(call.SessionId, snapshot.ActiveCall?.SessionId);
+            Assert.Equal(seq, snapshot.Seq);
+            Assert.Equal(gateway, Assert.Single(snapshot.Devices).GatewayId);
+        }
+
+        Assert.True((await _kit.Session(call.SessionId).EndCall(a, "phone")).Ok);
+        await _kit.AssertFreeAsync(a, b);
+    }
+
     /// <summary>The keys of every grain activation in the cluster, once <paramref name="done"/> holds (at most 10 s).</summary>
     private async Task<HashSet<string>> WaitForActiveAsync(Func<HashSet<string>, bool> done)
     {
