@@ -10,6 +10,18 @@ namespace CallGrains.Host;
 public static class RedisSilo
 {
     /// <summary>
+    /// Redis client options for every connection of a silo. Replies are completed on the .NET thread pool rather than
+    /// on the client's own 10 dedicated threads per process: measured under load, the hand-off between those and the
+    /// pool's threads was most of the silos' context switching (docs/benchmarks.md).
+    /// </summary>
+    public static ConfigurationOptions Options(string connectionString)
+    {
+        var options = ConfigurationOptions.Parse(connectionString);
+        options.SocketManager = SocketManager.ThreadPool;
+        return options;
+    }
+
+    /// <summary>
     /// Grain state (every store), reminders and the ring deadline index in Redis. Register before
     /// <c>AddCallGrains</c>, which keeps a durable index registered here. State is written with the Orleans binary serializer, the
     /// one the <c>[GenerateSerializer]</c>/<c>[Id]</c> contracts are versioned for; the JSON default cannot read
@@ -17,7 +29,7 @@ public static class RedisSilo
     /// </summary>
     public static ISiloBuilder AddCallGrainsRedisStorage(this ISiloBuilder silo, string connectionString)
     {
-        var redis = ConfigurationOptions.Parse(connectionString);
+        var redis = Options(connectionString);
         foreach (var store in StorageNames.All)
         {
             silo.AddRedisGrainStorage(store, options => options.Configure<Serializer>((o, serializer) =>

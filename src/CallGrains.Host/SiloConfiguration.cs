@@ -93,7 +93,7 @@ public static class RedisSiloConfiguration
     /// <summary>Production: membership, grain state and reminders in Redis, so any silo may die.</summary>
     public static ISiloBuilder AddCallGrainsRedisSilo(this ISiloBuilder silo, SiloOptions options, string connectionString)
     {
-        var redis = StackExchange.Redis.ConfigurationOptions.Parse(connectionString);
+        var redis = RedisSilo.Options(connectionString);
         silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
         silo.Configure<ClusterOptions>(o =>
         {
