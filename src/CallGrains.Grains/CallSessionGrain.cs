@@ -75,7 +75,7 @@ public sealed class CallSessionGrain(
             string? glareWith;
             try
             {
-                (result, glareWith) = await TryInitiateAsync(request);
+                (result, glareWith) = await TryInitiateAsync(request, repaired: false);
             }
             catch when (Call is null)
             {
@@ -236,6 +236,11 @@ public sealed class CallSessionGrain(
             // Not a call this user is in (any more): a slot that still names it is freed. Release only frees a slot
             // that holds this session, so this cannot take anyone out of another call.
             await Release(uid, Call ?? Placeholder(uid, uid));
+            if (Call is null || Call.Status.IsFinal())
+            {
+                // Woken only to answer this (a settled call left memory when it settled).
+                this.DeactivateOnIdle();
+            }
         }
         else if (Call.Status == CallStatus.Ongoing)
         {
@@ -292,7 +297,7 @@ public sealed class CallSessionGrain(
         this.DeactivateOnIdle();
     }
 
-    private async Task<(CallResult? Result, string? GlareWith)> TryInitiateAsync(InitiateRequest request)
+    private async Task<(CallResult? Result, string? GlareWith)> TryInitiateAsync(InitiateRequest request, bool repaired)
     {
         var callerUid = request.CallerUid;
         var calleeUid = request.ReceiverId;
@@ -362,6 +367,13 @@ public sealed class CallSessionGrain(
             await Release(calleeUid, call);
         }
 
+        // A slot can name a call that settled: its silo died between storing the change and telling this user. Such
+        // a slot is freed by that call (Reconcile), and this call tries again, once.
+        if (!repaired && (await FreedStaleSlotAsync(callerUid, callerRes) || (calleeRes is not null && await FreedStaleSlotAsync(calleeUid, calleeRes))))
+        {
+            return await TryInitiateAsync(request, repaired: true);
+        }
+
         switch (callerRes.Outcome)
         {
             case ReservationOutcome.Glare:
@@ -386,6 +398,29 @@ public sealed class CallSessionGrain(
         await SaveAsync(busy);
         logger.CallInitiated(SessionId, callerUid, calleeUid, "busy");
         return (CallResult.Fail(ErrorCode.CallBusy, $"{calleeUid} is on another call", busy, callerRes.Seq), null);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="uid"/>'s slot was held by a call that had settled (or never existed) and is now free.
+    /// Asks the holding call, never the other way: a call that holds a slot this call found taken (not in glare)
+    /// does not call this one, so this edge cannot close a cycle. A live holder costs one read.
+    /// </summary>
+    private async Task<bool> FreedStaleSlotAsync(string uid, Reservation reservation)
+    {
+        if (reservation.Outcome != ReservationOutcome.Taken || reservation.HeldBy is not { } heldBy || heldBy == SessionId)
+        {
+            return false;
+        }
+
+        var holder = GrainFactory.GetGrain<ICallSessionGrain>(heldBy);
+        if ((await holder.Peek())?.Status.IsFinal() == false)
+        {
+            return false;
+        }
+
+        logger.StaleSlotRepaired(SessionId, uid, heldBy);
+        await holder.Reconcile(uid);
+        return true;
     }
 
     private static CallResult CallerTaken(string callerUid, Reservation held) =>

@@ -31,6 +31,9 @@ internal static partial class Log
     [LoggerMessage(10, LogLevel.Warning, "Call {SessionId}: telling user {Uid} failed (attempt {Attempt}); retrying")]
     public static partial void UpdateRetry(this ILogger logger, Exception exception, string sessionId, string uid, int attempt);
 
+    [LoggerMessage(11, LogLevel.Warning, "Call {SessionId}: user {Uid} was held by settled call {HeldBy}; slot freed")]
+    public static partial void StaleSlotRepaired(this ILogger logger, string sessionId, string uid, string heldBy);
+
     [LoggerMessage(9, LogLevel.Information, "Call {SessionId}: {Uid} vanished, call {Outcome}")]
     public static partial void Abandoned(this ILogger logger, string sessionId, string uid, string outcome);
 }
