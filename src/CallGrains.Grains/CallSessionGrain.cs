@@ -97,6 +97,13 @@ public sealed class CallSessionGrain(
             {
                 return merged;
             }
+
+            if (merged.Call?.Status.IsFinal() == true)
+            {
+                // It stopped ringing meanwhile, or long ago with the slots left behind (stale): either way make sure
+                // the parties' slots agree before trying again.
+                await FreeStaleSlotsAsync(glareWith, request.CallerUid);
+            }
         }
     }
 
@@ -292,9 +299,12 @@ public sealed class CallSessionGrain(
             return;
         }
 
-        // Settled (its removal was lost) or never stored (initiate failed after the entry was added).
+        // Settled or ongoing (its removal was lost), or never stored (initiate failed after the entry was added).
         deadlines.Remove(SessionId);
-        this.DeactivateOnIdle();
+        if (Call is null || Call.Status.IsFinal())
+        {
+            this.DeactivateOnIdle();
+        }
     }
 
     private async Task<(CallResult? Result, string? GlareWith)> TryInitiateAsync(InitiateRequest request, bool repaired)
@@ -369,7 +379,7 @@ public sealed class CallSessionGrain(
 
         // A slot can name a call that settled: its silo died between storing the change and telling this user. Such
         // a slot is freed by that call (Reconcile), and this call tries again, once.
-        if (!repaired && (await FreedStaleSlotAsync(callerUid, callerRes) || (calleeRes is not null && await FreedStaleSlotAsync(calleeUid, calleeRes))))
+        if (!repaired && (await FreedStaleSlotAsync(callerUid, callerRes) | (calleeRes is not null && await FreedStaleSlotAsync(calleeUid, calleeRes))))
         {
             return await TryInitiateAsync(request, repaired: true);
         }
@@ -401,26 +411,45 @@ public sealed class CallSessionGrain(
     }
 
     /// <summary>
-    /// Whether <paramref name="uid"/>'s slot was held by a call that had settled (or never existed) and is now free.
-    /// Asks the holding call, never the other way: a call that holds a slot this call found taken (not in glare)
-    /// does not call this one, so this edge cannot close a cycle. A live holder costs one read.
+    /// Whether a slot this call found taken was held by a call that had settled (or never existed), and is now free
+    /// (with its other party's slot). Asks the holding call, never the other way: a call that holds a slot this call
+    /// found taken (not in glare) does not call this one, so this edge cannot close a cycle. A live holder costs one
+    /// read; a holder that cannot answer now counts as live (the user is busy, as before).
     /// </summary>
-    private async Task<bool> FreedStaleSlotAsync(string uid, Reservation reservation)
+    private async Task<bool> FreedStaleSlotAsync(string uid, Reservation reservation) =>
+        reservation is { Outcome: ReservationOutcome.Taken, HeldBy: { } heldBy }
+        && heldBy != SessionId
+        && await FreeStaleSlotsAsync(heldBy, uid);
+
+    /// <summary>
+    /// If call <paramref name="heldBy"/> has settled (or never existed), frees the slots it may have left: that of
+    /// <paramref name="uid"/> and those of its parties (a silo that died before telling the users left both behind).
+    /// Returns whether it had settled.
+    /// </summary>
+    private async Task<bool> FreeStaleSlotsAsync(string heldBy, string uid)
     {
-        if (reservation.Outcome != ReservationOutcome.Taken || reservation.HeldBy is not { } heldBy || heldBy == SessionId)
-        {
-            return false;
-        }
-
         var holder = GrainFactory.GetGrain<ICallSessionGrain>(heldBy);
-        if ((await holder.Peek())?.Status.IsFinal() == false)
+        try
         {
+            var held = await holder.Peek();
+            if (held is not null && !held.Status.IsFinal())
+            {
+                return false;
+            }
+
+            foreach (var party in held is null ? [uid] : new[] { uid, held.Initiator.Uid, held.ReceiverId }.Distinct())
+            {
+                await holder.Reconcile(party);
+            }
+
+            logger.StaleSlotRepaired(SessionId, uid, heldBy);
+            return true;
+        }
+        catch (Exception ex) when (ex is not ArgumentException)
+        {
+            logger.StaleSlotCheckFailed(ex, SessionId, heldBy);
             return false;
         }
-
-        logger.StaleSlotRepaired(SessionId, uid, heldBy);
-        await holder.Reconcile(uid);
-        return true;
     }
 
     private static CallResult CallerTaken(string callerUid, Reservation held) =>

@@ -34,6 +34,9 @@ internal static partial class Log
     [LoggerMessage(11, LogLevel.Warning, "Call {SessionId}: user {Uid} was held by settled call {HeldBy}; slot freed")]
     public static partial void StaleSlotRepaired(this ILogger logger, string sessionId, string uid, string heldBy);
 
+    [LoggerMessage(12, LogLevel.Warning, "Call {SessionId}: could not ask call {HeldBy} whether it settled; its slot counts as held")]
+    public static partial void StaleSlotCheckFailed(this ILogger logger, Exception exception, string sessionId, string heldBy);
+
     [LoggerMessage(9, LogLevel.Information, "Call {SessionId}: {Uid} vanished, call {Outcome}")]
     public static partial void Abandoned(this ILogger logger, string sessionId, string uid, string outcome);
 }

@@ -20,8 +20,15 @@ public interface IRingDeadlines
     /// <summary>Forgets a call that stopped ringing. Best effort and never throws: an entry left behind is swept.</summary>
     void Remove(string sessionId);
 
-    /// <summary>Up to <paramref name="max"/> calls whose deadline is before <paramref name="before"/>, earliest first.</summary>
-    Task<IReadOnlyList<string>> DueAsync(DateTimeOffset before, int max);
+    /// <summary>
+    /// Up to <paramref name="max"/> calls whose deadline is before <paramref name="before"/>, earliest first, each
+    /// pushed back to <paramref name="retryAt"/> in the same step: other silos' sweeps take the next ones, and a call
+    /// that does not settle (its silo is dead but not yet declared so) comes round again then.
+    /// </summary>
+    Task<IReadOnlyList<string>> ClaimDueAsync(DateTimeOffset before, int max, DateTimeOffset retryAt);
+
+    /// <summary>Up to <paramref name="max"/> indexed calls, earliest deadline first, changing nothing: for operators and tests.</summary>
+    Task<IReadOnlyList<string>> ListAsync(int max);
 }
 
 /// <summary>The embedded default: calls live and die with the one silo, so their grain timers are enough.</summary>
@@ -35,13 +42,16 @@ public sealed class NoRingDeadlines : IRingDeadlines
     {
     }
 
-    public Task<IReadOnlyList<string>> DueAsync(DateTimeOffset before, int max) => Task.FromResult<IReadOnlyList<string>>([]);
+    public Task<IReadOnlyList<string>> ClaimDueAsync(DateTimeOffset before, int max, DateTimeOffset retryAt) => Task.FromResult<IReadOnlyList<string>>([]);
+
+    public Task<IReadOnlyList<string>> ListAsync(int max) => Task.FromResult<IReadOnlyList<string>>([]);
 }
 
 /// <summary>
 /// Once a second, asks every call that is past its ring deadline by more than <see cref="Grace"/> to check itself.
 /// A call on a live silo has timed itself out by then (its grain timer) and removed its entry, so what is left is a
-/// call whose silo died, or an entry whose removal was lost. Every silo sweeps: the check is idempotent, and any one
+/// call whose silo died, or an entry whose removal was lost. Every silo sweeps and claims what it wakes (pushed back
+/// by <see cref="Retry"/>), so silos share a backlog instead of repeating it; the check is idempotent, and any one
 /// live silo is enough. The wake-up is one-way, so a silo that is dead but not yet declared so cannot stall a sweep.
 /// </summary>
 public sealed partial class RingDeadlineSweeper(
@@ -53,6 +63,9 @@ public sealed partial class RingDeadlineSweeper(
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
+
+    /// <summary>When a woken call that is still indexed is woken again (its silo may not have been declared dead yet).</summary>
+    public static readonly TimeSpan Retry = TimeSpan.FromSeconds(5);
 
     /// <summary>Calls woken per sweep at most; more wait for the next second.</summary>
     public const int Batch = 500;
@@ -92,7 +105,8 @@ public sealed partial class RingDeadlineSweeper(
             try
             {
                 await timer.WaitForNextTickAsync(stop);
-                var due = await deadlines.DueAsync(time.GetUtcNow() - Grace, Batch);
+                var now = time.GetUtcNow();
+                var due = await deadlines.ClaimDueAsync(now - Grace, Batch, now + Retry - Grace);
                 foreach (var sessionId in due)
                 {
                     grains.GetGrain<ICallSessionGrain>(sessionId).CheckDeadline().Ignore();

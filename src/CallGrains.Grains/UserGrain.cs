@@ -332,12 +332,14 @@ public sealed class UserGrain(
     private void FollowDevices()
     {
         var gatewayId = State.Devices[0].GatewayId;
-        if (gatewayId == localGateway.Id || State.Devices.Any(d => d.GatewayId != gatewayId) || !GatewayIdentity.IsAlive(membership, gatewayId))
+        if (gatewayId == localGateway.Id || State.Devices.Any(d => d.GatewayId != gatewayId)
+            || GatewayIdentity.Silo(gatewayId) is not { } silo || membership.CurrentSnapshot.GetSiloStatus(silo) != SiloStatus.Active)
         {
+            // Placement takes a hint only to an active silo; a joining or leaving one is not worth moving to.
             return;
         }
 
-        RequestContext.Set(IPlacementDirector.PlacementHintKey, SiloAddress.FromParsableString(gatewayId));
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, silo);
         this.MigrateOnIdle();
         RequestContext.Remove(IPlacementDirector.PlacementHintKey);
     }

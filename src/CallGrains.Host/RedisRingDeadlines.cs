@@ -7,52 +7,85 @@ namespace CallGrains.Host;
 
 /// <summary>
 /// The ring deadline index in Redis: one sorted set per service (<c>callgrains:{ServiceId}:ringing</c>), session ids
-/// scored by deadline in Unix milliseconds. It holds only calls that are ringing now, so its size is bounded by the
-/// calls ringing at once.
+/// scored by deadline in Unix milliseconds. It holds only calls that are ringing now (and, briefly, entries whose
+/// removal was lost), so its size is bounded by the calls ringing at once.
 /// </summary>
 public sealed class RedisRingDeadlines : IRingDeadlines, IAsyncDisposable
 {
-    private readonly Lazy<Task<ConnectionMultiplexer>> _redis;
+    // Takes the due entries and pushes them back in one step, so concurrent sweeps of other silos take the next ones.
+    private const string ClaimScript = """
+        local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+        for _, id in ipairs(due) do
+            redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id)
+        end
+        return due
+        """;
+
+    private readonly ConfigurationOptions _options;
     private readonly RedisKey _key;
+    private readonly Lock _gate = new();
+    private Task<ConnectionMultiplexer>? _connecting;
 
     public RedisRingDeadlines(ConfigurationOptions redis, IOptions<ClusterOptions> cluster)
     {
         // Its own connection that reconnects by itself (a Redis restart must not need a silo restart).
-        var options = redis.Clone();
-        options.AbortOnConnectFail = false;
-        _redis = new Lazy<Task<ConnectionMultiplexer>>(() => ConnectionMultiplexer.ConnectAsync(options));
+        _options = redis.Clone();
+        _options.AbortOnConnectFail = false;
         _key = $"callgrains:{cluster.Value.ServiceId}:ringing";
     }
 
     public bool Durable => true;
 
     public async Task AddAsync(string sessionId, DateTimeOffset deadline) =>
-        await (await _redis.Value).GetDatabase().SortedSetAddAsync(_key, sessionId, deadline.ToUnixTimeMilliseconds());
+        await (await ConnectAsync()).GetDatabase().SortedSetAddAsync(_key, sessionId, deadline.ToUnixTimeMilliseconds());
 
     public void Remove(string sessionId)
     {
-        if (_redis.Value is { IsCompletedSuccessfully: true } connected)
+        try
         {
-            try
+            if (ConnectAsync() is { IsCompletedSuccessfully: true } connected)
             {
                 connected.Result.GetDatabase().SortedSetRemove(_key, sessionId, CommandFlags.FireAndForget);
             }
-            catch (RedisException)
-            {
-                // Left for the sweep, which drops the entry once the call says it has settled.
-            }
+        }
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Left for the sweep, which drops the entry once the call says it has settled.
         }
     }
 
-    public async Task<IReadOnlyList<string>> DueAsync(DateTimeOffset before, int max)
+    public async Task<IReadOnlyList<string>> ClaimDueAsync(DateTimeOffset before, int max, DateTimeOffset retryAt)
     {
-        var due = await (await _redis.Value).GetDatabase().SortedSetRangeByScoreAsync(_key, double.NegativeInfinity, before.ToUnixTimeMilliseconds(), take: max);
-        return [.. due.Select(v => v.ToString())];
+        var result = await (await ConnectAsync()).GetDatabase().ScriptEvaluateAsync(
+            ClaimScript,
+            [_key],
+            [before.ToUnixTimeMilliseconds(), max, retryAt.ToUnixTimeMilliseconds()]);
+        return [.. ((RedisResult[])result!).Select(r => r.ToString())];
+    }
+
+    public async Task<IReadOnlyList<string>> ListAsync(int max)
+    {
+        var all = await (await ConnectAsync()).GetDatabase().SortedSetRangeByRankAsync(_key, 0, max - 1);
+        return [.. all.Select(v => v.ToString())];
+    }
+
+    /// <summary>The connection, started on first use; a failed attempt is not kept, the next use tries again.</summary>
+    private Task<ConnectionMultiplexer> ConnectAsync()
+    {
+        lock (_gate)
+        {
+            if (_connecting is null || _connecting.IsFaulted || _connecting.IsCanceled)
+            {
+                _connecting = ConnectionMultiplexer.ConnectAsync(_options);
+            }
+
+            return _connecting;
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_redis.IsValueCreated && _redis.Value is { IsCompletedSuccessfully: true } connected)
+        if (_connecting is { IsCompletedSuccessfully: true } connected)
         {
             await connected.Result.DisposeAsync();
         }

@@ -116,6 +116,34 @@ public sealed class SiloFailureTests : IAsyncLifetime
         await kit.AssertFreeAsync(users[8], users[9]);
     }
 
-    private static Task<IReadOnlyList<string>> IndexedAsync(IRingDeadlines deadlines) =>
-        deadlines.DueAsync(DateTimeOffset.MaxValue, RingDeadlineSweeper.Batch);
+    private static Task<IReadOnlyList<string>> IndexedAsync(IRingDeadlines deadlines) => deadlines.ListAsync(RingDeadlineSweeper.Batch);
+
+    [Fact]
+    public async Task Sweeps_claim_due_calls_so_silos_share_a_backlog()
+    {
+        // An index of its own (another service id): the cluster's sweeps do not touch it.
+        await using var index = new RedisRingDeadlines(
+            RedisSilo.Options(_redis.ConnectionString),
+            Microsoft.Extensions.Options.Options.Create(new Orleans.Configuration.ClusterOptions { ServiceId = $"claims-{Guid.NewGuid():N}" }));
+        var now = DateTimeOffset.UtcNow;
+        for (var i = 0; i < 10; i++)
+        {
+            await index.AddAsync($"past-{i}", now.AddSeconds(-20 + i));
+        }
+
+        await index.AddAsync("future", now.AddMinutes(1));
+
+        var first = await index.ClaimDueAsync(now, 6, now.AddSeconds(5));
+        var second = await index.ClaimDueAsync(now, 6, now.AddSeconds(5));
+        var third = await index.ClaimDueAsync(now, 6, now.AddSeconds(5));
+        var later = await index.ClaimDueAsync(now.AddSeconds(6), 20, now.AddSeconds(30));
+
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => $"past-{i}"), first);
+        Assert.Equal(Enumerable.Range(6, 4).Select(i => $"past-{i}"), second);
+        Assert.Empty(third);
+        Assert.Equal(10, later.Count);
+        Assert.DoesNotContain("future", later);
+        index.Remove("past-0");
+        Assert.Equal(10, (await index.ListAsync(100)).Count);
+    }
 }

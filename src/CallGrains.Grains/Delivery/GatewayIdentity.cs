@@ -11,16 +11,20 @@ public sealed class GatewayIdentity(ILocalSiloDetails localSilo)
     public StreamId StreamId => StreamId.Create(Abstractions.StreamNames.GatewayNamespace, Id);
 
     /// <summary>Whether the gateway named <paramref name="gatewayId"/> may still hold sockets.</summary>
-    public static bool IsAlive(IClusterMembershipService membership, string gatewayId)
+    public static bool IsAlive(IClusterMembershipService membership, string gatewayId) =>
+        Silo(gatewayId) is { } silo
+        && membership.CurrentSnapshot.GetSiloStatus(silo) is SiloStatus.Active or SiloStatus.Joining or SiloStatus.Created or SiloStatus.ShuttingDown or SiloStatus.Stopping;
+
+    /// <summary>The silo a gateway id names, or null for an id that is not one.</summary>
+    public static SiloAddress? Silo(string gatewayId)
     {
         try
         {
-            var status = membership.CurrentSnapshot.GetSiloStatus(SiloAddress.FromParsableString(gatewayId));
-            return status is SiloStatus.Active or SiloStatus.Joining or SiloStatus.Created or SiloStatus.ShuttingDown or SiloStatus.Stopping;
+            return SiloAddress.FromParsableString(gatewayId);
         }
         catch (FormatException)
         {
-            return false;
+            return null;
         }
     }
 }
