@@ -26,6 +26,9 @@ public sealed class RedisRingDeadlines : IRingDeadlines, IAsyncDisposable
     private readonly Lock _gate = new();
     private Task<ConnectionMultiplexer>? _connecting;
 
+    // Set once a connection is up: Remove, which must not wait, uses it only then.
+    private volatile ConnectionMultiplexer? _connection;
+
     public RedisRingDeadlines(ConfigurationOptions redis, IOptions<ClusterOptions> cluster)
     {
         // Its own connection that reconnects by itself (a Redis restart must not need a silo restart).
@@ -43,10 +46,7 @@ public sealed class RedisRingDeadlines : IRingDeadlines, IAsyncDisposable
     {
         try
         {
-            if (ConnectAsync() is { IsCompletedSuccessfully: true } connected)
-            {
-                connected.Result.GetDatabase().SortedSetRemove(_key, sessionId, CommandFlags.FireAndForget);
-            }
+            _connection?.GetDatabase().SortedSetRemove(_key, sessionId, CommandFlags.FireAndForget);
         }
         catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException)
         {
@@ -76,18 +76,20 @@ public sealed class RedisRingDeadlines : IRingDeadlines, IAsyncDisposable
         {
             if (_connecting is null || _connecting.IsFaulted || _connecting.IsCanceled)
             {
-                _connecting = ConnectionMultiplexer.ConnectAsync(_options);
+                _connecting = ConnectCoreAsync();
             }
 
             return _connecting;
         }
     }
 
+    private async Task<ConnectionMultiplexer> ConnectCoreAsync() => _connection = await ConnectionMultiplexer.ConnectAsync(_options);
+
     public async ValueTask DisposeAsync()
     {
-        if (_connecting is { IsCompletedSuccessfully: true } connected)
+        if (_connection is { } connection)
         {
-            await connected.Result.DisposeAsync();
+            await connection.DisposeAsync();
         }
     }
 }
