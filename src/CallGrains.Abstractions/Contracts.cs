@@ -114,6 +114,15 @@ public sealed record GatewayDelivery(
 
     [Id(4)] public string? OnlyDeviceId { get; init; }
 
+    /// <summary>With <see cref="CloseCode"/>: only sockets logged in with an older token generation than this close.</summary>
+    [Id(5)] public long? BelowGeneration { get; init; }
+
+    /// <summary>
+    /// Signals are not numbered (they go to one device and must not open a gap in the others' seq): they carry the
+    /// user's current seq, and a gateway never drops them as already seen.
+    /// </summary>
+    public bool Numbered => Event is { Type: not CallEventType.Signal };
+
     /// <summary>Whether a device of the user gets this delivery.</summary>
     public bool IsFor(string deviceId) => deviceId != ExceptDeviceId && (OnlyDeviceId is null || OnlyDeviceId == deviceId);
 }
@@ -136,11 +145,25 @@ public sealed record UserSnapshot
 }
 
 /// <summary>One connected device of a user and the gateway that holds its socket.</summary>
+/// <remarks>
+/// <see cref="Epoch"/> numbers the user's registrations: the socket that made this one unregisters with it, so the
+/// late cleanup of an older socket of the same device never removes a newer registration.
+/// </remarks>
 [GenerateSerializer, Immutable, Alias("cg.DeviceInfo")]
 public sealed record DeviceInfo(
     [property: Id(0)] string DeviceId,
     [property: Id(1)] string GatewayId,
-    [property: Id(2)] DateTimeOffset ConnectedAt);
+    [property: Id(2)] DateTimeOffset ConnectedAt)
+{
+    [Id(3)] public long Epoch { get; init; }
+
+    /// <summary>The token generation the socket logged in with; an older one than the user's is revoked.</summary>
+    [Id(4)] public long TokenGeneration { get; init; }
+}
+
+/// <summary>A socket a gateway holds now, as the gateway reports it when a user grain checks its devices.</summary>
+[GenerateSerializer, Immutable, Alias("cg.HeldDevice")]
+public sealed record HeldDevice([property: Id(0)] string DeviceId, [property: Id(1)] long Epoch);
 
 public static class Limits
 {

@@ -35,8 +35,9 @@ public interface ICallSessionGrain : IGrainWithStringKey
     Task Abandon(string uid);
 
     /// <summary>
-    /// The ring deadline index says this call is past due: time it out if it still rings, or drop its entry if it
-    /// settled. Sent by every silo's sweep, so a call whose silo died is woken on another one. Idempotent.
+    /// The session's wake-up index says this call is due: time it out if it still rings past its deadline, deliver
+    /// the updates of its outbox that may not have reached the parties, and drop its entry when nothing is left to do.
+    /// Sent by every silo's sweep, so a call whose silo died is woken on another one. Idempotent.
     /// </summary>
     [OneWay, Alias("CheckDeadline")]
     Task CheckDeadline();

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace CallGrains.Abstractions;
 
 /// <summary>
@@ -33,8 +35,23 @@ public interface IUserGrain : IGrainWithStringKey
     [Alias("RevokeTokens")]
     Task<bool> RevokeTokens();
 
+    /// <summary>Forgets the device registered with <paramref name="epoch"/>; a newer registration of it stays.</summary>
     [Alias("UnregisterDevice")]
-    Task UnregisterDevice(string deviceId, string gatewayId);
+    Task UnregisterDevice(string deviceId, string gatewayId, long epoch);
+
+    /// <summary>
+    /// The gateway <paramref name="gatewayId"/> has died (cluster membership declared its silo dead): its sockets are
+    /// gone, so are the user's devices there. Sent by every silo's presence sweep; idempotent.
+    /// </summary>
+    [OneWay, Alias("GatewayLost")]
+    Task GatewayLost(string gatewayId);
+
+    /// <summary>
+    /// The durable grace index says this user's disconnect grace is over: if the user still has no device and holds a
+    /// call, the call is told to let them go. Idempotent.
+    /// </summary>
+    [OneWay, Alias("CheckGrace")]
+    Task CheckGrace();
 
     // ---- used by call-session grains only ----
 
@@ -46,7 +63,7 @@ public interface IUserGrain : IGrainWithStringKey
     [Alias("Probe")]
     Task<Reservation> Probe(SlotRequest request);
 
-    /// <summary>Numbers and delivers an event that changes no slot (signal), to one device or all.</summary>
+    /// <summary>Delivers an unnumbered event (a signal) to one device or all; returns the user's seq.</summary>
     [Alias("Notify")]
     Task<long> Notify(CallEvent evt, string? onlyDeviceId);
 
@@ -56,7 +73,11 @@ public interface IUserGrain : IGrainWithStringKey
 }
 
 [GenerateSerializer, Immutable, Alias("cg.DeviceRegistration")]
-public sealed record DeviceRegistration([property: Id(0)] UserSnapshot? Snapshot, [property: Id(1)] CallError? Error);
+public sealed record DeviceRegistration([property: Id(0)] UserSnapshot? Snapshot, [property: Id(1)] CallError? Error)
+{
+    /// <summary>The registration's epoch, for <see cref="IUserGrain.UnregisterDevice"/>.</summary>
+    [Id(2)] public long Epoch { get; init; }
+}
 
 /// <summary>The user's part in a call.</summary>
 public enum CallRole
@@ -126,4 +147,11 @@ public sealed record SlotUpdate
 
     /// <summary>The device that acted: it gets the response, not the event.</summary>
     [Id(3)] public string? ExceptDeviceId { get; init; }
+
+    /// <summary>
+    /// The session's transition number this update belongs to (0: unversioned, for releases of a call never stored).
+    /// A session redelivers updates until they are applied; a user applies each version once, so a redelivered event
+    /// keeps its seq and is never numbered twice.
+    /// </summary>
+    [Id(4)] public long Version { get; init; }
 }

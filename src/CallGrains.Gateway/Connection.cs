@@ -35,6 +35,9 @@ public sealed class Connection
 
     public long TokenGeneration { get; }
 
+    /// <summary>The epoch of this socket's registration with the user grain; its unregistration names it.</summary>
+    public long Epoch { get; init; }
+
     /// <summary>Set when a newer connection of the same device took over: this one must not unregister the device.</summary>
     public bool Replaced { get; set; }
 

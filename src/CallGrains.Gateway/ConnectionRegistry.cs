@@ -2,11 +2,12 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Net.WebSockets;
 using CallGrains.Abstractions;
+using CallGrains.Grains.Delivery;
 
 namespace CallGrains.Gateway;
 
 /// <summary>The sockets this gateway holds, by user; where events arriving on the gateway's stream are fanned out.</summary>
-public sealed class ConnectionRegistry(GatewayMetrics metrics)
+public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirectory
 {
     private readonly ConcurrentDictionary<string, ImmutableArray<Connection>> _byUser = new();
     private int _count;
@@ -68,7 +69,7 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics)
 
         if (delivery.CloseCode is { } code)
         {
-            foreach (var c in connections)
+            foreach (var c in connections.Where(c => delivery.IsFor(c.DeviceId) && c.TokenGeneration < (delivery.BelowGeneration ?? long.MaxValue)))
             {
                 c.Close((WebSocketCloseStatus)code, "auth token revoked");
             }
@@ -79,7 +80,9 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics)
         byte[]? message = null;
         foreach (var c in connections)
         {
-            if (delivery.IsFor(c.DeviceId))
+            // A numbered event this device has seen already (its welcome, a response or the event itself came first) is
+            // not sent twice: redelivery after a failure repeats an event with the seq it was given.
+            if (delivery.IsFor(c.DeviceId) && (!delivery.Numbered || delivery.Event!.Seq > c.Seq))
             {
                 message ??= Wire.Event(delivery.Event!);
                 c.SawSeq(delivery.Event!.Seq);
@@ -91,4 +94,7 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics)
     }
 
     public IEnumerable<Connection> All() => _byUser.Values.SelectMany(list => list);
+
+    /// <summary>The sockets of a user here, for the user grain's check of its devices.</summary>
+    public ImmutableArray<HeldDevice> Held(string uid) => [.. For(uid).Where(c => !c.IsClosing).Select(c => new HeldDevice(c.DeviceId, c.Epoch))];
 }

@@ -43,6 +43,7 @@ public static class GatewayHosting
         services.AddSingleton<Tokens>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<IDeviceDirectory>(sp => sp.GetRequiredService<ConnectionRegistry>());
         services.AddSingleton<Operations>();
         services.AddHostedService<GatewayLifecycle>();
         services.AddHealthChecks();

@@ -15,6 +15,9 @@ public static class WebSocketApi
 {
     private const int InitialBufferBytes = 4 * 1024;
 
+    // 250 ms, 1 s, 4 s apart.
+    private const int UnregisterAttempts = 3;
+
     public static IEndpointRouteBuilder MapWebSocketApi(this IEndpointRouteBuilder app)
     {
         app.Map("/v1/ws", HandleAsync);
@@ -87,7 +90,10 @@ public static class WebSocketApi
             KeepAliveInterval = TimeSpan.FromSeconds(options.PingIntervalSeconds),
             KeepAliveTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds),
         });
-        var connection = new Connection(claims.Uid, deviceId, claims.Generation, socket, options, services.GetRequiredService<TimeProvider>());
+        var connection = new Connection(claims.Uid, deviceId, claims.Generation, socket, options, services.GetRequiredService<TimeProvider>())
+        {
+            Epoch = registration.Epoch,
+        };
         connection.SawSeq(snapshot.Seq);
         connection.Send(Wire.Welcome(deviceId, snapshot));
         await ServeAsync(connection, socket, services, gateway.Id, http.RequestAborted);
@@ -115,18 +121,34 @@ public static class WebSocketApi
             await Task.WhenAny(sender, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
             if (!connection.Replaced)
             {
-                try
-                {
-                    await services.GetRequiredService<IGrainFactory>().GetGrain<IUserGrain>(connection.Uid).UnregisterDevice(connection.DeviceId, gatewayId);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    // The user grain's grace check and the dead-gateway pruning catch what this misses.
-                    logger.UnregisterFailed(ex, connection.Uid, connection.DeviceId);
-                }
+                await UnregisterAsync(services.GetRequiredService<IGrainFactory>().GetGrain<IUserGrain>(connection.Uid), connection, gatewayId, logger);
             }
 
             logger.Disconnected(connection.Uid, connection.DeviceId);
+        }
+    }
+
+    /// <summary>
+    /// Tells the user grain this socket is gone, with its epoch (a newer socket of the same device stays registered).
+    /// Retried a few times; what is still lost is caught by the user grain's check of its devices with this gateway
+    /// while it is in a call (Calls:PresenceCheckSeconds), or when this gateway dies, by the presence index.
+    /// </summary>
+    private static async Task UnregisterAsync(IUserGrain user, Connection connection, string gatewayId, ILogger logger)
+    {
+        var delay = TimeSpan.FromMilliseconds(250);
+        for (var attempt = 1; attempt <= UnregisterAttempts; attempt++)
+        {
+            try
+            {
+                await user.UnregisterDevice(connection.DeviceId, gatewayId, connection.Epoch);
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.UnregisterFailed(ex, connection.Uid, connection.DeviceId);
+                await Task.Delay(delay, CancellationToken.None);
+                delay *= 4;
+            }
         }
     }
 

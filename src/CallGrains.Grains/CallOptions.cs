@@ -24,6 +24,17 @@ public sealed class CallOptions
     /// </summary>
     [Range(1, 3600)]
     public int StaleRingSlackSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// While a user is in a call, their devices are checked with the gateways holding them this often: a device whose
+    /// socket the gateway no longer holds (a lost unregister) is dropped. The bound on a phantom device in a call.
+    /// </summary>
+    [Range(1, 3600)]
+    public int PresenceCheckSeconds { get; set; } = 30;
+
+    /// <summary>How long a user grain waits for one gateway to take an event before it goes on without it.</summary>
+    [Range(100, 60_000)]
+    public int DeliveryTimeoutMilliseconds { get; set; } = 2000;
 }
 
 /// <summary>The device limit of the <c>Gateway</c> section, enforced by the user grain.</summary>

@@ -17,12 +17,26 @@ public sealed record CallSessionState
     /// <summary>When a ringing call becomes unanswered.</summary>
     [Id(2)] public DateTimeOffset? RingDeadline { get; init; }
 
-    /// <summary>The call has an entry in the durable ring deadline index (<see cref="IRingDeadlines"/>).</summary>
+    /// <summary>The call has an entry in the durable wake-up index (<see cref="IRingDeadlines"/>).</summary>
     [Id(3)] public bool Watched { get; init; }
 
     /// <summary>The device each participant is in the call on (the one that initiated or accepted), for signals.</summary>
     [Id(4)] public ImmutableDictionary<string, string> Devices { get; init; } = ImmutableDictionary<string, string>.Empty;
+
+    /// <summary>Transitions so far; each one's updates carry its number, so the parties apply each exactly once.</summary>
+    [Id(5)] public long Version { get; init; }
+
+    /// <summary>
+    /// The updates of transitions stored with them and not known to be applied by their users, in order (at most
+    /// <see cref="CallSessionGrain.MaxOutbox"/>). Stored in the same write as the transition, so a crash between storing
+    /// and telling leaves them here for redelivery.
+    /// </summary>
+    [Id(6)] public ImmutableArray<OutboxItem> Outbox { get; init; } = [];
 }
+
+/// <summary>An update for one party's user grain, waiting in a session's outbox.</summary>
+[GenerateSerializer, Immutable, Alias("cg.OutboxItem")]
+public sealed record OutboxItem([property: Id(0)] string Uid, [property: Id(1)] SlotUpdate Update);
 
 /// <summary>
 /// One call session: the only place a call changes state. It reserves and updates the parties' user grains and
@@ -46,7 +60,21 @@ public sealed class CallSessionGrain(
     // 250 ms doubling: the last of 6 attempts comes about 8 s after the first.
     private const int MaxUpdateAttempts = 6;
 
+    /// <summary>Updates kept for redelivery at most; a 1:1 call makes two per transition and settles in a few.</summary>
+    public const int MaxOutbox = 32;
+
+    /// <summary>After a transition, when the wake-up index brings the call back if its updates are not all applied by then.</summary>
+    public static readonly TimeSpan OutboxRetry = TimeSpan.FromSeconds(5);
+
+    // How long one delivery to a user may take before the rest is left to redelivery (a user grain waits at most
+    // Calls:DeliveryTimeoutMilliseconds per gateway itself).
+    private static readonly TimeSpan UpdateTimeout = TimeSpan.FromSeconds(5);
+
+    // While updates wait, the active session retries them this often (the index covers its silo dying).
+    private static readonly TimeSpan RedeliveryInterval = TimeSpan.FromSeconds(2);
+
     private IGrainTimer? _ringTimer;
+    private IGrainTimer? _redeliveryTimer;
 
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -122,12 +150,12 @@ public sealed class CallSessionGrain(
             Participants = [new Participant(Call!.Initiator.Uid, now, null), new Participant(uid, now, null)],
         };
         state.State = state.State with { Devices = WithDevice(state.State.Devices, uid, deviceId) };
-        await SaveAsync(call);
+        var seqs = await CommitAsync(
+            call,
+            (call.Initiator.Uid, SlotPhase.Ongoing, new CallEvent { Type = CallEventType.OutgoingCallAccepted }, null),
+            (uid, SlotPhase.Ongoing, Canceled(CancelReason.AnsweredElsewhere), deviceId));
         logger.CallSettled(SessionId, "accepted", uid);
-
-        await UpdateAsync(call.Initiator.Uid, call, SlotPhase.Ongoing, new CallEvent { Type = CallEventType.OutgoingCallAccepted }, null);
-        var seq = await UpdateAsync(uid, call, SlotPhase.Ongoing, Canceled(CancelReason.AnsweredElsewhere), deviceId);
-        return CallResult.Success(call, seq);
+        return CallResult.Success(call, seqs.GetValueOrDefault(uid));
     }
 
     public async Task<CallResult> RejectCall(string uid, CallStatus status, string? deviceId)
@@ -174,13 +202,10 @@ public sealed class CallSessionGrain(
             EndedAt = now,
             Participants = [.. Call.Participants.Select(p => p.LeftAt is null ? p with { LeftAt = now } : p)],
         };
-        await SaveAsync(call);
-        logger.CallSettled(SessionId, "ended", uid);
-
         var ended = new CallEvent { Type = CallEventType.CallEndedMessageReceived };
-        await UpdateAsync(Peer(uid), call, SlotPhase.Free, ended, null);
-        var seq = await UpdateAsync(uid, call, SlotPhase.Free, ended, deviceId);
-        return CallResult.Success(call, seq);
+        var seqs = await CommitAsync(call, (Peer(uid), SlotPhase.Free, ended, null), (uid, SlotPhase.Free, ended, deviceId));
+        logger.CallSettled(SessionId, "ended", uid);
+        return CallResult.Success(call, seqs.GetValueOrDefault(uid));
     }
 
     public async Task<CallResult> GetCall(string uid)
@@ -288,23 +313,24 @@ public sealed class CallSessionGrain(
 
     public async Task CheckDeadline()
     {
-        if (Call?.Status == CallStatus.Initiated && state.State.RingDeadline is { } deadline)
+        if (Call?.Status == CallStatus.Initiated && state.State.RingDeadline is { } deadline && time.GetUtcNow() >= deadline)
         {
-            // Not due yet, the ring timer armed on activation fires at the deadline.
-            if (time.GetUtcNow() >= deadline)
-            {
-                await TimeOutAsync();
-            }
-
+            await TimeOutAsync();
             return;
         }
 
-        // Settled or ongoing (its removal was lost), or never stored (initiate failed after the entry was added).
-        deadlines.Remove(SessionId);
-        if (Call is null || Call.Status.IsFinal())
+        if (Call is null)
         {
+            // Never stored (initiate failed after the entry was added).
+            deadlines.Remove(SessionId);
             this.DeactivateOnIdle();
+            return;
         }
+
+        // Woken after a transition (its updates may not all have been applied: this silo or the last one died
+        // between storing and telling), or still ringing and not due (the ring timer armed on activation fires at the
+        // deadline), or settled with its removal lost. Redelivery is harmless: users apply each version once.
+        await DeliverAsync();
     }
 
     private async Task<(CallResult? Result, string? GlareWith)> TryInitiateAsync(InitiateRequest request, bool repaired)
@@ -350,18 +376,9 @@ public sealed class CallSessionGrain(
         if (callerHeld && calleeHeld)
         {
             call = call with { Initiator = callerRes.Profile! };
-            if (deadlines.Durable)
-            {
-                // Added before the call is stored as ringing, so no stored ringing call lacks its backstop.
-                await deadlines.AddAsync(SessionId, deadline);
-            }
-
             state.State = state.State with { Devices = WithDevice(state.State.Devices, callerUid, request.DeviceId) };
-            await SaveAsync(call, deadline, watched: deadlines.Durable);
-
-            ArmRingTimer(deadline);
+            await CommitAsync(call, deadline, (calleeUid, SlotPhase.Ringing, new CallEvent { Type = CallEventType.IncomingCallReceived }, null));
             logger.CallInitiated(SessionId, callerUid, calleeUid, "ringing");
-            await UpdateAsync(calleeUid, call, SlotPhase.Ringing, new CallEvent { Type = CallEventType.IncomingCallReceived }, null);
             return (CallResult.Success(call, callerRes.Seq), null);
         }
 
@@ -405,7 +422,7 @@ public sealed class CallSessionGrain(
 
         // The callee is on another call: the attempt is recorded as a busy call (the callee's missed call).
         var busy = call with { Initiator = callerRes.Profile!, Status = CallStatus.Busy, EndedAt = now };
-        await SaveAsync(busy);
+        await CommitAsync(busy);
         logger.CallInitiated(SessionId, callerUid, calleeUid, "busy");
         return (CallResult.Fail(ErrorCode.CallBusy, $"{calleeUid} is on another call", busy, callerRes.Seq), null);
     }
@@ -489,33 +506,26 @@ public sealed class CallSessionGrain(
     private async Task<CallResult> StopRingingAsync(string uid, CallStatus status, string? deviceId)
     {
         var call = Call! with { Status = status, EndedAt = time.GetUtcNow() };
-        await SaveAsync(call);
-        logger.CallSettled(SessionId, status.ToString(), uid);
-
         var callerUid = call.Initiator.Uid;
         var calleeUid = state.State.CalleeUid!;
-        long seq;
-        if (status == CallStatus.Cancelled)
-        {
-            await UpdateAsync(calleeUid, call, SlotPhase.Free, Canceled(CancelReason.Cancelled), null);
-            seq = await UpdateAsync(callerUid, call, SlotPhase.Free, null, deviceId);
-        }
-        else
-        {
-            await UpdateAsync(callerUid, call, SlotPhase.Free, new CallEvent { Type = CallEventType.OutgoingCallRejected }, null);
-            seq = await UpdateAsync(calleeUid, call, SlotPhase.Free, Canceled(CancelReason.RejectedElsewhere), deviceId);
-        }
-
-        return CallResult.Success(call, seq);
+        var seqs = status == CallStatus.Cancelled
+            ? await CommitAsync(call, (calleeUid, SlotPhase.Free, Canceled(CancelReason.Cancelled), null), (callerUid, SlotPhase.Free, null, deviceId))
+            : await CommitAsync(
+                call,
+                (callerUid, SlotPhase.Free, new CallEvent { Type = CallEventType.OutgoingCallRejected }, null),
+                (calleeUid, SlotPhase.Free, Canceled(CancelReason.RejectedElsewhere), deviceId));
+        logger.CallSettled(SessionId, status.ToString(), uid);
+        return CallResult.Success(call, seqs.GetValueOrDefault(uid));
     }
 
     private async Task TimeOutAsync()
     {
         var call = Call! with { Status = CallStatus.Unanswered, EndedAt = time.GetUtcNow() };
-        await SaveAsync(call);
+        await CommitAsync(
+            call,
+            (call.Initiator.Uid, SlotPhase.Free, new CallEvent { Type = CallEventType.OutgoingCallRejected }, null),
+            (state.State.CalleeUid!, SlotPhase.Free, Canceled(CancelReason.Unanswered), null));
         logger.CallUnanswered(SessionId, call.TimeoutSeconds);
-        await UpdateAsync(call.Initiator.Uid, call, SlotPhase.Free, new CallEvent { Type = CallEventType.OutgoingCallRejected }, null);
-        await UpdateAsync(state.State.CalleeUid!, call, SlotPhase.Free, Canceled(CancelReason.Unanswered), null);
     }
 
     /// <summary>
@@ -554,6 +564,8 @@ public sealed class CallSessionGrain(
 
         if (Call is null)
         {
+            // A lookup of an id that names no call leaves no activation behind.
+            this.DeactivateOnIdle();
             return CallResult.Fail(ErrorCode.CallNotFound, $"no call {SessionId}");
         }
 
@@ -616,18 +628,49 @@ public sealed class CallSessionGrain(
 
     private static CallEvent Canceled(CancelReason reason) => new() { Type = CallEventType.IncomingCallCanceled, Reason = reason };
 
-    private async Task SaveAsync(CallInfo call, DateTimeOffset? deadline = null, bool watched = false)
+    private Task<Dictionary<string, long>> CommitAsync(CallInfo call, params (string Uid, SlotPhase Phase, CallEvent? Event, string? ExceptDeviceId)[] updates) =>
+        CommitAsync(call, null, updates);
+
+    /// <summary>
+    /// Stores a transition together with the updates it owes the parties (the outbox), then delivers them. The
+    /// transition stands once stored: a delivery that fails is left in the outbox, retried by a timer while this
+    /// activation lives and by the wake-up index if it does not, and never turns the request's success into an
+    /// error. Returns each reached party's seq after its update.
+    /// </summary>
+    private async Task<Dictionary<string, long>> CommitAsync(
+        CallInfo call,
+        DateTimeOffset? deadline,
+        params (string Uid, SlotPhase Phase, CallEvent? Event, string? ExceptDeviceId)[] updates)
     {
-        var ringing = call.Status == CallStatus.Initiated;
-        var unwatch = !ringing && state.State.Watched;
-        var settles = call.Status.IsFinal() && state.State.Call?.Status.IsFinal() != true;
         var previous = state.State;
-        state.State = state.State with
+        var ringing = call.Status == CallStatus.Initiated;
+        var settles = call.Status.IsFinal() && previous.Call?.Status.IsFinal() != true;
+        var version = previous.Version + 1;
+        var outbox = previous.Outbox.AddRange(updates.Select(u => new OutboxItem(
+            u.Uid,
+            new SlotUpdate { Call = call, Phase = u.Phase, Event = u.Event, ExceptDeviceId = u.ExceptDeviceId, Version = version })));
+        if (outbox.Length > MaxOutbox)
+        {
+            outbox = outbox.RemoveRange(0, outbox.Length - MaxOutbox);
+        }
+
+        var ringDeadline = ringing ? deadline ?? previous.RingDeadline : null;
+        var watch = deadlines.Durable && (ringing || !outbox.IsEmpty);
+        if (watch)
+        {
+            // Indexed before the transition is stored: no stored ringing call and no stored outbox lacks its wake-up.
+            var retry = time.GetUtcNow() + OutboxRetry;
+            await deadlines.AddAsync(SessionId, outbox.IsEmpty ? ringDeadline!.Value : ringDeadline is { } d && d < retry ? d : retry);
+        }
+
+        state.State = previous with
         {
             Call = call,
-            CalleeUid = call.ReceiverType == ReceiverType.User ? call.ReceiverId : state.State.CalleeUid,
-            RingDeadline = ringing ? deadline ?? state.State.RingDeadline : null,
-            Watched = ringing && (watched || state.State.Watched),
+            CalleeUid = call.ReceiverType == ReceiverType.User ? call.ReceiverId : previous.CalleeUid,
+            RingDeadline = ringDeadline,
+            Watched = previous.Watched || watch,
+            Version = version,
+            Outbox = outbox,
         };
         try
         {
@@ -644,22 +687,86 @@ public sealed class CallSessionGrain(
         if (settles)
         {
             metrics.Settled(call.Status);
+        }
 
+        if (ringing && deadline is { } armed)
+        {
+            ArmRingTimer(armed);
+        }
+        else if (!ringing)
+        {
+            _ringTimer?.Dispose();
+            _ringTimer = null;
+        }
+
+        return await DeliverAsync();
+    }
+
+    /// <summary>
+    /// Delivers the outbox in order. A party that cannot be reached now keeps its updates (and the ones after them,
+    /// so it applies them in order); the others are not held up. Users apply each version once, so delivering an
+    /// update that was applied before (after a crash, the outbox is not known to be delivered) changes nothing.
+    /// </summary>
+    private async Task<Dictionary<string, long>> DeliverAsync()
+    {
+        var seqs = new Dictionary<string, long>();
+        var waiting = new HashSet<string>();
+        var left = ImmutableArray.CreateBuilder<OutboxItem>();
+        Exception? failure = null;
+        foreach (var item in state.State.Outbox)
+        {
+            if (!waiting.Contains(item.Uid))
+            {
+                try
+                {
+                    seqs[item.Uid] = await GrainFactory.GetGrain<IUserGrain>(item.Uid).Update(item.Update).WaitAsync(UpdateTimeout);
+                    continue;
+                }
+                catch (Exception ex) when (ex is not ArgumentException)
+                {
+                    failure ??= ex;
+                    waiting.Add(item.Uid);
+                }
+            }
+
+            left.Add(item);
+        }
+
+        // Kept in memory only: the next transition stores what is left, and after a crash all of it is redelivered.
+        state.State = state.State with { Outbox = left.ToImmutable() };
+        if (failure is not null)
+        {
+            logger.DeliveryDeferred(failure, SessionId, left.Count);
+            _redeliveryTimer ??= this.RegisterGrainTimer(
+                async () => await DeliverAsync(),
+                new GrainTimerCreationOptions(RedeliveryInterval, RedeliveryInterval) { KeepAlive = true });
+            return seqs;
+        }
+
+        _redeliveryTimer?.Dispose();
+        _redeliveryTimer = null;
+        if (state.State.Watched)
+        {
+            if (Call?.Status == CallStatus.Initiated && state.State.RingDeadline is { } deadline)
+            {
+                deadlines.Schedule(SessionId, deadline);
+            }
+            else
+            {
+                // Best effort: an entry left behind is swept and dropped when the call finds nothing to do.
+                deadlines.Remove(SessionId);
+                state.State = state.State with { Watched = false };
+            }
+        }
+
+        if (Call is null || Call.Status.IsFinal())
+        {
             // A settled call only answers reads from now on: its activation goes once this request is done, so
             // ended calls do not pile up in memory at thousands of calls a second; a late request reloads it.
             this.DeactivateOnIdle();
         }
 
-        if (!ringing)
-        {
-            _ringTimer?.Dispose();
-            _ringTimer = null;
-            if (unwatch)
-            {
-                // Best effort: an entry left behind is swept and dropped when the call finds itself settled.
-                deadlines.Remove(SessionId);
-            }
-        }
+        return seqs;
     }
 
     private void ArmRingTimer(DateTimeOffset deadline)

@@ -37,6 +37,18 @@ internal static partial class Log
     [LoggerMessage(12, LogLevel.Warning, "Call {SessionId}: could not ask call {HeldBy} whether it settled; its slot counts as held")]
     public static partial void StaleSlotCheckFailed(this ILogger logger, Exception exception, string sessionId, string heldBy);
 
+    [LoggerMessage(13, LogLevel.Information, "User {Uid}: gateway {GatewayId} died with {Count} of the user's devices")]
+    public static partial void GatewayLost(this ILogger logger, string uid, string gatewayId, int count);
+
+    [LoggerMessage(14, LogLevel.Warning, "User {Uid}: could not check devices with gateway {GatewayId}")]
+    public static partial void PresenceCheckFailed(this ILogger logger, Exception exception, string uid, string gatewayId);
+
+    [LoggerMessage(15, LogLevel.Warning, "User {Uid}: dropped {Count} devices their gateways no longer hold")]
+    public static partial void PhantomDevices(this ILogger logger, string uid, int count);
+
+    [LoggerMessage(16, LogLevel.Warning, "Call {SessionId}: {Count} updates not yet delivered; left for redelivery")]
+    public static partial void DeliveryDeferred(this ILogger logger, Exception exception, string sessionId, int count);
+
     [LoggerMessage(9, LogLevel.Information, "Call {SessionId}: {Uid} vanished, call {Outcome}")]
     public static partial void Abandoned(this ILogger logger, string sessionId, string uid, string outcome);
 }

@@ -26,10 +26,14 @@ public static class SiloBuilderExtensions
         silo.Services.AddSingleton<GatewayIdentity>();
         silo.Services.AddSingleton<CallMetrics>();
 
-        // Ring deadlines are durable only where the host registers a durable index first (Redis).
-        silo.Services.TryAddSingleton<IRingDeadlines, NoRingDeadlines>();
+        // The wake-up, grace and presence indexes are durable only where the host registers durable ones first (Redis).
+        silo.Services.TryAddSingleton<IRingDeadlines, NoDeadlines>();
+        silo.Services.TryAddSingleton<IGraceDeadlines, NoDeadlines>();
+        silo.Services.TryAddSingleton<IPresenceIndex, NoPresenceIndex>();
         silo.Services.AddSingleton<RingDeadlineSweeper>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RingDeadlineSweeper>());
+        silo.Services.AddSingleton<PresenceSweeper>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PresenceSweeper>());
         return silo;
     }
 

@@ -17,6 +17,18 @@ public sealed record UserState
 
     /// <summary>Tokens carry the generation they were issued in; revoking moves it on.</summary>
     [Id(4)] public long TokenGeneration { get; init; }
+
+    /// <summary>The last registration epoch given out.</summary>
+    [Id(5)] public long Epochs { get; init; }
+
+    /// <summary>When the disconnect grace of a user with no device left in a call ends; null when not in grace.</summary>
+    [Id(6)] public DateTimeOffset? GraceEndsAt { get; init; }
+
+    /// <summary>The last transitions applied of calls that released this user, newest last (at most <see cref="UserGrain.MaxSettled"/>).</summary>
+    [Id(7)] public ImmutableArray<AppliedUpdate> Settled { get; init; } = [];
+
+    /// <summary>The last numbered event published, so that a redelivered update publishes it again with its seq.</summary>
+    [Id(8)] public SentEvent? LastEvent { get; init; }
 }
 
 /// <summary>The one call a user is in, as the session that holds it last told the user.</summary>
@@ -29,28 +41,73 @@ public sealed record CallSlot
     [Id(3)] public required SlotPhase Phase { get; init; }
     [Id(4)] public DateTimeOffset? ExpiresAt { get; init; }
 
+    /// <summary>The session's transition this slot reflects (<see cref="SlotUpdate.Version"/>).</summary>
+    [Id(5)] public long Version { get; init; }
+
     public string SessionId => Call.SessionId;
 }
 
+[GenerateSerializer, Immutable, Alias("cg.AppliedUpdate")]
+public sealed record AppliedUpdate([property: Id(0)] string SessionId, [property: Id(1)] long Version);
+
+[GenerateSerializer, Immutable, Alias("cg.SentEvent")]
+public sealed record SentEvent([property: Id(0)] AppliedUpdate Update, [property: Id(1)] GatewayDelivery Delivery);
+
 /// <summary>
 /// One user. Keeps the one active-call slot that makes the user busy, the user's devices and the seq that numbers
-/// the user's events. It answers session grains and publishes to gateway streams; it never calls a session grain,
+/// the user's events. It answers session grains and publishes to gateway streams; it never awaits a session grain,
 /// so session → user calls can never form a cycle.
 /// </summary>
+/// <remarks>
+/// Presence is a lease on the truth, not a flag: a device counts while its gateway is alive and holds its socket.
+/// Devices go when their socket unregisters (with its epoch), when their gateway is declared dead (the presence
+/// index tells every user that had a device there), when a delivery finds the gateway gone, and, while in a call,
+/// when a periodic check finds the gateway no longer holds the socket. With no device left in a call the grace
+/// starts; its end is stored and indexed durably, so it is honoured even when this grain's silo dies.
+/// </remarks>
 public sealed class UserGrain(
     [PersistentState("user", StorageNames.Default)] IPersistentState<UserState> state,
     IOptions<DeviceOptions> deviceOptions,
     IOptions<CallOptions> callOptions,
     IClusterMembershipService membership,
     GatewayIdentity localGateway,
+    IPresenceIndex presence,
+    IGraceDeadlines graces,
     TimeProvider time,
     ILogger<UserGrain> logger) : Grain, IUserGrain
 {
+    /// <summary>Applied transitions of released calls remembered to drop their redeliveries.</summary>
+    public const int MaxSettled = 16;
+
+    // Revocation close orders are repeated this often, this many times, while devices of revoked tokens remain.
+    private static readonly TimeSpan RevocationRepeat = TimeSpan.FromSeconds(5);
+    private const int RevocationRepeats = 6;
+
+    // A device registered this recently may not be in its gateway's registry yet (the socket is added after the upgrade).
+    private static readonly TimeSpan NewDeviceAge = TimeSpan.FromSeconds(10);
+
     private IGrainTimer? _graceTimer;
+    private IGrainTimer? _presenceTimer;
+    private IGrainTimer? _revocationTimer;
+    private int _revocationRepeats;
 
     private string Uid => this.GetPrimaryKeyString();
 
     private UserState State => state.State;
+
+    private TimeSpan DeliveryTimeout => TimeSpan.FromMilliseconds(callOptions.Value.DeliveryTimeoutMilliseconds);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // A grace that started before this activation (a crash, a move of this grain) keeps its stored end.
+        if (State.GraceEndsAt is { } ends)
+        {
+            ArmGraceTimer(ends);
+        }
+
+        ArmPresenceCheck();
+        return Task.CompletedTask;
+    }
 
     public async Task<bool> Create(string name)
     {
@@ -62,13 +119,6 @@ public sealed class UserGrain(
         state.State = State with { Profile = new UserRef(Uid, name) };
         await SaveAsync();
         return true;
-    }
-
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
-    {
-        // A user who holds a call with no device (after a crash or a move of this grain) still gets the grace.
-        ArmGraceIfGone();
-        return Task.CompletedTask;
     }
 
     public Task<UserRef?> GetProfile() => Task.FromResult(State.Profile);
@@ -84,23 +134,35 @@ public sealed class UserGrain(
 
         state.State = State with { TokenGeneration = State.TokenGeneration + 1 };
         await SaveAsync();
-        await PublishAsync(new GatewayDelivery(Uid, null, null) { CloseCode = Limits.CloseRevoked });
+        await PublishAsync(new GatewayDelivery(Uid, null, null) { CloseCode = Limits.CloseRevoked, BelowGeneration = State.TokenGeneration });
+
+        // A close order can be lost (a gateway busy or restarting): it is repeated until the revoked sockets have gone.
+        _revocationRepeats = 0;
+        _revocationTimer?.Dispose();
+        _revocationTimer = this.RegisterGrainTimer(
+            async () =>
+            {
+                if (++_revocationRepeats > RevocationRepeats || !await CloseRevokedAsync())
+                {
+                    _revocationTimer?.Dispose();
+                    _revocationTimer = null;
+                }
+            },
+            new GrainTimerCreationOptions(RevocationRepeat, RevocationRepeat) { KeepAlive = true });
         return true;
     }
 
     public async Task<long> Notify(CallEvent evt, string? onlyDeviceId)
     {
-        var numbered = evt with { Seq = State.Seq + 1 };
-        state.State = State with { Seq = numbered.Seq };
-        await SaveAsync();
-        await PublishAsync(new GatewayDelivery(Uid, null, numbered) { OnlyDeviceId = onlyDeviceId });
+        // Unnumbered: a signal goes to one device and must not open a gap in the seq of the others.
+        await PublishAsync(new GatewayDelivery(Uid, null, evt with { Seq = State.Seq }) { OnlyDeviceId = onlyDeviceId });
         return State.Seq;
     }
 
-    public Task<UserSnapshot?> GetSnapshot()
+    public async Task<UserSnapshot?> GetSnapshot()
     {
-        PruneDeadGateways();
-        return Task.FromResult(BuildSnapshot());
+        await PruneDeadGatewaysAsync();
+        return BuildSnapshot();
     }
 
     public async Task<DeviceRegistration> RegisterDevice(string deviceId, string gatewayId, long tokenGeneration)
@@ -115,32 +177,74 @@ public sealed class UserGrain(
             return new DeviceRegistration(null, new CallError(ErrorCode.UserNotLoggedIn, "the auth token was revoked"));
         }
 
-        PruneDeadGateways();
+        await PruneDeadGatewaysAsync();
+        var max = deviceOptions.Value.MaxDevicesPerUser;
+        if (State.Devices.Count(d => d.DeviceId != deviceId) >= max)
+        {
+            // Before refusing, make sure the devices that fill the cap are real (an unregister may have been lost).
+            await VerifyDevicesAsync();
+        }
+
         var others = State.Devices.RemoveAll(d => d.DeviceId == deviceId);
-        if (others.Length >= deviceOptions.Value.MaxDevicesPerUser)
+        if (others.Length >= max)
         {
             return new DeviceRegistration(null, new CallError(
                 ErrorCode.TooManyRequests,
-                $"user {Uid} already has {others.Length} devices connected (limit {deviceOptions.Value.MaxDevicesPerUser})"));
+                $"user {Uid} already has {others.Length} devices connected (limit {max})"));
         }
 
-        state.State = State with { Devices = others.Add(new DeviceInfo(deviceId, gatewayId, time.GetUtcNow())) };
-        await SaveAsync();
-        _graceTimer?.Dispose();
-        _graceTimer = null;
+        if (!State.Devices.Any(d => d.GatewayId == gatewayId))
+        {
+            // Indexed before it is stored: no stored device lacks the entry that finds it if its gateway dies.
+            await presence.AddAsync(gatewayId, Uid);
+        }
+
+        var epoch = State.Epochs + 1;
+        var device = new DeviceInfo(deviceId, gatewayId, time.GetUtcNow()) { Epoch = epoch, TokenGeneration = tokenGeneration };
+        await SetDevicesAsync(others.Add(device), State with { Epochs = epoch });
         FollowDevices();
-        return new DeviceRegistration(BuildSnapshot(), null);
+        return new DeviceRegistration(BuildSnapshot(), null) { Epoch = epoch };
     }
 
-    public async Task UnregisterDevice(string deviceId, string gatewayId)
+    public async Task UnregisterDevice(string deviceId, string gatewayId, long epoch)
     {
-        var remaining = State.Devices.RemoveAll(d => d.DeviceId == deviceId && d.GatewayId == gatewayId);
+        var remaining = State.Devices.RemoveAll(d => d.DeviceId == deviceId && d.GatewayId == gatewayId && d.Epoch == epoch);
         if (remaining.Length != State.Devices.Length)
         {
-            state.State = State with { Devices = remaining };
-            await SaveAsync();
-            ArmGraceIfGone();
+            await SetDevicesAsync(remaining);
         }
+    }
+
+    public async Task GatewayLost(string gatewayId)
+    {
+        var remaining = State.Devices.RemoveAll(d => d.GatewayId == gatewayId);
+        if (remaining.Length != State.Devices.Length)
+        {
+            logger.GatewayLost(Uid, gatewayId, State.Devices.Length - remaining.Length);
+            await SetDevicesAsync(remaining);
+        }
+
+        // Done with that gateway whatever happened before: the sweep need not tell this user again.
+        presence.Remove(gatewayId, Uid);
+    }
+
+    public async Task CheckGrace()
+    {
+        if (State.GraceEndsAt is not { } ends || !State.Devices.IsEmpty || FreshSlot() is not { } slot)
+        {
+            await LeaveGraceAsync();
+            return;
+        }
+
+        if (time.GetUtcNow() < ends)
+        {
+            ArmGraceTimer(ends);
+            return;
+        }
+
+        // One-way (a user grain never awaits a session); repeated by the timer and the index until the slot is free.
+        logger.GraceExpired(Uid, slot.SessionId);
+        GrainFactory.GetGrain<ICallSessionGrain>(slot.SessionId).Abandon(Uid).Ignore();
     }
 
     public async Task<Reservation> Reserve(SlotRequest request)
@@ -162,6 +266,7 @@ public sealed class UserGrain(
                 },
             };
             await SaveAsync();
+            ArmPresenceCheck();
         }
 
         return answer;
@@ -173,39 +278,88 @@ public sealed class UserGrain(
     {
         var sessionId = update.Call.SessionId;
         var slot = FreshSlot();
+        if (IsRepeat(update, slot))
+        {
+            // Applied before (the session redelivers until it knows): the same event again, with the seq it got.
+            if (State.LastEvent is { } last && last.Update == new AppliedUpdate(sessionId, update.Version))
+            {
+                await PublishAsync(last.Delivery);
+            }
+
+            return State.Seq;
+        }
+
         var next = State;
         if (slot?.SessionId == sessionId)
         {
-            next = next with { Slot = update.Phase == SlotPhase.Free ? null : slot with { Call = update.Call, Phase = update.Phase } };
+            next = update.Phase == SlotPhase.Free
+                ? next with { Slot = null, Settled = Remember(next.Settled, new AppliedUpdate(sessionId, update.Version)) }
+                : next with { Slot = slot with { Call = update.Call, Phase = update.Phase, Version = update.Version } };
         }
         else if (slot is null && update.Phase == SlotPhase.Ongoing)
         {
             // The slot went stale (the session was slow past the ring deadline); the user did join this call.
             next = next with { Slot = NewSlot(update, SlotPhase.Ongoing) };
         }
-        else if (update.Phase != SlotPhase.Free)
+        else
         {
-            logger.SlotMismatch(sessionId, Uid, slot?.SessionId);
+            if (update.Phase != SlotPhase.Free)
+            {
+                logger.SlotMismatch(sessionId, Uid, slot?.SessionId);
+            }
+
+            if (update.Version > 0)
+            {
+                next = next with { Settled = Remember(next.Settled, new AppliedUpdate(sessionId, update.Version)) };
+            }
         }
 
-        var evt = update.Event is null ? null : update.Event with { Seq = next.Seq + 1, Call = update.Event.Call ?? update.Call };
-        if (evt is not null)
+        GatewayDelivery? delivery = null;
+        if (update.Event is { } evt)
         {
-            next = next with { Seq = evt.Seq };
+            var numbered = evt with { Seq = next.Seq + 1, Call = evt.Call ?? update.Call };
+            delivery = new GatewayDelivery(Uid, update.ExceptDeviceId, numbered);
+            next = next with { Seq = numbered.Seq, LastEvent = new SentEvent(new AppliedUpdate(sessionId, update.Version), delivery) };
         }
 
+        var freed = next.Slot is null && State.Slot is not null;
         if (!ReferenceEquals(next, State))
         {
-            state.State = next;
+            state.State = freed ? next with { GraceEndsAt = null } : next;
             await SaveAsync();
         }
 
-        if (evt is not null)
+        if (freed)
         {
-            await PublishAsync(new GatewayDelivery(Uid, update.ExceptDeviceId, evt));
+            StopGrace();
+        }
+
+        if (delivery is not null)
+        {
+            await PublishAsync(delivery);
         }
 
         return State.Seq;
+    }
+
+    /// <summary>Whether <paramref name="update"/> was applied already: the slot or a released call shows its version.</summary>
+    private bool IsRepeat(SlotUpdate update, CallSlot? slot)
+    {
+        if (update.Version == 0)
+        {
+            return false;
+        }
+
+        var sessionId = update.Call.SessionId;
+        return slot?.SessionId == sessionId
+            ? update.Version <= slot.Version
+            : State.Settled.Any(s => s.SessionId == sessionId && s.Version >= update.Version);
+    }
+
+    private static ImmutableArray<AppliedUpdate> Remember(ImmutableArray<AppliedUpdate> settled, AppliedUpdate applied)
+    {
+        var kept = settled.RemoveAll(s => s.SessionId == applied.SessionId).Add(applied);
+        return kept.Length > MaxSettled ? kept.RemoveRange(0, kept.Length - MaxSettled) : kept;
     }
 
     /// <summary>Stores the state; when the store fails, the change is forgotten here too and reloaded next time.</summary>
@@ -228,6 +382,7 @@ public sealed class UserGrain(
         Role = update.Call.Initiator.Uid == Uid ? CallRole.Caller : CallRole.Callee,
         PeerId = update.Call.Initiator.Uid == Uid ? update.Call.ReceiverId : update.Call.Initiator.Uid,
         Phase = phase,
+        Version = update.Version,
     };
 
     private Reservation Decide(SlotRequest request)
@@ -294,34 +449,62 @@ public sealed class UserGrain(
         };
     }
 
+    /// <summary>
+    /// Hands a delivery to every gateway holding a device it is for, all at once, each given at most
+    /// <see cref="CallOptions.DeliveryTimeoutMilliseconds"/>: one slow or dead gateway delays no other device by more.
+    /// A device that missed an event sees a gap in seq and asks for <c>sync</c>; a gateway that is gone loses its devices.
+    /// </summary>
     private async Task PublishAsync(GatewayDelivery delivery)
     {
+        var gateways = State.Devices.Where(d => delivery.IsFor(d.DeviceId)).Select(d => d.GatewayId).Distinct().ToList();
+        if (gateways.Count == 0)
+        {
+            return;
+        }
+
         var provider = this.GetStreamProvider(StreamNames.Provider);
-        List<string>? unreachable = null;
-        foreach (var gatewayId in State.Devices.Where(d => delivery.IsFor(d.DeviceId)).Select(d => d.GatewayId).Distinct())
+        var sent = gateways.Select(async gatewayId =>
         {
             if (!GatewayIdentity.IsAlive(membership, gatewayId))
             {
-                (unreachable ??= []).Add(gatewayId);
-                continue;
+                return gatewayId;
             }
 
             try
             {
-                await provider.GetStream<GatewayDelivery>(StreamId.Create(StreamNames.GatewayNamespace, gatewayId)).OnNextAsync(delivery);
+                await provider.GetStream<GatewayDelivery>(StreamId.Create(StreamNames.GatewayNamespace, gatewayId)).OnNextAsync(delivery).WaitAsync(DeliveryTimeout);
+                return null;
             }
             catch (Exception ex) when (ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
             {
-                // The state change stands; a device that missed the event sees a gap in seq and asks for sync.
                 logger.PublishFailed(ex, Uid, delivery.Event?.Type.ToString() ?? "close", gatewayId);
-                (unreachable ??= []).Add(gatewayId);
+
+                // Slow is not gone: only a gateway the cluster no longer counts as alive loses its devices here.
+                return ex is TimeoutException && GatewayIdentity.IsAlive(membership, gatewayId) ? null : gatewayId;
             }
+        });
+        var gone = (await Task.WhenAll(sent)).OfType<string>().ToList();
+        if (gone.Count > 0)
+        {
+            await SetDevicesAsync(State.Devices.RemoveAll(d => gone.Contains(d.GatewayId)));
+        }
+    }
+
+    /// <summary>Orders the sockets of revoked tokens closed; returns whether any such device was still registered.</summary>
+    private async Task<bool> CloseRevokedAsync()
+    {
+        var revoked = State.Devices.Where(d => d.TokenGeneration < State.TokenGeneration).Select(d => d.DeviceId).ToHashSet();
+        foreach (var deviceId in revoked)
+        {
+            await PublishAsync(new GatewayDelivery(Uid, null, null)
+            {
+                CloseCode = Limits.CloseRevoked,
+                OnlyDeviceId = deviceId,
+                BelowGeneration = State.TokenGeneration,
+            });
         }
 
-        if (unreachable is not null)
-        {
-            await ForgetGatewaysAsync(unreachable);
-        }
+        return revoked.Count > 0;
     }
 
     /// <summary>
@@ -345,49 +528,146 @@ public sealed class UserGrain(
     }
 
     /// <summary>Drops devices whose gateway silo cluster membership has declared dead.</summary>
-    private void PruneDeadGateways()
+    private async Task PruneDeadGatewaysAsync()
     {
         var alive = State.Devices.RemoveAll(d => !GatewayIdentity.IsAlive(membership, d.GatewayId));
         if (alive.Length != State.Devices.Length)
         {
-            state.State = State with { Devices = alive };
-            ArmGraceIfGone();
+            await SetDevicesAsync(alive);
         }
     }
 
     /// <summary>
-    /// With no device left while in a call, the user gets <see cref="CallOptions.DisconnectGraceSeconds"/> to come
-    /// back; then the call is told to let them go. The check repeats each grace period until the slot is free,
-    /// because the notice is one-way (a user grain must not await a session grain: that would be a cycle).
+    /// Asks each gateway holding a device whether it still holds that socket (by epoch), and drops those it does not,
+    /// or whose gateway is dead. A gateway that cannot answer keeps its devices (membership decides about it), and a
+    /// device registered moments ago is kept (its socket joins the gateway's registry after the upgrade).
     /// </summary>
-    private void ArmGraceIfGone()
+    private async Task VerifyDevicesAsync()
     {
-        if (_graceTimer is not null || State.Slot is null || !State.Devices.IsEmpty)
+        var settled = time.GetUtcNow() - NewDeviceAge;
+        var phantom = new List<DeviceInfo>();
+        foreach (var group in State.Devices.Where(d => d.ConnectedAt < settled).GroupBy(d => d.GatewayId))
         {
+            if (GatewayIdentity.IsDead(membership, group.Key))
+            {
+                phantom.AddRange(group);
+                continue;
+            }
+
+            try
+            {
+                var held = await GrainFactory.GetGrain<IStreamRelayGrain>(group.Key).HeldDevices(Uid).WaitAsync(DeliveryTimeout);
+                if (held is { } sockets)
+                {
+                    phantom.AddRange(group.Where(d => !sockets.Contains(new HeldDevice(d.DeviceId, d.Epoch))));
+                }
+            }
+            catch (Exception ex) when (ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+            {
+                logger.PresenceCheckFailed(ex, Uid, group.Key);
+            }
+        }
+
+        if (phantom.Count > 0)
+        {
+            logger.PhantomDevices(Uid, phantom.Count);
+            await SetDevicesAsync(State.Devices.RemoveAll(phantom.Contains));
+        }
+    }
+
+    /// <summary>
+    /// Stores a new device list (and any other change in <paramref name="with"/>), keeping the presence index and the
+    /// grace in step: a gateway the user no longer has a device on leaves the index; no device left while in a call
+    /// starts the grace (its end stored and indexed first), a device back ends it.
+    /// </summary>
+    private async Task SetDevicesAsync(ImmutableArray<DeviceInfo> devices, UserState? with = null)
+    {
+        var before = State.Devices;
+        var next = (with ?? State) with { Devices = devices };
+        var startsGrace = devices.IsEmpty && next.Slot is not null && next.GraceEndsAt is null;
+        var endsGrace = !devices.IsEmpty && next.GraceEndsAt is not null;
+        if (startsGrace)
+        {
+            var ends = time.GetUtcNow().AddSeconds(callOptions.Value.DisconnectGraceSeconds);
+            await graces.AddAsync(Uid, ends);
+            next = next with { GraceEndsAt = ends };
+        }
+        else if (endsGrace)
+        {
+            next = next with { GraceEndsAt = null };
+        }
+
+        state.State = next;
+        await SaveAsync();
+        foreach (var gatewayId in before.Select(d => d.GatewayId).Except(devices.Select(d => d.GatewayId)))
+        {
+            presence.Remove(gatewayId, Uid);
+        }
+
+        if (startsGrace)
+        {
+            ArmGraceTimer(next.GraceEndsAt!.Value);
+        }
+        else if (endsGrace)
+        {
+            StopGrace();
+        }
+
+        ArmPresenceCheck();
+    }
+
+    private async Task LeaveGraceAsync()
+    {
+        if (State.GraceEndsAt is not null)
+        {
+            state.State = State with { GraceEndsAt = null };
+            await SaveAsync();
+        }
+
+        StopGrace();
+    }
+
+    private void StopGrace()
+    {
+        _graceTimer?.Dispose();
+        _graceTimer = null;
+        graces.Remove(Uid);
+    }
+
+    /// <summary>Checks at the grace's end, then each grace period again until the slot is free (the notice is one-way).</summary>
+    private void ArmGraceTimer(DateTimeOffset ends)
+    {
+        _graceTimer?.Dispose();
+        var due = ends - time.GetUtcNow();
+        var period = TimeSpan.FromSeconds(callOptions.Value.DisconnectGraceSeconds);
+        _graceTimer = this.RegisterGrainTimer(CheckGrace, new GrainTimerCreationOptions(due < TimeSpan.Zero ? TimeSpan.Zero : due, period) { KeepAlive = true });
+    }
+
+    /// <summary>While the user holds a call and has devices, checks them with their gateways every PresenceCheckSeconds.</summary>
+    private void ArmPresenceCheck()
+    {
+        if (State.Slot is null || State.Devices.IsEmpty)
+        {
+            _presenceTimer?.Dispose();
+            _presenceTimer = null;
             return;
         }
 
-        var grace = TimeSpan.FromSeconds(callOptions.Value.DisconnectGraceSeconds);
-        _graceTimer = this.RegisterGrainTimer(
-            () =>
-            {
-                if (!State.Devices.IsEmpty || FreshSlot() is not { } slot)
+        if (_presenceTimer is null)
+        {
+            var period = TimeSpan.FromSeconds(callOptions.Value.PresenceCheckSeconds);
+            _presenceTimer = this.RegisterGrainTimer(
+                async () =>
                 {
-                    _graceTimer?.Dispose();
-                    _graceTimer = null;
-                    return Task.CompletedTask;
-                }
+                    if (FreshSlot() is not null)
+                    {
+                        await VerifyDevicesAsync();
+                    }
 
-                logger.GraceExpired(Uid, slot.SessionId);
-                return GrainFactory.GetGrain<ICallSessionGrain>(slot.SessionId).Abandon(Uid);
-            },
-            new GrainTimerCreationOptions(grace, grace) { KeepAlive = true });
-    }
-
-    private async Task ForgetGatewaysAsync(List<string> gatewayIds)
-    {
-        state.State = State with { Devices = State.Devices.RemoveAll(d => gatewayIds.Contains(d.GatewayId)) };
-        await SaveAsync();
+                    ArmPresenceCheck();
+                },
+                new GrainTimerCreationOptions(period, period));
+        }
     }
 }
 

@@ -43,6 +43,11 @@ public static class RedisSilo
 
         // Ringing calls are indexed by deadline in Redis, so a call whose silo dies still times out (IRingDeadlines).
         silo.Services.AddSingleton<IRingDeadlines>(sp => new RedisRingDeadlines(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
+
+        // Users in their disconnect grace, and which users have devices on which gateway: a silo's death cannot leave
+        // anyone in a call forever (IGraceDeadlines, IPresenceIndex).
+        silo.Services.AddSingleton<IGraceDeadlines>(sp => new RedisGraceDeadlines(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
+        silo.Services.AddSingleton<IPresenceIndex>(sp => new RedisPresenceIndex(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
         return silo;
     }
 }

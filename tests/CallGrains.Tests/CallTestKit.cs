@@ -93,6 +93,7 @@ public sealed class CallTestKit(InProcessTestCluster cluster)
             var registration = await User(uid).RegisterDevice(deviceId, probe.GatewayId, 0);
             Assert.Null(registration.Error);
             probe.Devices.Add((uid, deviceId));
+            probe.Epochs[(uid, deviceId)] = registration.Epoch;
         }
 
         return probe;
@@ -168,6 +169,13 @@ public sealed class EventProbe(string gatewayId)
     public string GatewayId { get; } = gatewayId;
 
     public List<(string Uid, string DeviceId)> Devices { get; } = [];
+
+    /// <summary>The registration epoch of each device, for unregistering it as its socket would.</summary>
+    public Dictionary<(string Uid, string DeviceId), long> Epochs { get; } = [];
+
+    /// <summary>What the gateway does when a device's socket closes.</summary>
+    public Task DisconnectAsync(IClusterClient client, string uid, string deviceId = "dev") =>
+        client.GetGrain<IUserGrain>(uid).UnregisterDevice(deviceId, GatewayId, Epochs[(uid, deviceId)]);
 
     public async Task SubscribeAsync(IStreamProvider provider)
     {

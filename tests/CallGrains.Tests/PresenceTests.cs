@@ -86,7 +86,7 @@ public sealed class PresenceTests(ClusterFixture fixture)
         var probe = await _kit.WatchAsync(a, b);
         var call = await _kit.RingAsync(a, b);
 
-        await _kit.User(a).UnregisterDevice("dev", probe.GatewayId);
+        await probe.DisconnectAsync(_kit.Client, a);
 
         await CallTestKit.EventuallyAsync(async () => (await _kit.Session(call.SessionId).Peek())!.Status == CallStatus.Cancelled, "cancelled");
         await _kit.AssertFreeAsync(a, b);
@@ -101,7 +101,7 @@ public sealed class PresenceTests(ClusterFixture fixture)
         var probe = await _kit.WatchAsync(a, b);
         var call = await _kit.RingAsync(a, b);
 
-        await _kit.User(b).UnregisterDevice("dev", probe.GatewayId);
+        await probe.DisconnectAsync(_kit.Client, b);
 
         await CallTestKit.EventuallyAsync(async () => (await _kit.Session(call.SessionId).Peek())!.Status == CallStatus.Unanswered, "unanswered");
         await _kit.AssertFreeAsync(a, b);
@@ -114,7 +114,7 @@ public sealed class PresenceTests(ClusterFixture fixture)
         var probe = await _kit.WatchAsync(a, b);
         var call = await _kit.ConnectAsync(a, b);
 
-        await _kit.User(b).UnregisterDevice("dev", probe.GatewayId);
+        await probe.DisconnectAsync(_kit.Client, b);
 
         await CallTestKit.EventuallyAsync(async () => (await _kit.Session(call.SessionId).Peek())!.Status == CallStatus.Ended, "ended");
         await _kit.AssertFreeAsync(a, b);
@@ -129,7 +129,7 @@ public sealed class PresenceTests(ClusterFixture fixture)
         var probe = await _kit.WatchAsync(a, b);
         var call = await _kit.ConnectAsync(a, b);
 
-        await _kit.User(b).UnregisterDevice("dev", probe.GatewayId);
+        await probe.DisconnectAsync(_kit.Client, b);
         await _kit.User(b).RegisterDevice("dev", probe.GatewayId, 0);
         await Task.Delay(PastGrace);
 

@@ -34,9 +34,12 @@ public sealed class UserTests(ClusterFixture fixture)
         var uid = (await _kit.CreateUsersAsync(1))[0];
         var user = _kit.User(uid);
         var (gw1, gw2) = (_kit.GatewayIds[0], _kit.GatewayIds[1]);
+        var epochs = new List<long>();
         for (var i = 0; i < 10; i++)
         {
-            Assert.Null((await user.RegisterDevice($"d{i}", gw1, 0)).Error);
+            var registration = await user.RegisterDevice($"d{i}", gw1, 0);
+            Assert.Null(registration.Error);
+            epochs.Add(registration.Epoch);
         }
 
         var refused = await user.RegisterDevice("d10", gw1, 0);
@@ -48,7 +51,7 @@ public sealed class UserTests(ClusterFixture fixture)
         Assert.Equal(10, moved.Snapshot!.Devices.Length);
         Assert.Equal(gw2, moved.Snapshot.Devices.Single(d => d.DeviceId == "d3").GatewayId);
 
-        await user.UnregisterDevice("d0", gw1);
+        await user.UnregisterDevice("d0", gw1, epochs[0]);
         Assert.Null((await user.RegisterDevice("d10", gw1, 0)).Error);
     }
 
@@ -58,12 +61,32 @@ public sealed class UserTests(ClusterFixture fixture)
         var uid = (await _kit.CreateUsersAsync(1))[0];
         var user = _kit.User(uid);
         var (gw1, gw2) = (_kit.GatewayIds[0], _kit.GatewayIds[1]);
-        await user.RegisterDevice("phone", gw1, 0);
+        var old = await user.RegisterDevice("phone", gw1, 0);
         await user.RegisterDevice("phone", gw2, 0);
 
-        await user.UnregisterDevice("phone", gw1);
+        await user.UnregisterDevice("phone", gw1, old.Epoch);
 
         Assert.Equal(gw2, Assert.Single((await user.GetSnapshot())!.Devices).GatewayId);
+    }
+
+    [Fact]
+    public async Task An_old_sockets_late_cleanup_does_not_remove_a_newer_registration_of_the_same_device()
+    {
+        var uid = (await _kit.CreateUsersAsync(1))[0];
+        var user = _kit.User(uid);
+        var gw = _kit.GatewayIds[0];
+        var first = await user.RegisterDevice("phone", gw, 0);
+
+        // The device reconnects to the same gateway before the first socket's cleanup runs.
+        var second = await user.RegisterDevice("phone", gw, 0);
+        await user.UnregisterDevice("phone", gw, first.Epoch);
+
+        Assert.True(second.Epoch > first.Epoch);
+        var device = Assert.Single((await user.GetSnapshot())!.Devices);
+        Assert.Equal(second.Epoch, device.Epoch);
+
+        await user.UnregisterDevice("phone", gw, second.Epoch);
+        Assert.Empty((await user.GetSnapshot())!.Devices);
     }
 
     [Fact]

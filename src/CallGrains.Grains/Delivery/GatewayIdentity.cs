@@ -15,6 +15,27 @@ public sealed class GatewayIdentity(ILocalSiloDetails localSilo)
         Silo(gatewayId) is { } silo
         && membership.CurrentSnapshot.GetSiloStatus(silo) is SiloStatus.Active or SiloStatus.Joining or SiloStatus.Created or SiloStatus.ShuttingDown or SiloStatus.Stopping;
 
+    /// <summary>
+    /// Whether the gateway surely holds no socket: its silo is declared dead, or a later generation of the same
+    /// endpoint has joined (the old entry may have been cleaned from the membership table). A silo that this silo's
+    /// membership view has not heard of yet is not dead.
+    /// </summary>
+    public static bool IsDead(IClusterMembershipService membership, string gatewayId)
+    {
+        if (Silo(gatewayId) is not { } silo)
+        {
+            return true;
+        }
+
+        var snapshot = membership.CurrentSnapshot;
+        return snapshot.GetSiloStatus(silo) switch
+        {
+            SiloStatus.Dead => true,
+            SiloStatus.None => snapshot.Members.Keys.Any(m => m.Endpoint.Equals(silo.Endpoint) && m.Generation > silo.Generation),
+            _ => false,
+        };
+    }
+
     /// <summary>The silo a gateway id names, or null for an id that is not one.</summary>
     public static SiloAddress? Silo(string gatewayId)
     {

@@ -1,3 +1,6 @@
+using System.Collections.Immutable;
+using CallGrains.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Concurrency;
 
 namespace CallGrains.Grains.Delivery;
@@ -8,6 +11,16 @@ public interface IStreamRelayGrain : IGrainWithStringKey
 {
     [Alias("Deliver")]
     Task Deliver(StreamId streamId, object item);
+
+    /// <summary>The sockets of <paramref name="uid"/> this gateway holds now; null when this silo runs no gateway.</summary>
+    [Alias("HeldDevices")]
+    Task<ImmutableArray<HeldDevice>?> HeldDevices(string uid);
+}
+
+/// <summary>What the gateway on this silo holds: implemented by the gateway's connection registry.</summary>
+public interface IDeviceDirectory
+{
+    ImmutableArray<HeldDevice> Held(string uid);
 }
 
 /// <summary>
@@ -15,7 +28,10 @@ public interface IStreamRelayGrain : IGrainWithStringKey
 /// different publishers interleave, while each publisher's items stay in order because it awaits each one.
 /// </summary>
 [SiloBoundPlacement, Reentrant]
-public sealed class StreamRelayGrain(LocalStreamHub hub) : Grain, IStreamRelayGrain
+public sealed class StreamRelayGrain(LocalStreamHub hub, IServiceProvider services) : Grain, IStreamRelayGrain
 {
     public Task Deliver(StreamId streamId, object item) => hub.PublishAsync(streamId, item);
+
+    public Task<ImmutableArray<HeldDevice>?> HeldDevices(string uid) =>
+        Task.FromResult(services.GetService<IDeviceDirectory>() is { } directory ? directory.Held(uid) : (ImmutableArray<HeldDevice>?)null);
 }
