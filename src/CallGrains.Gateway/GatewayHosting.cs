@@ -61,6 +61,7 @@ public static class GatewayHosting
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapWebSocketApi();
         app.MapRestApi();
+        app.MapAdminApi();
         return app;
     }
 
