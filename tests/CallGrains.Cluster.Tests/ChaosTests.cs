@@ -33,7 +33,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
     private static readonly TimeSpan Target = TimeSpan.FromSeconds(GraceSeconds) + FailureDetection + TimeSpan.FromSeconds(5);
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(8);
-    private static readonly TimeSpan BetweenKills = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan BetweenKills = TimeSpan.FromSeconds(25);
     private static readonly TimeSpan DownFor = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan RandomVanishCutoff = TimeSpan.FromSeconds(40);
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
