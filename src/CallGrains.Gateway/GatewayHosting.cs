@@ -62,6 +62,7 @@ public static class GatewayHosting
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapWebSocketApi();
         app.MapRestApi();
+        app.MapAdminApi();
         return app;
     }
 

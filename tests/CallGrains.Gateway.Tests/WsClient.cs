@@ -16,7 +16,10 @@ public sealed partial class WsClient : IAsyncDisposable
     private readonly Channel<JsonElement> _anonymous = Channel.CreateUnbounded<JsonElement>();
     private readonly List<JsonElement> _events = [];
     private readonly TaskCompletionSource<JsonElement> _welcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<string, (string Op, long SeqBefore)> _sent = new();
+    private readonly List<Received> _log = [];
     private readonly Task _reader;
+    private long _highestSeq = -1;
     private int _nextId;
 
     private WsClient(ClientWebSocket socket, string uid)
@@ -33,6 +36,21 @@ public sealed partial class WsClient : IAsyncDisposable
     public WebSocketCloseStatus? CloseStatus { get; private set; }
 
     public Task Closed => _reader;
+
+    /// <summary>When the socket was seen to close (by either side), or null while it is open.</summary>
+    public DateTime? ClosedAt { get; private set; }
+
+    /// <summary>Every message this socket received, in arrival order: welcome, events, responses and the rest.</summary>
+    public IReadOnlyList<Received> Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return [.. _log];
+            }
+        }
+    }
 
     public IReadOnlyList<JsonElement> Events
     {
@@ -61,13 +79,46 @@ public sealed partial class WsClient : IAsyncDisposable
     /// <summary>Sends one request and returns its response.</summary>
     public async Task<JsonElement> RequestAsync(string op, object? args = null)
     {
+        var (text, pending) = Prepare(op, args);
+        await SendTextAsync(text);
+        return await pending.Task.WaitAsync(Wait);
+    }
+
+    /// <summary>
+    /// Sends one request and returns its response, or null if the socket closes first, cannot send, or no response
+    /// comes within <paramref name="timeout"/>: for tests that kill servers under their clients.
+    /// </summary>
+    public async Task<JsonElement?> TryRequestAsync(string op, object? args, TimeSpan timeout)
+    {
+        var (text, pending) = Prepare(op, args);
+        try
+        {
+            await SendTextAsync(text).WaitAsync(timeout);
+        }
+        catch (Exception ex) when (ex is WebSocketException or InvalidOperationException or ObjectDisposedException or TimeoutException or IOException)
+        {
+            return null;
+        }
+
+        await Task.WhenAny(pending.Task, _reader, Task.Delay(timeout));
+        return pending.Task.IsCompletedSuccessfully ? pending.Task.Result : null;
+    }
+
+    /// <summary>Drops the connection without a close handshake, as a device losing its network does.</summary>
+    public void Abort() => _socket.Abort();
+
+    private (string Text, TaskCompletionSource<JsonElement> Pending) Prepare(string op, object? args)
+    {
         var id = $"r{Interlocked.Increment(ref _nextId)}";
         var request = JsonSerializer.SerializeToNode(args ?? new { })!.AsObject();
         request["id"] = id;
         request["op"] = op;
-        var pending = _pending[id] = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await SendTextAsync(request.ToJsonString());
-        return await pending.Task.WaitAsync(Wait);
+        lock (_log)
+        {
+            _sent[id] = (op, _highestSeq);
+        }
+
+        return (request.ToJsonString(), _pending[id] = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously));
     }
 
     public async Task<JsonElement> CallAsync(string callee, int? timeoutSeconds = 60) =>
@@ -170,6 +221,7 @@ public sealed partial class WsClient : IAsyncDisposable
 
                 using var doc = JsonDocument.Parse(buffer.AsMemory(0, length));
                 var message = doc.RootElement.Clone();
+                Record(message);
                 if (message.TryGetProperty("event", out var name))
                 {
                     if (name.GetString() == "welcome")
@@ -200,9 +252,41 @@ public sealed partial class WsClient : IAsyncDisposable
         finally
         {
             CloseStatus ??= _socket.CloseStatus;
+            ClosedAt = DateTime.UtcNow;
             _welcome.TrySetException(new InvalidOperationException($"closed before welcome ({CloseStatus})"));
         }
     }
+
+    private void Record(JsonElement message)
+    {
+        string? op = null;
+        long? seqBefore = null;
+        if (message.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String && _sent.TryRemove(id.GetString()!, out var sent))
+        {
+            (op, seqBefore) = (sent.Op, sent.SeqBefore);
+        }
+
+        var received = new Received(DateTime.UtcNow, message, op, seqBefore);
+        lock (_log)
+        {
+            _log.Add(received);
+            _highestSeq = Math.Max(_highestSeq, received.Seq ?? _highestSeq);
+        }
+    }
+}
+
+/// <summary>
+/// One message as a socket received it. For a response to a request sent with <see cref="WsClient.RequestAsync"/>:
+/// the op, and the highest seq the socket had received when the request went out.
+/// </summary>
+public sealed record Received(DateTime At, JsonElement Message, string? Op, long? SeqBefore)
+{
+    public string? Event => Message.ValueKind == JsonValueKind.Object && Message.TryGetProperty("event", out var e) ? e.GetString() : null;
+
+    public long? Seq => Message.ValueKind == JsonValueKind.Object && Message.TryGetProperty("seq", out var s) && s.TryGetInt64(out var v) ? v : null;
+
+    /// <summary>The call the message carries, if any.</summary>
+    public JsonElement? Call => Message.ValueKind == JsonValueKind.Object && Message.TryGetProperty("call", out var c) && c.ValueKind == JsonValueKind.Object ? c : null;
 }
 
 internal static class MemoryExtensions

@@ -1,0 +1,103 @@
+using System.Text.Json;
+using CallGrains.Gateway.Tests;
+
+namespace CallGrains.Cluster.Tests;
+
+/// <summary>The chaos test's invariants on hand-made logs and states: each rule passes what PROTOCOL allows and catches a breach.</summary>
+public sealed class ChaosRulesTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(25);
+
+    [Fact]
+    public void A_gap_left_by_the_sockets_own_action_is_explained_by_its_response()
+    {
+        List<Received> log =
+        [
+            Message("""{"event":"welcome","seq":3,"activeCall":null,"ringing":[]}"""),
+            Message("""{"event":"incomingCallReceived","seq":4,"call":{}}"""),
+            Message("""{"id":"r1","ok":true,"seq":5}""", "acceptCall", seqBefore: 4),
+            Message("""{"event":"callEndedMessageReceived","seq":6,"call":{}}"""),
+        ];
+
+        Assert.Empty(ChaosRules.SeqViolations("u", 1, log, finalSeq: 6));
+    }
+
+    [Fact]
+    public void A_missing_event_a_duplicate_and_a_gap_only_a_sync_covers_are_violations()
+    {
+        List<Received> gap =
+        [
+            Message("""{"event":"welcome","seq":0,"activeCall":null,"ringing":[]}"""),
+            Message("""{"event":"incomingCallReceived","seq":1,"call":{}}"""),
+            Message("""{"id":"r1","ok":true,"seq":3,"activeCall":null,"ringing":[]}""", "sync", seqBefore: 1),
+            Message("""{"event":"incomingCallReceived","seq":4,"call":{}}"""),
+        ];
+        List<Received> duplicate =
+        [
+            Message("""{"event":"welcome","seq":0,"activeCall":null,"ringing":[]}"""),
+            Message("""{"event":"incomingCallReceived","seq":1,"call":{}}"""),
+            Message("""{"event":"incomingCallReceived","seq":1,"call":{}}"""),
+        ];
+
+        var missing = Assert.Single(ChaosRules.SeqViolations("u", 1, gap, finalSeq: 4));
+        Assert.Contains("seq 2,3 never arrived", missing.Detail, StringComparison.Ordinal);
+        Assert.Single(ChaosRules.SeqViolations("u", 1, duplicate, finalSeq: null));
+        Assert.Contains("seq 2 never arrived", Assert.Single(ChaosRules.SeqViolations("u", 1, duplicate[..2], finalSeq: 2)).Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_socket_that_saw_a_call_live_must_be_told_how_it_ended_while_it_stays_open()
+    {
+        var ended = Calls(Call("x", "cancelled", "a", "b", endedAt: 1000));
+        List<Received> rang = [Message("""{"event":"incomingCallReceived","seq":1,"call":""" + CallJson("x", "initiated", "a", "b") + "}")];
+        List<Received> told = [.. rang, Message("""{"event":"incomingCallCanceled","seq":2,"reason":"cancelled","call":""" + CallJson("x", "cancelled", "a", "b") + "}")];
+
+        Assert.Single(ChaosRules.FinalEventViolations("b", 1, rang, closedAt: null, ended));
+        Assert.Empty(ChaosRules.FinalEventViolations("b", 1, told, closedAt: null, ended));
+        Assert.Empty(ChaosRules.FinalEventViolations("b", 1, rang, closedAt: DateTime.UnixEpoch.AddSeconds(1002), ended));
+    }
+
+    [Fact]
+    public void Busy_users_need_a_live_call_with_present_parties_that_both_hold_it()
+    {
+        var ghost = Call("g", "ongoing", "a", "gone");
+        var states = new Dictionary<string, JsonElement>
+        {
+            ["a"] = State(ghost, ringing: null),
+            ["gone"] = State(ghost, ringing: null),
+            ["c"] = State(Call("s", "ongoing", "c", "d"), ringing: null),
+            ["d"] = State(null, ringing: null),
+            ["e"] = State(null, ringing: Call("live", "initiated", "f", "e")),
+            ["f"] = State(Call("live", "initiated", "f", "e"), ringing: null),
+        };
+        var calls = Calls(ghost, Call("s", "ended", "c", "d", endedAt: 1000), Call("live", "initiated", "f", "e"));
+
+        var found = ChaosRules.StateViolations(states, calls, uid => uid == "gone" ? TimeSpan.FromSeconds(60) : null, Bound);
+
+        Assert.Equal(["a:a", "a:c", "a:gone", "b:g"], found.Select(v => $"{v.Rule}:{v.Subject}").Order());
+    }
+
+    private static Received Message(string json, string? op = null, long? seqBefore = null)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return new Received(DateTime.UtcNow, doc.RootElement.Clone(), op, seqBefore);
+    }
+
+    private static string CallJson(string id, string status, string caller, string callee, double? endedAt = null) =>
+        $$"""{"sessionId":"{{id}}","status":"{{status}}","initiator":{"uid":"{{caller}}","name":"{{caller}}"},"receiverId":"{{callee}}","endedAt":{{(endedAt is { } e ? e.ToString(System.Globalization.CultureInfo.InvariantCulture) : "null")}}}""";
+
+    private static JsonElement Call(string id, string status, string caller, string callee, double? endedAt = null)
+    {
+        using var doc = JsonDocument.Parse(CallJson(id, status, caller, callee, endedAt));
+        return doc.RootElement.Clone();
+    }
+
+    private static Dictionary<string, JsonElement?> Calls(params JsonElement[] calls) => calls.ToDictionary(c => c.Str("sessionId"), c => (JsonElement?)c);
+
+    private static JsonElement State(JsonElement? active, JsonElement? ringing)
+    {
+        var json = $$"""{"activeCall":{{(active is { } a ? a.GetRawText() : "null")}},"ringing":[{{(ringing is { } r ? r.GetRawText() : "")}}]}""";
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.Clone();
+    }
+}
