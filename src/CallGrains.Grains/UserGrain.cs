@@ -294,7 +294,7 @@ public sealed class UserGrain(
         {
             next = update.Phase == SlotPhase.Free
                 ? next with { Slot = null, Settled = Remember(next.Settled, new AppliedUpdate(sessionId, update.Version)) }
-                : next with { Slot = slot with { Call = update.Call, Phase = update.Phase, Version = update.Version } };
+                : next with { Slot = slot with { Call = update.Call, Phase = update.Phase, Version = Math.Max(slot.Version, update.Version) } };
         }
         else if (slot is null && update.Phase == SlotPhase.Ongoing)
         {

@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using CallGrains.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Streams;
 
 namespace CallGrains.Tests;
 
@@ -95,6 +98,44 @@ public sealed class DeliveryTests(ClusterFixture fixture)
         var signals = probe.For(b, "phone").Where(e => e.Type == CallEventType.Signal).ToList();
         Assert.Equal(5, signals.Count);
         Assert.All(signals, s => Assert.Equal(seq, s.Seq));
+    }
+
+    [Fact]
+    public async Task A_gateway_that_hangs_delays_the_users_other_devices_by_the_delivery_timeout_only()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+        var probe = await _kit.WatchAsync(a, b);
+
+        // b also has a device on the second silo's gateway, which takes b's events and never finishes handing them on.
+        var slowGateway = _kit.GatewayIds[1];
+        var stream = fixture.Cluster.Silos[1].ServiceProvider.GetRequiredKeyedService<IStreamProvider>(StreamNames.Provider)
+            .GetStream<GatewayDelivery>(StreamId.Create(StreamNames.GatewayNamespace, slowGateway));
+        var hung = new TaskCompletionSource();
+        var handle = await stream.SubscribeAsync((delivery, _) => delivery.Uid == b ? hung.Task : Task.CompletedTask);
+        try
+        {
+            Assert.Null((await _kit.User(b).RegisterDevice("tablet", slowGateway, 0)).Error);
+            var rang = Stopwatch.StartNew();
+            var call = await _kit.RingAsync(a, b);
+            var accepted = await _kit.Session(call.SessionId).AcceptCall(b, "dev");
+            var took = rang.Elapsed;
+
+            // Two events went to the hung gateway; each cost at most the delivery timeout (2 s), far from Orleans'
+            // 30 s response timeout, and the device on the healthy gateway got both at once.
+            Assert.True(accepted.Ok, accepted.Error?.Message);
+            Assert.True(took < TimeSpan.FromSeconds(20), $"ringing and accepting took {took.TotalSeconds:F1} s");
+            await probe.WaitForAsync(b, 1);
+            await probe.WaitForAsync(a, 1);
+            Assert.Equal(CallStatus.Ongoing, (await _kit.Session(call.SessionId).Peek())!.Status);
+
+            // Slow is not gone: the tablet stays registered.
+            Assert.Contains((await _kit.SnapshotAsync(b)).Devices, d => d.DeviceId == "tablet");
+        }
+        finally
+        {
+            hung.TrySetResult();
+            await handle.UnsubscribeAsync();
+        }
     }
 
     [Fact]
