@@ -14,6 +14,7 @@ public static class CallGrainsApp
         builder.UseOrleans(silo => silo.AddCallGrainsSilo(builder.Configuration));
         builder.Services.AddCallGrainsGateway(builder.Configuration, builder.Environment);
         builder.Services.AddCallGrainsHealth(builder.Configuration);
+        builder.Services.AddCallGrainsTracing(builder.Configuration);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 64 * 1024);
         configure?.Invoke(builder);
 
