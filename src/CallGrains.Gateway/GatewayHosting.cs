@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using CallGrains.Abstractions;
 using CallGrains.Grains.Delivery;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -58,6 +59,8 @@ public static class GatewayHosting
     public static IEndpointRouteBuilder MapCallGrainsGateway(this WebApplication app)
     {
         app.UseWebSockets();
+        // Liveness runs no check (the process answers); readiness runs every registered one.
+        app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/healthz");
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapWebSocketApi();

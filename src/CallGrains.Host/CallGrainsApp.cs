@@ -13,6 +13,8 @@ public static class CallGrainsApp
         builder.Services.AddOptions<SiloOptions>().BindConfiguration(SiloOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.UseOrleans(silo => silo.AddCallGrainsSilo(builder.Configuration));
         builder.Services.AddCallGrainsGateway(builder.Configuration, builder.Environment);
+        builder.Services.AddCallGrainsHealth(builder.Configuration);
+        builder.Services.AddCallGrainsTracing(builder.Configuration);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 64 * 1024);
         configure?.Invoke(builder);
 

@@ -17,6 +17,7 @@ public static class InfoApi
             ringTimeoutSeconds = calls.Value.RingTimeoutSeconds,
             ringTimeoutRange = $"{Limits.MinTimeoutSeconds}-{Limits.MaxTimeoutSeconds}",
             health = "/healthz",
+            alive = "/alive",
             websocket = "/v1/ws",
             metrics = "/metrics",
         }));

@@ -63,6 +63,11 @@ public static class SiloConfiguration
     public static ISiloBuilder AddCallGrainsSilo(this ISiloBuilder silo, IConfiguration configuration)
     {
         var options = configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
+        if (Tracing.Enabled(configuration))
+        {
+            silo.AddActivityPropagation();
+        }
+
         silo.Configure<ClusterMembershipOptions>(o =>
         {
             // Orleans' defaults (10 s probes, 3 misses) take over half a minute to declare a silo dead: too long for

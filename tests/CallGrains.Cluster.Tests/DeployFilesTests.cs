@@ -64,6 +64,9 @@ public sealed class DeployFilesTests
         Assert.Equal("http://+:8080", env["ASPNETCORE_URLS"]);
         var exposed = ((YamlSequenceNode)silo["expose"]).Select(n => n.ToString()).ToHashSet();
         Assert.Superset(new HashSet<string> { "8080", env["Orleans__SiloPort"], env["Orleans__GatewayPort"] }, exposed);
+        var healthcheck = string.Join(" ", ((YamlSequenceNode)((YamlMappingNode)silo["healthcheck"])["test"]).Select(n => n.ToString()));
+        Assert.Matches(@"^CMD bash -c .*/dev/tcp/127\.0\.0\.1/8080 .*GET /healthz HTTP/1\.0.* 200 ", healthcheck);
+        Assert.Contains("/healthz", HealthPathsTheHostServes());
         var lb = (YamlMappingNode)services["lb"];
         Assert.Contains("./deploy/nginx.conf:/etc/nginx/nginx.conf:ro", ((YamlSequenceNode)lb["volumes"]).Select(n => n.ToString()));
         Assert.Contains("server silo:8080", File.ReadAllText(Path.Combine(Root, "deploy", "nginx.conf")), StringComparison.Ordinal);
@@ -96,10 +99,14 @@ public sealed class DeployFilesTests
         Assert.Equal("redis:6379", env["ConnectionStrings__Redis"]);
         var ports = ((YamlSequenceNode)container["ports"]).Cast<YamlMappingNode>().ToDictionary(p => p["name"].ToString(), p => p["containerPort"].ToString());
         Assert.Equal(("8080", env["Orleans__SiloPort"], env["Orleans__GatewayPort"]), (ports["http"], ports["silo"], ports["gateway"]));
-        foreach (var probe in new[] { "readinessProbe", "livenessProbe" })
+        // Starting and readiness wait for /healthz (an Active member whose storage answers); liveness asks /alive only,
+        // so a Redis outage makes pods unready rather than getting them all restarted.
+        var served = HealthPathsTheHostServes();
+        foreach (var (probe, path) in new[] { ("startupProbe", "/healthz"), ("readinessProbe", "/healthz"), ("livenessProbe", "/alive") })
         {
             var get = (YamlMappingNode)((YamlMappingNode)container[probe])["httpGet"];
-            Assert.Equal("/healthz", get["path"].ToString());
+            Assert.Equal(path, get["path"].ToString());
+            Assert.Contains(path, served);
             Assert.Equal("http", get["port"].ToString());
         }
 
@@ -107,6 +114,15 @@ public sealed class DeployFilesTests
         Assert.Equal("2", ((YamlMappingNode)pdb["spec"])["minAvailable"].ToString());
         var hostProject = File.ReadAllText(Path.Combine(Root, "src", "CallGrains.Host", "CallGrains.Host.csproj"));
         Assert.Contains("Microsoft.Orleans.Hosting.Kubernetes", hostProject, StringComparison.Ordinal);
+    }
+
+    /// <summary>The health endpoints the host maps, read from its source so a renamed endpoint breaks these tests.</summary>
+    private static HashSet<string> HealthPathsTheHostServes()
+    {
+        var sources = string.Join("\n", Directory.GetFiles(Path.Combine(Root, "src"), "*.cs", SearchOption.AllDirectories).Select(File.ReadAllText));
+        var paths = Regex.Matches(sources, @"MapHealthChecks\(""(/[^""]*)""").Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.Superset(new HashSet<string> { "/alive", "/healthz" }, paths);
+        return paths;
     }
 
     private static YamlMappingNode Load(string path) => LoadAll(path).Single();

@@ -248,7 +248,12 @@ public sealed class FlowTests(TwoNodeFixture cluster)
         var signal = await p.B.EventAsync(1, "signal");
         Assert.Equal(p.A.Uid, signal.Str("from"));
         Assert.Equal("offer", signal.GetProperty("data").Str("type"));
-        Assert.Equal(3, signal.Seq());
+
+        // Signals are not numbered: B's seq stays where accepting left it (incoming 1, answeredElsewhere 2), so B's
+        // other devices see no gap, and the next numbered event follows on.
+        Assert.Equal(2, signal.Seq());
+        await p.A.RequestAsync("endCall", new { sessionId = call.SessionId() });
+        Assert.Equal(3, (await p.B.EventAsync(2, "callEndedMessageReceived")).Seq());
     }
 
     [Theory]

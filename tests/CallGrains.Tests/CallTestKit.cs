@@ -150,7 +150,7 @@ public sealed class CallTestKit(InProcessTestCluster cluster)
         }
     }
 
-    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int timeoutMs = 10_000)
+    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int timeoutMs = 30_000)
     {
         var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
         while (!await condition())
@@ -196,7 +196,7 @@ public sealed class EventProbe(string gatewayId)
 
     public IReadOnlyList<CallEventType> TypesFor(string uid, string deviceId = "dev") => For(uid, deviceId).Select(e => e.Type).ToList();
 
-    public Task WaitForAsync(string uid, int count, string deviceId = "dev", int timeoutMs = 10_000) =>
+    public Task WaitForAsync(string uid, int count, string deviceId = "dev", int timeoutMs = 30_000) =>
         CallTestKit.EventuallyAsync(() => Task.FromResult(For(uid, deviceId).Count >= count), $"{count} events for {uid}/{deviceId}", timeoutMs);
 
     /// <summary>Waits long enough for any stray event to have arrived.</summary>

@@ -21,19 +21,22 @@ public sealed class ClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var builder = new InProcessTestClusterBuilder(2);
-        builder.ConfigureSilo((_, silo) =>
-        {
-            silo.AddCallGrainsMemoryStorage();
-            silo.UseInMemoryReminderService();
-            silo.AddCallGrains();
-            silo.Services.PostConfigure<CallOptions>(o =>
-            {
-                o.RingTimeoutSeconds = DefaultRingTimeoutSeconds;
-                o.DisconnectGraceSeconds = DisconnectGraceSeconds;
-            });
-        });
+        builder.ConfigureSilo((_, silo) => AddEmbeddedCallGrains(silo));
         Cluster = builder.Build();
         await Cluster.DeployAsync();
+    }
+
+    /// <summary>The embedded providers, with the short ring timeout and disconnect grace the tests count on.</summary>
+    public static void AddEmbeddedCallGrains(ISiloBuilder silo)
+    {
+        silo.AddCallGrainsMemoryStorage();
+        silo.UseInMemoryReminderService();
+        silo.AddCallGrains();
+        silo.Services.PostConfigure<CallOptions>(o =>
+        {
+            o.RingTimeoutSeconds = DefaultRingTimeoutSeconds;
+            o.DisconnectGraceSeconds = DisconnectGraceSeconds;
+        });
     }
 
     public async Task DisposeAsync()

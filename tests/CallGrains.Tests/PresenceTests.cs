@@ -2,11 +2,13 @@ using CallGrains.Abstractions;
 
 namespace CallGrains.Tests;
 
-/// <summary>Tokens, signals and the disconnect grace, at the grain level (the gateway tests cover the sockets).</summary>
+/// <summary>
+/// Tokens, signals and the disconnect grace, at the grain level (the gateway tests cover the sockets). What must not
+/// happen within the grace is checked on a fake clock (DisconnectGraceTests).
+/// </summary>
 [Collection(ClusterGroup.Name)]
 public sealed class PresenceTests(ClusterFixture fixture)
 {
-    private static readonly TimeSpan PastGrace = TimeSpan.FromSeconds((ClusterFixture.DisconnectGraceSeconds * 2) + 1);
     private readonly CallTestKit _kit = new(fixture.Cluster);
 
     [Fact]
@@ -120,30 +122,5 @@ public sealed class PresenceTests(ClusterFixture fixture)
         await _kit.AssertFreeAsync(a, b);
         await probe.WaitForAsync(a, 2);
         Assert.Equal(CallEventType.CallEndedMessageReceived, probe.For(a)[1].Type);
-    }
-
-    [Fact]
-    public async Task Coming_back_within_the_grace_period_keeps_the_call()
-    {
-        var (a, b) = await _kit.CreatePairAsync();
-        var probe = await _kit.WatchAsync(a, b);
-        var call = await _kit.ConnectAsync(a, b);
-
-        await probe.DisconnectAsync(_kit.Client, b);
-        await _kit.User(b).RegisterDevice("dev", probe.GatewayId, 0);
-        await Task.Delay(PastGrace);
-
-        Assert.Equal(CallStatus.Ongoing, (await _kit.Session(call.SessionId).Peek())!.Status);
-    }
-
-    [Fact]
-    public async Task A_user_who_never_connected_rings_until_the_ring_timeout()
-    {
-        var (a, b) = await _kit.CreatePairAsync();
-        var call = await _kit.RingAsync(a, b, timeoutSeconds: 5);
-
-        await Task.Delay(PastGrace);
-
-        Assert.Equal(CallStatus.Initiated, (await _kit.Session(call.SessionId).Peek())!.Status);
     }
 }
