@@ -4,16 +4,23 @@ using System.Threading.Channels;
 namespace CallGrains.Gateway;
 
 /// <summary>
-/// One device's socket. Everything sent to it goes through one bounded queue drained by one loop, so sends never
-/// overlap and a slow client cannot make the server buffer without bound: past the limit it is disconnected.
+/// One device's socket. Everything sent to it goes through one queue drained by one loop, so sends never overlap
+/// and a slow client cannot make the server buffer without bound: past <c>Gateway:SendQueueLimit</c> messages or
+/// <c>Gateway:SendQueueBytesLimit</c> bytes it is disconnected (1008) and what it was owed is dropped.
 /// </summary>
 public sealed class Connection
 {
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
+
     private readonly WebSocket _socket;
     private readonly Channel<Outgoing> _outbox;
     private readonly TokenBucket _rate;
+    private readonly long _bytesLimit;
+    private readonly TimeSpan _overflowCloseTimeout;
     private long _seq;
+    private long _queuedBytes;
     private int _closing;
+    private volatile bool _abandoned;
 
     public Connection(string uid, string deviceId, long tokenGeneration, WebSocket socket, GatewayOptions options, TimeProvider time)
     {
@@ -21,6 +28,8 @@ public sealed class Connection
         DeviceId = deviceId;
         TokenGeneration = tokenGeneration;
         _socket = socket;
+        _bytesLimit = options.SendQueueBytesLimit;
+        _overflowCloseTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds);
         _outbox = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(options.SendQueueLimit)
         {
             SingleReader = true,
@@ -61,9 +70,9 @@ public sealed class Connection
     /// <summary>Queues a text message; a client too far behind is closed instead (1008).</summary>
     public void Send(byte[] message)
     {
-        if (!_outbox.Writer.TryWrite(new Outgoing(message, null, null)))
+        if (Interlocked.Add(ref _queuedBytes, message.Length) > _bytesLimit || !_outbox.Writer.TryWrite(new Outgoing(message, null, null)))
         {
-            Close(WebSocketCloseStatus.PolicyViolation, "too far behind: messages were not read");
+            Abandon(WebSocketCloseStatus.PolicyViolation, "too far behind: messages were not read");
         }
     }
 
@@ -75,10 +84,25 @@ public sealed class Connection
             // A full queue still gets its close: the writer gives up on the backlog.
             if (!_outbox.Writer.TryWrite(new Outgoing(null, status, reason)))
             {
-                _ = CloseNowAsync(status, reason);
+                _abandoned = true;
+                _ = CloseNowAsync(status, reason, CloseTimeout);
             }
 
             _outbox.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>
+    /// Closes at once, dropping the backlog: for a client that stopped reading. The close frame follows the message
+    /// being written, if any; the peer has as long to take it as it has to answer a ping, then the socket is aborted.
+    /// </summary>
+    private void Abandon(WebSocketCloseStatus status, string reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) == 0)
+        {
+            _abandoned = true;
+            _outbox.Writer.TryComplete();
+            _ = CloseNowAsync(status, reason, _overflowCloseTimeout);
         }
     }
 
@@ -91,13 +115,19 @@ public sealed class Connection
         {
             await foreach (var item in _outbox.Reader.ReadAllAsync(aborted))
             {
+                if (_abandoned)
+                {
+                    return;
+                }
+
                 if (item.Message is { } message)
                 {
                     await _socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, aborted);
+                    Interlocked.Add(ref _queuedBytes, -message.Length);
                 }
                 else
                 {
-                    await CloseNowAsync(item.Status!.Value, item.Reason!);
+                    await CloseNowAsync(item.Status!.Value, item.Reason!, CloseTimeout);
                     return;
                 }
             }
@@ -108,18 +138,21 @@ public sealed class Connection
         }
     }
 
-    private async Task CloseNowAsync(WebSocketCloseStatus status, string reason)
+    private async Task CloseNowAsync(WebSocketCloseStatus status, string reason, TimeSpan timeout)
     {
         try
         {
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await _socket.CloseOutputAsync(status, reason, timeout.Token);
+                using var limit = new CancellationTokenSource(timeout);
+                await _socket.CloseOutputAsync(status, reason, limit.Token);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
+            // The peer would not take the close frame in time (or is gone): drop the connection, which also ends a
+            // send stuck behind a peer that does not read.
+            _socket.Abort();
         }
     }
 

@@ -29,6 +29,13 @@ public sealed class GatewayOptions
     [Range(16, 100_000)]
     public int SendQueueLimit { get; set; } = 1024;
 
+    /// <summary>
+    /// Bytes waiting to be sent to one socket; a client that falls this far behind is disconnected (1008). Together
+    /// with <see cref="SendQueueLimit"/> it bounds what a client that stops reading can make the server hold.
+    /// </summary>
+    [Range(64 * 1024, 1024 * 1024 * 1024)]
+    public int SendQueueBytesLimit { get; set; } = 4 * 1024 * 1024;
+
     /// <summary>Sockets one gateway holds at most; beyond, new ones get 503.</summary>
     [Range(1, 10_000_000)]
     public int MaxConnections { get; set; } = 100_000;

@@ -19,8 +19,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
         }
         catch (JsonException)
         {
-            metrics.Request("?", "malformed");
-            return Wire.Error(null, connection.Seq, ErrorCode.BadRequest, "the message is not valid JSON");
+            return Malformed(connection, null, "the message is not valid JSON");
         }
 
         using (doc)
@@ -28,7 +27,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return Wire.Error(null, connection.Seq, ErrorCode.BadRequest, "a request is a JSON object");
+                return Malformed(connection, null, "a request is a JSON object");
             }
 
             string? id = null;
@@ -36,19 +35,19 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
             {
                 if (idElement.ValueKind != JsonValueKind.String || idElement.GetString() is not { Length: > 0 and <= MaxIdLength } validId)
                 {
-                    return Wire.Error(null, connection.Seq, ErrorCode.BadRequest, $"id must be a string of 1-{MaxIdLength} characters");
+                    return Malformed(connection, null, $"id must be a string of 1-{MaxIdLength} characters");
                 }
 
                 id = validId;
             }
             else
             {
-                return Wire.Error(null, connection.Seq, ErrorCode.BadRequest, "id is required");
+                return Malformed(connection, null, "id is required");
             }
 
             if (!root.TryGetProperty("op", out var opElement) || opElement.ValueKind != JsonValueKind.String)
             {
-                return Wire.Error(id, connection.Seq, ErrorCode.BadRequest, "op is required and must be a string");
+                return Malformed(connection, id, "op is required and must be a string");
             }
 
             var op = opElement.GetString()!;
@@ -76,6 +75,12 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
                 return Wire.Error(id, connection.Seq, ErrorCode.Internal, "the server could not complete the request; try again");
             }
         }
+    }
+
+    private byte[] Malformed(Connection connection, string? id, string message)
+    {
+        metrics.Request(GatewayMetrics.NoOp, "malformed");
+        return Wire.Error(id, connection.Seq, ErrorCode.BadRequest, message);
     }
 
     private Task<byte[]> DispatchAsync(Connection c, string id, string op, JsonElement root) => op switch
