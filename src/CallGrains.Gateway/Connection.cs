@@ -22,11 +22,12 @@ public sealed class Connection
     private int _closing;
     private volatile bool _abandoned;
 
-    public Connection(string uid, string deviceId, long tokenGeneration, WebSocket socket, GatewayOptions options, TimeProvider time)
+    public Connection(AuthClaims claims, string deviceId, WebSocket socket, GatewayOptions options, TimeProvider time)
     {
-        Uid = uid;
+        Uid = claims.Uid;
         DeviceId = deviceId;
-        TokenGeneration = tokenGeneration;
+        TokenGeneration = claims.Generation;
+        TokenExpiresAt = claims.ExpiresAt;
         _socket = socket;
         _bytesLimit = options.SendQueueBytesLimit;
         _overflowCloseTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds);
@@ -43,6 +44,9 @@ public sealed class Connection
     public string DeviceId { get; }
 
     public long TokenGeneration { get; }
+
+    /// <summary>When the auth token this socket was opened with expires: the gateway sweep closes it then (4001).</summary>
+    public DateTimeOffset TokenExpiresAt { get; }
 
     /// <summary>Set when a newer connection of the same device took over: this one must not unregister the device.</summary>
     public bool Replaced { get; set; }
@@ -157,29 +161,4 @@ public sealed class Connection
     }
 
     private readonly record struct Outgoing(byte[]? Message, WebSocketCloseStatus? Status, string? Reason);
-}
-
-/// <summary>The per-connection rate limit: <c>burst</c> messages at once, refilled at <c>perSecond</c>.</summary>
-public sealed class TokenBucket(int burst, int perSecond, TimeProvider time)
-{
-    private readonly Lock _lock = new();
-    private double _tokens = burst;
-    private long _last = time.GetTimestamp();
-
-    public bool TryTake()
-    {
-        lock (_lock)
-        {
-            var now = time.GetTimestamp();
-            _tokens = Math.Min(burst, _tokens + (time.GetElapsedTime(_last, now).TotalSeconds * perSecond));
-            _last = now;
-            if (_tokens < 1)
-            {
-                return false;
-            }
-
-            _tokens -= 1;
-            return true;
-        }
-    }
 }

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
@@ -15,6 +16,12 @@ namespace CallGrains.Gateway;
 
 public static class GatewayHosting
 {
+    /// <summary>
+    /// The key of the gateway's clock (rate limits, auth token expiry): the host's <see cref="TimeProvider"/> unless
+    /// a test registers its own under this key, leaving the silo's clock alone.
+    /// </summary>
+    public const string ClockKey = "CallGrains.Gateway.Clock";
+
     /// <summary>The gateway's services: options, tokens, sockets, the stream subscription, metrics.</summary>
     public static IServiceCollection AddCallGrainsGateway(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
     {
@@ -40,7 +47,10 @@ public static class GatewayHosting
             .Validate(o => o.TokenLifetime > TimeSpan.Zero, "Auth:TokenLifetime must be positive")
             .ValidateOnStart();
         services.TryAddTimeProvider();
+        services.TryAddKeyedSingleton(ClockKey, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<Tokens>();
+        services.AddSingleton<RestRateLimit>();
+        services.AddHostedService<GatewaySweep>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<Operations>();
@@ -56,6 +66,7 @@ public static class GatewayHosting
 
     public static IEndpointRouteBuilder MapCallGrainsGateway(this WebApplication app)
     {
+        app.UseRestRateLimit();
         app.UseWebSockets();
         app.MapHealthChecks("/healthz");
         app.MapPrometheusScrapingEndpoint("/metrics");

@@ -12,6 +12,13 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
 
     public async Task<byte[]> HandleAsync(Connection connection, ReadOnlyMemory<byte> message)
     {
+        // Before anything is parsed, so a flood of malformed frames is limited like any other.
+        if (!connection.TryTakeToken())
+        {
+            metrics.Request(GatewayMetrics.NoOp, "limited");
+            return Wire.Error(Wire.PeekId(message.Span, MaxIdLength), connection.Seq, ErrorCode.TooManyRequests, "slow down: too many requests on this connection");
+        }
+
         JsonDocument doc;
         try
         {
@@ -51,11 +58,6 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
             }
 
             var op = opElement.GetString()!;
-            if (!connection.TryTakeToken())
-            {
-                metrics.Request(op, "limited");
-                return Wire.Error(id, connection.Seq, ErrorCode.TooManyRequests, "slow down: too many requests on this connection");
-            }
 
             try
             {
@@ -293,4 +295,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(7, LogLevel.Information, "Gateway {GatewayId} subscribed to its event stream")]
     public static partial void Subscribed(this ILogger logger, string gatewayId);
+
+    [LoggerMessage(9, LogLevel.Information, "User {Uid} device {DeviceId}: auth token expired, closing with 4001")]
+    public static partial void TokenExpired(this ILogger logger, string uid, string deviceId);
 }
