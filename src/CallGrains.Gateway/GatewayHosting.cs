@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Orleans.Streams;
 
@@ -46,6 +47,7 @@ public static class GatewayHosting
             .Validate(o => o.AdminKey is null || o.AdminKey.Length >= 16, "Auth:AdminKey must be at least 16 characters")
             .Validate(o => o.TokenLifetime > TimeSpan.Zero, "Auth:TokenLifetime must be positive")
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AuthOptions>>(new AuthSecrets(environment));
         services.TryAddTimeProvider();
         services.TryAddKeyedSingleton(ClockKey, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<Tokens>();
@@ -56,6 +58,14 @@ public static class GatewayHosting
         services.AddSingleton<Operations>();
         services.AddHostedService<GatewayLifecycle>();
         services.AddHealthChecks();
+
+        // ASP.NET Core's hosting diagnostics log each request's whole URL at Information ("Request starting ...
+        // /v1/ws?token=..."), and browsers can only pass their auth token in that query string. Those lines are
+        // written before any middleware runs, so they cannot be redacted: this one category is held to Warning
+        // (its warnings and errors still show) rather than let an operator who turns on Information for
+        // Microsoft.AspNetCore write live credentials to the logs. A provider-specific setting for the category
+        // (Logging:Console:LogLevel:...) still overrides this, for whoever means it.
+        services.AddLogging(logging => logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(GatewayMetrics.MeterName, "CallGrains", "Microsoft.Orleans")
             .AddAspNetCoreInstrumentation()
