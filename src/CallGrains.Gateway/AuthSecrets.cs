@@ -9,7 +9,7 @@ namespace CallGrains.Gateway;
 /// <see cref="MinBytes"/> bytes and none of the placeholders the deploy files and docs show. Development keeps its
 /// generated admin key. The failure names the setting, never its value.
 /// </summary>
-public sealed class AuthSecrets(IHostEnvironment environment) : IValidateOptions<AuthOptions>
+internal sealed class AuthSecrets(IHostEnvironment environment) : IValidateOptions<AuthOptions>
 {
     public const int MinBytes = 32;
 

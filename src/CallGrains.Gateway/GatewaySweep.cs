@@ -18,7 +18,7 @@ internal sealed class GatewaySweep(
     [FromKeyedServices(GatewayHosting.ClockKey)] TimeProvider clock,
     ILogger<GatewaySweep> logger) : BackgroundService
 {
-    public const WebSocketCloseStatus TokenExpired = (WebSocketCloseStatus)4001;
+    private const WebSocketCloseStatus Expired = (WebSocketCloseStatus)4001;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -43,7 +43,7 @@ internal sealed class GatewaySweep(
             if (connection.TokenExpiresAt <= now && !connection.IsClosing)
             {
                 logger.TokenExpired(connection.Uid, connection.DeviceId);
-                connection.Close(TokenExpired, "auth token expired");
+                connection.Close(Expired, "auth token expired");
             }
         }
 

@@ -66,8 +66,6 @@ public sealed class RestRateLimit(IOptions<GatewayOptions> options, Tokens token
         || path.Equals("/alive", StringComparison.OrdinalIgnoreCase)
         || path.Equals("/metrics", StringComparison.OrdinalIgnoreCase);
 
-    public int Partitions => _buckets.Count;
-
     public bool TryTake(HttpContext http)
     {
         var (key, burst, perSecond) = Partition(http);
