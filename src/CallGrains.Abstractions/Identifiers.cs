@@ -22,12 +22,13 @@ public static partial class Identifiers
     /// <summary>A fresh session id: 32 lowercase hex digits.</summary>
     public static string NewSessionId() => Guid.NewGuid().ToString("N");
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,100}$", RegexOptions.CultureInvariant)]
+    // \A and \z, not ^ and $: a .NET $ also matches before a final \n, which would let "alice\n" through.
+    [GeneratedRegex(@"\A[A-Za-z0-9_-]{1,100}\z", RegexOptions.CultureInvariant)]
     private static partial Regex UidPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9._:-]{1,128}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\A[A-Za-z0-9._:-]{1,128}\z", RegexOptions.CultureInvariant)]
     private static partial Regex SessionIdPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\A[A-Za-z0-9._-]{1,64}\z", RegexOptions.CultureInvariant)]
     private static partial Regex DeviceIdPattern();
 }

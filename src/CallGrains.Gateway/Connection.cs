@@ -4,23 +4,33 @@ using System.Threading.Channels;
 namespace CallGrains.Gateway;
 
 /// <summary>
-/// One device's socket. Everything sent to it goes through one bounded queue drained by one loop, so sends never
-/// overlap and a slow client cannot make the server buffer without bound: past the limit it is disconnected.
+/// One device's socket. Everything sent to it goes through one queue drained by one loop, so sends never overlap
+/// and a slow client cannot make the server buffer without bound: past <c>Gateway:SendQueueLimit</c> messages or
+/// <c>Gateway:SendQueueBytesLimit</c> bytes it is disconnected (1008) and what it was owed is dropped.
 /// </summary>
 public sealed class Connection
 {
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
+
     private readonly WebSocket _socket;
     private readonly Channel<Outgoing> _outbox;
     private readonly TokenBucket _rate;
+    private readonly long _bytesLimit;
+    private readonly TimeSpan _overflowCloseTimeout;
     private long _seq;
+    private long _queuedBytes;
     private int _closing;
+    private volatile bool _abandoned;
 
-    public Connection(string uid, string deviceId, long tokenGeneration, WebSocket socket, GatewayOptions options, TimeProvider time)
+    public Connection(AuthClaims claims, string deviceId, WebSocket socket, GatewayOptions options, TimeProvider time)
     {
-        Uid = uid;
+        Uid = claims.Uid;
         DeviceId = deviceId;
-        TokenGeneration = tokenGeneration;
+        TokenGeneration = claims.Generation;
+        TokenExpiresAt = claims.ExpiresAt;
         _socket = socket;
+        _bytesLimit = options.SendQueueBytesLimit;
+        _overflowCloseTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds);
         _outbox = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(options.SendQueueLimit)
         {
             SingleReader = true,
@@ -37,6 +47,9 @@ public sealed class Connection
 
     /// <summary>The epoch of this socket's registration with the user grain; its unregistration names it.</summary>
     public long Epoch { get; init; }
+
+    /// <summary>When the auth token this socket was opened with expires: the gateway sweep closes it then (4001).</summary>
+    public DateTimeOffset TokenExpiresAt { get; }
 
     /// <summary>Set when a newer connection of the same device took over: this one must not unregister the device.</summary>
     public bool Replaced { get; set; }
@@ -64,9 +77,9 @@ public sealed class Connection
     /// <summary>Queues a text message; a client too far behind is closed instead (1008).</summary>
     public void Send(byte[] message)
     {
-        if (!_outbox.Writer.TryWrite(new Outgoing(message, null, null)))
+        if (Interlocked.Add(ref _queuedBytes, message.Length) > _bytesLimit || !_outbox.Writer.TryWrite(new Outgoing(message, null, null)))
         {
-            Close(WebSocketCloseStatus.PolicyViolation, "too far behind: messages were not read");
+            Abandon(WebSocketCloseStatus.PolicyViolation, "too far behind: messages were not read");
         }
     }
 
@@ -78,10 +91,25 @@ public sealed class Connection
             // A full queue still gets its close: the writer gives up on the backlog.
             if (!_outbox.Writer.TryWrite(new Outgoing(null, status, reason)))
             {
-                _ = CloseNowAsync(status, reason);
+                _abandoned = true;
+                _ = CloseNowAsync(status, reason, CloseTimeout);
             }
 
             _outbox.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>
+    /// Closes at once, dropping the backlog: for a client that stopped reading. The close frame follows the message
+    /// being written, if any; the peer has as long to take it as it has to answer a ping, then the socket is aborted.
+    /// </summary>
+    private void Abandon(WebSocketCloseStatus status, string reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) == 0)
+        {
+            _abandoned = true;
+            _outbox.Writer.TryComplete();
+            _ = CloseNowAsync(status, reason, _overflowCloseTimeout);
         }
     }
 
@@ -94,13 +122,19 @@ public sealed class Connection
         {
             await foreach (var item in _outbox.Reader.ReadAllAsync(aborted))
             {
+                if (_abandoned)
+                {
+                    return;
+                }
+
                 if (item.Message is { } message)
                 {
                     await _socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, aborted);
+                    Interlocked.Add(ref _queuedBytes, -message.Length);
                 }
                 else
                 {
-                    await CloseNowAsync(item.Status!.Value, item.Reason!);
+                    await CloseNowAsync(item.Status!.Value, item.Reason!, CloseTimeout);
                     return;
                 }
             }
@@ -111,45 +145,23 @@ public sealed class Connection
         }
     }
 
-    private async Task CloseNowAsync(WebSocketCloseStatus status, string reason)
+    private async Task CloseNowAsync(WebSocketCloseStatus status, string reason, TimeSpan timeout)
     {
         try
         {
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await _socket.CloseOutputAsync(status, reason, timeout.Token);
+                using var limit = new CancellationTokenSource(timeout);
+                await _socket.CloseOutputAsync(status, reason, limit.Token);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
+            // The peer would not take the close frame in time (or is gone): drop the connection, which also ends a
+            // send stuck behind a peer that does not read.
+            _socket.Abort();
         }
     }
 
     private readonly record struct Outgoing(byte[]? Message, WebSocketCloseStatus? Status, string? Reason);
-}
-
-/// <summary>The per-connection rate limit: <c>burst</c> messages at once, refilled at <c>perSecond</c>.</summary>
-public sealed class TokenBucket(int burst, int perSecond, TimeProvider time)
-{
-    private readonly Lock _lock = new();
-    private double _tokens = burst;
-    private long _last = time.GetTimestamp();
-
-    public bool TryTake()
-    {
-        lock (_lock)
-        {
-            var now = time.GetTimestamp();
-            _tokens = Math.Min(burst, _tokens + (time.GetElapsedTime(_last, now).TotalSeconds * perSecond));
-            _last = now;
-            if (_tokens < 1)
-            {
-                return false;
-            }
-
-            _tokens -= 1;
-            return true;
-        }
-    }
 }

@@ -14,6 +14,9 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirector
 
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Users with at least one connection here.</summary>
+    public int Users => _byUser.Count;
+
     /// <summary>Adds a connection; an older connection of the same device is closed (4000) and returned.</summary>
     public Connection? Add(Connection connection)
     {
@@ -40,19 +43,30 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirector
         return replaced;
     }
 
+    /// <summary>
+    /// Removes a connection; a user whose last connection goes is forgotten. The swap compares the array this call
+    /// read (ImmutableArray equality is by reference), so a connection added meanwhile is never lost.
+    /// </summary>
     public void Remove(Connection connection)
     {
-        var removed = false;
-        _byUser.AddOrUpdate(connection.Uid, _ => [], (_, list) =>
+        while (_byUser.TryGetValue(connection.Uid, out var list))
         {
-            removed = list.Contains(connection);
-            return list.Remove(connection);
-        });
-        _byUser.TryRemove(new KeyValuePair<string, ImmutableArray<Connection>>(connection.Uid, []));
-        if (removed)
-        {
-            Interlocked.Decrement(ref _count);
-            metrics.ConnectionClosed();
+            var index = list.IndexOf(connection);
+            if (index < 0)
+            {
+                return;
+            }
+
+            var rest = list.RemoveAt(index);
+            var swapped = rest.IsEmpty
+                ? _byUser.TryRemove(new KeyValuePair<string, ImmutableArray<Connection>>(connection.Uid, list))
+                : _byUser.TryUpdate(connection.Uid, rest, list);
+            if (swapped)
+            {
+                Interlocked.Decrement(ref _count);
+                metrics.ConnectionClosed();
+                return;
+            }
         }
     }
 

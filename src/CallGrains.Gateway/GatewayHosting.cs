@@ -7,8 +7,10 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Orleans.Streams;
 
@@ -16,6 +18,12 @@ namespace CallGrains.Gateway;
 
 public static class GatewayHosting
 {
+    /// <summary>
+    /// The key of the gateway's clock (rate limits, auth token expiry): the host's <see cref="TimeProvider"/> unless
+    /// a test registers its own under this key, leaving the silo's clock alone.
+    /// </summary>
+    public const string ClockKey = "CallGrains.Gateway.Clock";
+
     /// <summary>The gateway's services: options, tokens, sockets, the stream subscription, metrics.</summary>
     public static IServiceCollection AddCallGrainsGateway(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
     {
@@ -40,14 +48,26 @@ public static class GatewayHosting
             .Validate(o => o.AdminKey is null || o.AdminKey.Length >= 16, "Auth:AdminKey must be at least 16 characters")
             .Validate(o => o.TokenLifetime > TimeSpan.Zero, "Auth:TokenLifetime must be positive")
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AuthOptions>>(new AuthSecrets(environment));
         services.TryAddTimeProvider();
+        services.TryAddKeyedSingleton(ClockKey, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<Tokens>();
+        services.AddSingleton<RestRateLimit>();
+        services.AddHostedService<GatewaySweep>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<IDeviceDirectory>(sp => sp.GetRequiredService<ConnectionRegistry>());
         services.AddSingleton<Operations>();
         services.AddHostedService<GatewayLifecycle>();
         services.AddHealthChecks();
+
+        // ASP.NET Core's hosting diagnostics log each request's whole URL at Information ("Request starting ...
+        // /v1/ws?token=..."), and browsers can only pass their auth token in that query string. Those lines are
+        // written before any middleware runs, so they cannot be redacted: this one category is held to Warning
+        // (its warnings and errors still show) rather than let an operator who turns on Information for
+        // Microsoft.AspNetCore write live credentials to the logs. A provider-specific setting for the category
+        // (Logging:Console:LogLevel:...) still overrides this, for whoever means it.
+        services.AddLogging(logging => logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning));
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(GatewayMetrics.MeterName, "CallGrains", "Microsoft.Orleans")
             .AddAspNetCoreInstrumentation()
@@ -58,6 +78,7 @@ public static class GatewayHosting
 
     public static IEndpointRouteBuilder MapCallGrainsGateway(this WebApplication app)
     {
+        app.UseRestRateLimit();
         app.UseWebSockets();
         // Liveness runs no check (the process answers); readiness runs every registered one.
         app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = _ => false });

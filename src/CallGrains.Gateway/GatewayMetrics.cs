@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Diagnostics.Metrics;
 
 namespace CallGrains.Gateway;
@@ -6,6 +7,16 @@ namespace CallGrains.Gateway;
 public sealed class GatewayMetrics : IDisposable
 {
     public const string MeterName = "CallGrains.Gateway";
+
+    /// <summary>The <c>op</c> tag of a frame whose op was never read: malformed, or refused by the rate limit first.</summary>
+    public const string NoOp = "none";
+
+    private const string UnknownOp = "unknown";
+
+    // The op tag takes only these (PROTOCOL section 4): a client's op string must never become a time series.
+    private static readonly FrozenSet<string> KnownOps = FrozenSet.Create(
+        StringComparer.Ordinal,
+        "initiateCall", "acceptCall", "rejectCall", "endCall", "joinCall", "leaveCall", "generateToken", "sync", "signal", "ping");
 
     private readonly Meter _meter = new(MeterName);
     private readonly UpDownCounter<long> _connections;
@@ -29,8 +40,12 @@ public sealed class GatewayMetrics : IDisposable
 
     public void CallSetUp(TimeSpan elapsed) => _setup.Record(elapsed.TotalSeconds);
 
-    public void Request(string op, string outcome) =>
-        _requests.Add(1, new KeyValuePair<string, object?>("op", op), new KeyValuePair<string, object?>("outcome", outcome));
+    /// <summary>Counts a request; an op outside PROTOCOL section 4 counts as <c>unknown</c>.</summary>
+    public void Request(string op, string outcome)
+    {
+        var tag = op == NoOp ? NoOp : KnownOps.TryGetValue(op, out var known) ? known : UnknownOp;
+        _requests.Add(1, new KeyValuePair<string, object?>("op", tag), new KeyValuePair<string, object?>("outcome", outcome));
+    }
 
     public void Dispose() => _meter.Dispose();
 }

@@ -29,9 +29,46 @@ public sealed class GatewayOptions
     [Range(16, 100_000)]
     public int SendQueueLimit { get; set; } = 1024;
 
+    /// <summary>
+    /// Bytes waiting to be sent to one socket; a client that falls this far behind is disconnected (1008). Together
+    /// with <see cref="SendQueueLimit"/> it bounds what a client that stops reading can make the server hold.
+    /// </summary>
+    [Range(64 * 1024, 1024 * 1024 * 1024)]
+    public int SendQueueBytesLimit { get; set; } = 4 * 1024 * 1024;
+
     /// <summary>Sockets one gateway holds at most; beyond, new ones get 503.</summary>
     [Range(1, 10_000_000)]
     public int MaxConnections { get; set; } = 100_000;
+
+    /// <summary>
+    /// HTTP requests (REST and WebSocket upgrades) per second, per user (Bearer token) and per remote address for
+    /// requests with no valid credentials; <see cref="RestBurst"/> at once.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int RestRequestsPerSecond { get; set; } = 50;
+
+    [Range(1, 1_000_000)]
+    public int RestBurst { get; set; } = 100;
+
+    /// <summary>
+    /// Requests per second carrying the admin key, per remote address. A backend provisions users in bulk (the
+    /// bench creates 20,000 with their tokens at full speed), so its burst is large.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int AdminRequestsPerSecond { get; set; } = 5_000;
+
+    [Range(1, 10_000_000)]
+    public int AdminBurst { get; set; } = 100_000;
+
+    /// <summary>Browser origins (<c>https://app.example.com</c>) allowed to open a WebSocket; empty: any.</summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
+    /// <summary>
+    /// How often the gateway closes sockets whose auth token has expired (so at most this late, with 4001) and
+    /// forgets idle rate-limit partitions.
+    /// </summary>
+    [Range(1, 3600)]
+    public int SweepIntervalSeconds { get; set; } = 5;
 }
 
 /// <summary>The <c>Auth</c> section (PROTOCOL section 9).</summary>

@@ -12,6 +12,13 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
 
     public async Task<byte[]> HandleAsync(Connection connection, ReadOnlyMemory<byte> message)
     {
+        // Before anything is parsed, so a flood of malformed frames is limited like any other.
+        if (!connection.TryTakeToken())
+        {
+            metrics.Request(GatewayMetrics.NoOp, "limited");
+            return Wire.Error(Wire.PeekId(message.Span, MaxIdLength), connection.Seq, ErrorCode.TooManyRequests, "slow down: too many requests on this connection");
+        }
+
         JsonDocument doc;
         try
         {
@@ -19,8 +26,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
         }
         catch (JsonException)
         {
-            metrics.Request("?", "malformed");
-            return Wire.Error(null, connection.Seq, ErrorCode.BadRequest, "the message is not valid JSON");
+            return Malformed(connection, null, "the message is not valid JSON");
         }
 
         using (doc)
@@ -28,7 +34,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return Wire.Error(null, connection.Seq, ErrorCode.BadRequest, "a request is a JSON object");
+                return Malformed(connection, null, "a request is a JSON object");
             }
 
             string? id = null;
@@ -36,27 +42,22 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
             {
                 if (idElement.ValueKind != JsonValueKind.String || idElement.GetString() is not { Length: > 0 and <= MaxIdLength } validId)
                 {
-                    return Wire.Error(null, connection.Seq, ErrorCode.BadRequest, $"id must be a string of 1-{MaxIdLength} characters");
+                    return Malformed(connection, null, $"id must be a string of 1-{MaxIdLength} characters");
                 }
 
                 id = validId;
             }
             else
             {
-                return Wire.Error(null, connection.Seq, ErrorCode.BadRequest, "id is required");
+                return Malformed(connection, null, "id is required");
             }
 
             if (!root.TryGetProperty("op", out var opElement) || opElement.ValueKind != JsonValueKind.String)
             {
-                return Wire.Error(id, connection.Seq, ErrorCode.BadRequest, "op is required and must be a string");
+                return Malformed(connection, id, "op is required and must be a string");
             }
 
             var op = opElement.GetString()!;
-            if (!connection.TryTakeToken())
-            {
-                metrics.Request(op, "limited");
-                return Wire.Error(id, connection.Seq, ErrorCode.TooManyRequests, "slow down: too many requests on this connection");
-            }
 
             try
             {
@@ -76,6 +77,12 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
                 return Wire.Error(id, connection.Seq, ErrorCode.Internal, "the server could not complete the request; try again");
             }
         }
+    }
+
+    private byte[] Malformed(Connection connection, string? id, string message)
+    {
+        metrics.Request(GatewayMetrics.NoOp, "malformed");
+        return Wire.Error(id, connection.Seq, ErrorCode.BadRequest, message);
     }
 
     private Task<byte[]> DispatchAsync(Connection c, string id, string op, JsonElement root) => op switch
@@ -288,4 +295,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(7, LogLevel.Information, "Gateway {GatewayId} subscribed to its event stream")]
     public static partial void Subscribed(this ILogger logger, string gatewayId);
+
+    [LoggerMessage(9, LogLevel.Information, "User {Uid} device {DeviceId}: auth token expired, closing with 4001")]
+    public static partial void TokenExpired(this ILogger logger, string uid, string deviceId);
 }

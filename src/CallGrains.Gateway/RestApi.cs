@@ -130,9 +130,7 @@ public static class RestApi
     /// <summary>The bearer's uid if the token verifies and has not been revoked.</summary>
     private static async Task<string?> Authenticate(HttpRequest request, IGrainFactory grains, Tokens tokens)
     {
-        var header = request.Headers.Authorization.FirstOrDefault();
-        var token = header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
-        if (tokens.VerifyAuthToken(token) is not { } claims)
+        if (tokens.VerifyAuthToken(Tokens.BearerToken(request)) is not { } claims)
         {
             return null;
         }

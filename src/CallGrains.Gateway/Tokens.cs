@@ -2,6 +2,8 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace CallGrains.Gateway;
@@ -23,13 +25,20 @@ public sealed class Tokens
     private readonly AuthOptions _options;
     private readonly TimeProvider _time;
 
-    public Tokens(IOptions<AuthOptions> options, TimeProvider time)
+    public Tokens(IOptions<AuthOptions> options, [FromKeyedServices(GatewayHosting.ClockKey)] TimeProvider time)
     {
         _options = options.Value;
         _time = time;
         var admin = Encoding.UTF8.GetBytes(_options.AdminKey ?? throw new InvalidOperationException("Auth:AdminKey is not set"));
         _authKey = _options.TokenKey is { Length: > 0 } k ? Encoding.UTF8.GetBytes(k) : HMACSHA256.HashData(admin, "callgrains/auth-token"u8);
         _callKey = _options.CallTokenKey is { Length: > 0 } c ? Encoding.UTF8.GetBytes(c) : HMACSHA256.HashData(admin, "callgrains/call-token"u8);
+    }
+
+    /// <summary>The token of an <c>Authorization: Bearer</c> header, if the request has one.</summary>
+    public static string? BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.FirstOrDefault();
+        return header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
     }
 
     public bool IsAdminKey(string? presented) =>

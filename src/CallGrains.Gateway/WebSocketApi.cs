@@ -34,7 +34,13 @@ public static class WebSocketApi
         var gateway = services.GetRequiredService<GatewayIdentity>();
 
         // Everything is checked before the upgrade, so a refused client gets a plain HTTP status and JSON body.
-        var token = BearerToken(http.Request) ?? http.Request.Query["token"].FirstOrDefault();
+        if (!IsAllowedOrigin(http.Request, options))
+        {
+            await RestResults.WriteError(http, StatusCodes.Status403Forbidden, ErrorCode.PermissionDenied, "this origin may not open a WebSocket here (Gateway:AllowedOrigins)");
+            return;
+        }
+
+        var token = Tokens.BearerToken(http.Request) ?? http.Request.Query["token"].FirstOrDefault();
         if (tokens.VerifyAuthToken(token) is not { } claims)
         {
             await RestResults.WriteError(http, StatusCodes.Status401Unauthorized, ErrorCode.UserNotLoggedIn, "a valid auth token is required (Authorization: Bearer or ?token=)");
@@ -90,7 +96,7 @@ public static class WebSocketApi
             KeepAliveInterval = TimeSpan.FromSeconds(options.PingIntervalSeconds),
             KeepAliveTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds),
         });
-        var connection = new Connection(claims.Uid, deviceId, claims.Generation, socket, options, services.GetRequiredService<TimeProvider>())
+        var connection = new Connection(claims, deviceId, socket, options, services.GetRequiredKeyedService<TimeProvider>(GatewayHosting.ClockKey))
         {
             Epoch = registration.Epoch,
         };
@@ -221,9 +227,19 @@ public static class WebSocketApi
         }
     }
 
-    private static string? BearerToken(HttpRequest request)
+    /// <summary>
+    /// A WebSocket upgrade is not subject to CORS: a page of any site may open a socket here from a user's browser.
+    /// Browsers always send <c>Origin</c>, so <c>Gateway:AllowedOrigins</c> keeps other sites' pages out; clients
+    /// that are not browsers send none and are let through.
+    /// </summary>
+    private static bool IsAllowedOrigin(HttpRequest request, GatewayOptions options)
     {
-        var header = request.Headers.Authorization.FirstOrDefault();
-        return header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+        if (options.AllowedOrigins.Length == 0 || request.Headers.Origin.FirstOrDefault() is not { } origin)
+        {
+            return true;
+        }
+
+        origin = origin.TrimEnd('/');
+        return options.AllowedOrigins.Any(allowed => string.Equals(allowed.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase));
     }
 }

@@ -187,6 +187,47 @@ public static class Wire
     });
 
     /// <summary>The REST error body: <c>{"error":{"code","message"}}</c>.</summary>
+    /// <summary>
+    /// A request's <c>id</c> without building a document: the first top-level <c>"id"</c> string of 1 to
+    /// <paramref name="maxLength"/> characters, read up to that property; null if there is none or the frame breaks first.
+    /// </summary>
+    public static string? PeekId(ReadOnlySpan<byte> frame, int maxLength)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(frame, new JsonReaderOptions { MaxDepth = 32 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isId = reader.ValueTextEquals("id"u8);
+                if (!reader.Read())
+                {
+                    return null;
+                }
+
+                if (isId)
+                {
+                    return reader.TokenType == JsonTokenType.String && reader.GetString() is { Length: > 0 } id && id.Length <= maxLength ? id : null;
+                }
+
+                if (!reader.TrySkip())
+                {
+                    return null;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            // Broken before the id (or inside it): the error goes out with id null.
+        }
+
+        return null;
+    }
+
     public static byte[] ErrorBody(ErrorCode code, string message) => Write(w =>
     {
         w.WriteStartObject();

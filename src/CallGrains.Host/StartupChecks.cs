@@ -26,9 +26,19 @@ public static class StartupChecks
             return "Orleans:Provider=Redis needs ConnectionStrings:Redis (environment: ConnectionStrings__Redis)";
         }
 
+        ConfigurationOptions options;
         try
         {
-            var options = ConfigurationOptions.Parse(connection);
+            options = ConfigurationOptions.Parse(connection);
+        }
+        catch (ArgumentException)
+        {
+            // The parser's message may quote the string, password and all.
+            return "ConnectionStrings:Redis is not a valid Redis connection string";
+        }
+
+        try
+        {
             options.AbortOnConnectFail = true;
             options.ConnectTimeout = 5000;
             options.ConnectRetry = 1;
@@ -38,7 +48,8 @@ public static class StartupChecks
         }
         catch (Exception ex) when (ex is RedisException or ArgumentException or TimeoutException)
         {
-            return $"Redis at {connection} is unreachable ({ex.GetType().Name})";
+            // Endpoints only: the connection string may hold a password.
+            return $"Redis at {string.Join(",", options.EndPoints.Select(EndPointCollection.ToString))} is unreachable ({ex.GetType().Name})";
         }
     }
 

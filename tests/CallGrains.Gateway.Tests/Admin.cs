@@ -7,7 +7,7 @@ namespace CallGrains.Gateway.Tests;
 /// <summary>The admin REST API, as an operator would use it.</summary>
 public sealed class Admin(Uri baseUri, string adminKey = Admin.DefaultKey) : IDisposable
 {
-    public const string DefaultKey = "test-admin-key-0123456789abcdef";
+    public const string DefaultKey = "test-admin-key-0123456789abcdef-0123456789";
 
     private readonly HttpClient _http = new() { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
 

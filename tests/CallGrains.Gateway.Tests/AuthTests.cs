@@ -125,20 +125,8 @@ public sealed class AuthTests(TwoNodeFixture cluster)
         }
     }
 
-    private async Task<HttpResponseMessage> UpgradeAsync(string? token, string? deviceId = null)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/ws{(deviceId is null ? "" : $"?deviceId={deviceId}")}");
-        request.Headers.Add("Connection", "Upgrade");
-        request.Headers.Add("Upgrade", "websocket");
-        request.Headers.Add("Sec-WebSocket-Version", "13");
-        request.Headers.Add("Sec-WebSocket-Key", Convert.ToBase64String(Guid.NewGuid().ToByteArray()));
-        if (token is not null)
-        {
-            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return await cluster.Admin.Http.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> UpgradeAsync(string? token, string? deviceId = null) =>
+        Upgrade.SendAsync(cluster.Admin.Http, token, deviceId is null ? null : $"deviceId={deviceId}");
 
     private static async Task AssertNotLoggedInAsync(HttpResponseMessage response)
     {

@@ -124,18 +124,6 @@ public sealed class BadInputTests(TwoNodeFixture cluster)
     }
 
     [Fact]
-    public async Task Too_many_requests_are_answered_ERR_TOO_MANY_REQUESTS_one_by_one()
-    {
-        await using var c = await OneAsync();
-
-        var responses = await Task.WhenAll(Enumerable.Range(0, 160).Select(_ => c.RequestAsync("ping")));
-
-        var limited = responses.Count(r => !r.IsOk());
-        Assert.InRange(limited, 30, 60);
-        Assert.All(responses.Where(r => !r.IsOk()), r => Assert.Equal("ERR_TOO_MANY_REQUESTS", r.ErrorCode()));
-    }
-
-    [Fact]
     public async Task The_wrong_party_is_refused_for_every_op_and_the_call_is_unchanged()
     {
         var users = await cluster.Admin.UsersAsync(3);

@@ -29,7 +29,14 @@ public sealed class GatewayNode : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts a node; <paramref name="primarySiloPort"/> joins it to the node that has that silo port.</summary>
-    public static async Task<GatewayNode> StartAsync(int? primarySiloPort = null, string? redis = null, params string[] extra)
+    public static Task<GatewayNode> StartAsync(int? primarySiloPort = null, string? redis = null, params string[] extra) =>
+        StartAsync(primarySiloPort, redis, null, extra);
+
+    /// <summary>Starts a node after <paramref name="configure"/> has adjusted its builder (a test's own clock, say).</summary>
+    public static Task<GatewayNode> StartWithAsync(Action<WebApplicationBuilder> configure, params string[] extra) =>
+        StartAsync(null, null, configure, extra);
+
+    private static async Task<GatewayNode> StartAsync(int? primarySiloPort, string? redis, Action<WebApplicationBuilder>? configure, string[] extra)
     {
         var (http, silo, gateway) = (FreePort(), FreePort(), FreePort());
         List<string> args =
@@ -56,7 +63,7 @@ public sealed class GatewayNode : IAsyncDisposable
         }
 
         args.AddRange(extra);
-        var app = CallGrainsApp.Build([.. args]);
+        var app = CallGrainsApp.Build([.. args], configure);
         await app.StartAsync();
         return new GatewayNode(app, http, silo);
     }

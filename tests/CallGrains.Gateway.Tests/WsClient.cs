@@ -20,6 +20,7 @@ public sealed partial class WsClient : IAsyncDisposable
     private readonly List<Received> _log = [];
     private readonly Task _reader;
     private long _highestSeq = -1;
+    private volatile TaskCompletionSource _reading = Reading();
     private int _nextId;
 
     private WsClient(ClientWebSocket socket, string uid)
@@ -75,6 +76,49 @@ public sealed partial class WsClient : IAsyncDisposable
         client.Welcome = await client._welcome.Task.WaitAsync(Wait);
         return client;
     }
+
+    /// <summary>
+    /// Connects as a browser or a slow device would: an <c>Origin</c> header, the token in the query string instead
+    /// of a header, a small TCP receive buffer (so a client that stops reading is soon felt by the server).
+    /// </summary>
+    public static async Task<WsClient> ConnectWithAsync(Uri server, string uid, string token, string? origin = null, bool tokenInQuery = false, int? receiveBufferBytes = null)
+    {
+        var socket = new ClientWebSocket();
+        if (origin is not null)
+        {
+            socket.Options.SetRequestHeader("Origin", origin);
+        }
+
+        if (!tokenInQuery)
+        {
+            socket.Options.SetRequestHeader("Authorization", $"Bearer {token}");
+        }
+
+        var handler = new System.Net.Http.SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellation) =>
+            {
+                var tcp = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                if (receiveBufferBytes is { } bytes)
+                {
+                    tcp.ReceiveBufferSize = bytes;
+                }
+
+                await tcp.ConnectAsync(context.DnsEndPoint, cancellation);
+                return new System.Net.Sockets.NetworkStream(tcp, ownsSocket: true);
+            },
+        };
+        var uri = new Uri($"ws://{server.Host}:{server.Port}/v1/ws{(tokenInQuery ? $"?token={Uri.EscapeDataString(token)}" : "")}");
+        await socket.ConnectAsync(uri, new System.Net.Http.HttpMessageInvoker(handler), CancellationToken.None);
+        var client = new WsClient(socket, uid);
+        client.Welcome = await client._welcome.Task.WaitAsync(Wait);
+        return client;
+    }
+
+    /// <summary>Stops taking messages off the socket (after the one being read, if any), as a stalled device would.</summary>
+    public void PauseReading() => _reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void ResumeReading() => _reading.TrySetResult();
 
     /// <summary>Sends one request and returns its response.</summary>
     public async Task<JsonElement> RequestAsync(string op, object? args = null)
@@ -197,6 +241,13 @@ public sealed partial class WsClient : IAsyncDisposable
         _socket.Dispose();
     }
 
+    private static TaskCompletionSource Reading()
+    {
+        var reading = new TaskCompletionSource();
+        reading.SetResult();
+        return reading;
+    }
+
     private async Task ReadAsync()
     {
         var buffer = new byte[256 * 1024];
@@ -204,6 +255,7 @@ public sealed partial class WsClient : IAsyncDisposable
         {
             while (_socket.State == WebSocketState.Open)
             {
+                await _reading.Task;
                 var length = 0;
                 WebSocketReceiveResult result;
                 do
