@@ -2,10 +2,7 @@ using System.Diagnostics;
 using CallGrains.Abstractions;
 using CallGrains.Grains;
 using CallGrains.Grains.Delivery;
-using CallGrains.Host;
-using CallGrains.LocalCluster;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 using Xunit.Abstractions;
 
 namespace CallGrains.Tests;
@@ -15,45 +12,21 @@ namespace CallGrains.Tests;
 /// their calls after the disconnect grace, and their peers must be told, even when nobody ever calls them again and
 /// their user grains died with the silo. State and the indexes live in a real redis-server, as in production.
 /// </summary>
-public sealed class GatewayDeathTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class GatewayDeathTests(ITestOutputHelper output) : RedisClusterTest
 {
     private const int GraceSeconds = 2;
 
-    private RedisProcess _redis = null!;
-    private InProcessTestCluster _cluster = null!;
-
-    public async Task InitializeAsync()
+    protected override void Configure(CallOptions options)
     {
-        _redis = await RedisProcess.StartAsync();
-        var builder = new InProcessTestClusterBuilder(3);
-        builder.ConfigureSilo((_, silo) =>
-        {
-            silo.AddCallGrainsRedisStorage(_redis.ConnectionString);
-            silo.AddCallGrains();
-            silo.Services.PostConfigure<CallOptions>(o =>
-            {
-                o.DisconnectGraceSeconds = GraceSeconds;
-
-                // Only the presence and grace machinery may free anyone here, not the stale-slot fallback.
-                o.StaleRingSlackSeconds = 3600;
-            });
-        });
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-        await _redis.DisposeAsync();
+        base.Configure(options);
+        options.DisconnectGraceSeconds = GraceSeconds;
     }
 
     [Fact]
     public async Task Users_of_a_dead_gateway_leave_their_calls_after_the_grace_and_their_peers_are_told()
     {
-        var kit = new CallTestKit(_cluster);
-        var victim = _cluster.Silos[2];
+        var kit = new CallTestKit(Cluster);
+        var victim = Cluster.Silos[2];
         var victimGateway = victim.ServiceProvider.GetRequiredService<GatewayIdentity>().Id;
 
         // Pairs (a, b): a's socket is on the victim, b's on the first silo (where the probe stands in for the gateway).
@@ -98,7 +71,7 @@ public sealed class GatewayDeathTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         var killed = Stopwatch.StartNew();
-        await _cluster.KillSiloAsync(victim);
+        await Cluster.KillSiloAsync(victim);
 
         // Nothing calls the users or the sessions from here: only the sweeps may bring them back.
         foreach (var (sessionId, a, b, expected) in calls)

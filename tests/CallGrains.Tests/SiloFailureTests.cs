@@ -1,9 +1,7 @@
 using CallGrains.Abstractions;
 using CallGrains.Grains;
 using CallGrains.Host;
-using CallGrains.LocalCluster;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 
 namespace CallGrains.Tests;
 
@@ -11,43 +9,15 @@ namespace CallGrains.Tests;
 /// Calls outlive the silo that holds them. Memory storage lives in the silos and dies with them, so this cluster
 /// keeps grain state and the ring deadline index in a real redis-server, as production does.
 /// </summary>
-public sealed class SiloFailureTests : IAsyncLifetime
+public sealed class SiloFailureTests : RedisClusterTest
 {
     private const int Calls = 8;
     private const int TimeoutSeconds = 5;
 
-    private RedisProcess _redis = null!;
-    private InProcessTestCluster _cluster = null!;
-
-    public async Task InitializeAsync()
-    {
-        _redis = await RedisProcess.StartAsync();
-        var builder = new InProcessTestClusterBuilder(3);
-        builder.ConfigureSilo((_, silo) =>
-        {
-            silo.AddCallGrainsRedisStorage(_redis.ConnectionString);
-            silo.AddCallGrains();
-            silo.Services.PostConfigure<CallOptions>(o =>
-            {
-                // Only the session may free its parties here, not the stale-slot fallback.
-                o.StaleRingSlackSeconds = 3600;
-            });
-        });
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-        await _redis.DisposeAsync();
-    }
-
     [Fact]
     public async Task A_ringing_call_still_times_out_after_its_silo_is_killed()
     {
-        var kit = new CallTestKit(_cluster);
+        var kit = new CallTestKit(Cluster);
         var users = await kit.CreateUsersAsync(Calls * 2);
         var calls = new List<CallInfo>();
         for (var i = 0; i < Calls; i++)
@@ -56,16 +26,16 @@ public sealed class SiloFailureTests : IAsyncLifetime
         }
 
         // Kill a secondary silo that holds at least one of the ringing calls.
-        var management = _cluster.Client.GetGrain<IManagementGrain>(0);
+        var management = Cluster.Client.GetGrain<IManagementGrain>(0);
         var stats = await management.GetDetailedGrainStatistics();
         var sessionIds = calls.Select(c => c.SessionId).ToHashSet();
-        var primary = _cluster.Silos[0].SiloAddress;
+        var primary = Cluster.Silos[0].SiloAddress;
         var victim = stats.Where(s => sessionIds.Contains(s.GrainId.Key.ToString()!) && !s.SiloAddress.Equals(primary))
             .Select(s => s.SiloAddress).First();
         var onVictim = stats.Where(s => s.SiloAddress.Equals(victim) && sessionIds.Contains(s.GrainId.Key.ToString()!))
             .Select(s => s.GrainId.Key.ToString()!).ToList();
         Assert.NotEmpty(onVictim);
-        await _cluster.KillSiloAsync(_cluster.Silos.Single(s => s.SiloAddress.Equals(victim)));
+        await Cluster.KillSiloAsync(Cluster.Silos.Single(s => s.SiloAddress.Equals(victim)));
 
         // Nothing touches the session grains now: a request would reactivate them and re-arm their timers, and the
         // point is that the ring deadline sweep alone brings them back. The parties are freed only by their call timing out.
@@ -88,8 +58,8 @@ public sealed class SiloFailureTests : IAsyncLifetime
     [Fact]
     public async Task The_ring_deadline_index_holds_only_ringing_calls()
     {
-        var kit = new CallTestKit(_cluster);
-        var deadlines = _cluster.Silos[0].ServiceProvider.GetRequiredService<IRingDeadlines>();
+        var kit = new CallTestKit(Cluster);
+        var deadlines = Cluster.Silos[0].ServiceProvider.GetRequiredService<IRingDeadlines>();
         Assert.True(deadlines.Durable);
         var users = await kit.CreateUsersAsync(10);
         var calls = new List<CallInfo>();
@@ -123,7 +93,7 @@ public sealed class SiloFailureTests : IAsyncLifetime
     {
         // An index of its own (another service id): the cluster's sweeps do not touch it.
         await using var index = new RedisRingDeadlines(
-            RedisSilo.Options(_redis.ConnectionString),
+            RedisSilo.Options(RedisConnectionString),
             Microsoft.Extensions.Options.Options.Create(new Orleans.Configuration.ClusterOptions { ServiceId = $"claims-{Guid.NewGuid():N}" }));
         var now = DateTimeOffset.UtcNow;
         for (var i = 0; i < 10; i++)
