@@ -64,10 +64,13 @@ public sealed partial class UserGrain
         RequestContext.Remove(IPlacementDirector.PlacementHintKey);
     }
 
-    /// <summary>Drops devices whose gateway silo cluster membership has declared dead.</summary>
+    /// <summary>
+    /// Drops devices whose gateway silo cluster membership has declared dead. Not those on a silo this silo's view has
+    /// not heard of yet: a host that has just restarted takes sockets before every silo has seen it join.
+    /// </summary>
     private async Task PruneDeadGatewaysAsync()
     {
-        var alive = State.Devices.RemoveAll(d => !GatewayIdentity.IsAlive(membership, d.GatewayId));
+        var alive = State.Devices.RemoveAll(d => GatewayIdentity.IsDead(membership, d.GatewayId));
         if (alive.Length != State.Devices.Length)
         {
             await SetDevicesAsync(alive);

@@ -432,7 +432,7 @@ public sealed partial class UserGrain(
         var provider = this.GetStreamProvider(StreamNames.Provider);
         var sent = gateways.Select(async gatewayId =>
         {
-            if (!GatewayIdentity.IsAlive(membership, gatewayId))
+            if (GatewayIdentity.IsDead(membership, gatewayId))
             {
                 return gatewayId;
             }
@@ -446,8 +446,9 @@ public sealed partial class UserGrain(
             {
                 logger.PublishFailed(ex, Uid, delivery.Event?.Type.ToString() ?? "close", gatewayId);
 
-                // Slow is not gone: only a gateway the cluster no longer counts as alive loses its devices here.
-                return ex is TimeoutException && GatewayIdentity.IsAlive(membership, gatewayId) ? null : gatewayId;
+                // Slow or not yet known here is not gone: only a gateway the cluster has declared dead loses its devices
+                // (its devices see a gap in seq and sync; the presence sweep and check settle the rest).
+                return GatewayIdentity.IsDead(membership, gatewayId) ? gatewayId : null;
             }
         });
         var gone = (await Task.WhenAll(sent)).OfType<string>().ToList();

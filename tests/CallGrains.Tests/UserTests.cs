@@ -104,6 +104,27 @@ public sealed class UserTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Devices_on_a_gateway_that_has_just_started_are_kept_before_membership_has_seen_it()
+    {
+        var uid = (await _kit.CreateUsersAsync(1))[0];
+        var user = _kit.User(uid);
+
+        // A host restarted a moment ago: newer than every silo this cluster knows, not yet in its membership view.
+        var fresh = SiloAddress.New(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1), int.MaxValue - 1).ToParsableString();
+        await user.RegisterDevice("phone", fresh, 0);
+        var caller = (await _kit.CreateUsersAsync(1, "c"))[0];
+        var call = await _kit.RingAsync(caller, uid);
+        Assert.True((await _kit.Session(call.SessionId).RejectCall(caller, CallStatus.Cancelled, null)).Ok);
+
+        // Its events could not be handed over (the gateway may get them once the view catches up), but the device stays,
+        // and the call's updates were applied.
+        var snapshot = (await user.GetSnapshot())!;
+        Assert.Equal(fresh, Assert.Single(snapshot.Devices).GatewayId);
+        Assert.Equal(2, snapshot.Seq);
+        Assert.Empty(snapshot.Ringing);
+    }
+
+    [Fact]
     public async Task The_snapshot_shows_a_ringing_call_to_the_callee_and_the_active_call_to_the_caller()
     {
         var uids = await _kit.CreateUsersAsync(2);

@@ -10,15 +10,11 @@ public sealed class GatewayIdentity(ILocalSiloDetails localSilo)
 
     public StreamId StreamId => StreamId.Create(Abstractions.StreamNames.GatewayNamespace, Id);
 
-    /// <summary>Whether the gateway named <paramref name="gatewayId"/> may still hold sockets.</summary>
-    public static bool IsAlive(IClusterMembershipService membership, string gatewayId) =>
-        Silo(gatewayId) is { } silo
-        && membership.CurrentSnapshot.GetSiloStatus(silo) is SiloStatus.Active or SiloStatus.Joining or SiloStatus.Created or SiloStatus.ShuttingDown or SiloStatus.Stopping;
-
     /// <summary>
-    /// Whether the gateway surely holds no socket: its silo is declared dead, or a later generation of the same
-    /// endpoint has joined (the old entry may have been cleaned from the membership table). A silo that this silo's
-    /// membership view has not heard of yet is not dead.
+    /// Whether the gateway surely holds no socket: its silo is declared dead; or it is not in the membership view and
+    /// either a later generation of the same endpoint has joined or it is older than every active silo (its entry was
+    /// cleaned from the table long ago). A silo that this silo's view has not heard of yet (it has just started, so its
+    /// generation is the newest) is not dead.
     /// </summary>
     public static bool IsDead(IClusterMembershipService membership, string gatewayId)
     {
@@ -31,7 +27,8 @@ public sealed class GatewayIdentity(ILocalSiloDetails localSilo)
         return snapshot.GetSiloStatus(silo) switch
         {
             SiloStatus.Dead => true,
-            SiloStatus.None => snapshot.Members.Keys.Any(m => m.Endpoint.Equals(silo.Endpoint) && m.Generation > silo.Generation),
+            SiloStatus.None => snapshot.Members.Keys.Any(m => m.Endpoint.Equals(silo.Endpoint) && m.Generation > silo.Generation)
+                || snapshot.Members.Where(m => m.Value.Status == SiloStatus.Active).All(m => m.Key.Generation > silo.Generation),
             _ => false,
         };
     }
