@@ -145,7 +145,7 @@ public sealed partial class WsClient : IAsyncDisposable
         }
 
         await Task.WhenAny(pending.Task, _reader, Task.Delay(timeout));
-        return pending.Task.IsCompletedSuccessfully ? pending.Task.Result : null;
+        return pending.Task.IsCompletedSuccessfully ? await pending.Task : null;
     }
 
     /// <summary>Drops the connection without a close handshake, as a device losing its network does.</summary>
