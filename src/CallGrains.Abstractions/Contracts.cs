@@ -34,6 +34,12 @@ public sealed record CallInfo
     [Id(10)] public string? Metadata { get; init; }
     [Id(11)] public int TimeoutSeconds { get; init; }
 
+    /// <summary>
+    /// Callees who turned the call down themselves (rejected, or answered busy): not on the wire, but it is what tells
+    /// a declined call from a missed one in their history.
+    /// </summary>
+    [Id(12)] public ImmutableArray<string> Declined { get; init; } = [];
+
     /// <summary>Seconds from the first join to the end, once the call has ended.</summary>
     public double? Duration => JoinedAt is { } joined && EndedAt is { } ended ? Math.Max(0, (ended - joined).TotalSeconds) : null;
 }

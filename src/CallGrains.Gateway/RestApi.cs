@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace CallGrains.Gateway;
 
-/// <summary>PROTOCOL section 8: users and tokens (admin), calls by id (user).</summary>
+/// <summary>PROTOCOL section 8: users and tokens (admin), calls by id and call logs (user; any user's log for admins).</summary>
 public static class RestApi
 {
     public static IEndpointRouteBuilder MapRestApi(this IEndpointRouteBuilder app)
@@ -18,7 +18,10 @@ public static class RestApi
         admin.MapPost("/{uid}/tokens", IssueToken);
         admin.MapDelete("/{uid}/tokens", RevokeTokens);
 
+        admin.MapGet("/{uid}/calls", CallLogApi.ListAnyUsersCalls);
+
         var calls = app.MapGroup("/v1/calls");
+        calls.MapGet("", CallLogApi.ListOwnCalls);
         calls.MapGet("/{sessionId}", GetCall);
         calls.MapPost("/{sessionId}/token", CallToken);
         return app;
@@ -128,7 +131,7 @@ public static class RestApi
     }
 
     /// <summary>The bearer's uid if the token verifies and has not been revoked.</summary>
-    private static async Task<string?> Authenticate(HttpRequest request, IGrainFactory grains, Tokens tokens)
+    internal static async Task<string?> Authenticate(HttpRequest request, IGrainFactory grains, Tokens tokens)
     {
         if (tokens.VerifyAuthToken(Tokens.BearerToken(request)) is not { } claims)
         {

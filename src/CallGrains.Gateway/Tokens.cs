@@ -1,7 +1,9 @@
 using System.Buffers.Text;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using CallGrains.Abstractions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -22,6 +24,7 @@ public sealed class Tokens
 
     private readonly byte[] _authKey;
     private readonly byte[] _callKey;
+    private readonly byte[] _cursorKey;
     private readonly AuthOptions _options;
     private readonly TimeProvider _time;
 
@@ -32,6 +35,57 @@ public sealed class Tokens
         var admin = Encoding.UTF8.GetBytes(_options.AdminKey ?? throw new InvalidOperationException("Auth:AdminKey is not set"));
         _authKey = _options.TokenKey is { Length: > 0 } k ? Encoding.UTF8.GetBytes(k) : HMACSHA256.HashData(admin, "callgrains/auth-token"u8);
         _callKey = _options.CallTokenKey is { Length: > 0 } c ? Encoding.UTF8.GetBytes(c) : HMACSHA256.HashData(admin, "callgrains/call-token"u8);
+
+        // Derived from the auth token key, which every host of a cluster shares: a cursor works on any of them.
+        _cursorKey = HMACSHA256.HashData(_authKey, "callgrains/log-cursor"u8);
+    }
+
+    /// <summary>
+    /// An opaque, signed cursor for the page of <paramref name="uid"/>'s history after <paramref name="position"/>.
+    /// Signed so that a cursor the server did not issue, or issued for another user's log, is refused.
+    /// </summary>
+    public string IssueCursor(string uid, CallLogPosition position)
+    {
+        var payload = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{position.At}|{position.Key}"));
+        return $"{Base64Url.EncodeToString(payload)}.{Base64Url.EncodeToString(CursorMac(uid, payload))}";
+    }
+
+    /// <summary>The position a cursor of <see cref="IssueCursor"/> names, or null if this server did not issue it for this user.</summary>
+    public CallLogPosition? VerifyCursor(string uid, string cursor)
+    {
+        var dot = cursor.IndexOf('.', StringComparison.Ordinal);
+        if (cursor.Length > 512 || dot <= 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            var payload = Base64Url.DecodeFromChars(cursor.AsSpan(0, dot));
+            if (!CryptographicOperations.FixedTimeEquals(CursorMac(uid, payload), Base64Url.DecodeFromChars(cursor.AsSpan(dot + 1))))
+            {
+                return null;
+            }
+
+            var text = Encoding.UTF8.GetString(payload);
+            var bar = text.IndexOf('|', StringComparison.Ordinal);
+            return bar > 0 && long.TryParse(text.AsSpan(0, bar), NumberStyles.None, CultureInfo.InvariantCulture, out var at)
+                ? new CallLogPosition(at, text[(bar + 1)..])
+                : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    private byte[] CursorMac(string uid, byte[] payload)
+    {
+        var input = new byte[Encoding.UTF8.GetByteCount(uid) + 1 + payload.Length];
+        var written = Encoding.UTF8.GetBytes(uid, input);
+        input[written] = (byte)'\n';
+        payload.CopyTo(input, written + 1);
+        return HMACSHA256.HashData(_cursorKey, input)[..16];
     }
 
     /// <summary>The token of an <c>Authorization: Bearer</c> header, if the request has one.</summary>

@@ -40,7 +40,8 @@ public static class Wire
 
     public static double UnixSeconds(DateTimeOffset at) => Math.Round(at.ToUnixTimeMilliseconds() / 1000.0, 3);
 
-    public static void WriteCall(Utf8JsonWriter w, CallInfo call)
+    /// <summary>A call object of PROTOCOL section 3; <paramref name="more"/> adds properties (a log entry's direction and missed).</summary>
+    public static void WriteCall(Utf8JsonWriter w, CallInfo call, Action<Utf8JsonWriter>? more = null)
     {
         w.WriteStartObject();
         w.WriteString("sessionId", call.SessionId);
@@ -87,6 +88,7 @@ public static class Wire
         }
 
         w.WriteNumber("timeoutSeconds", call.TimeoutSeconds);
+        more?.Invoke(w);
         w.WriteEndObject();
     }
 

@@ -35,6 +35,17 @@ public sealed class CallOptions
     /// <summary>How long a user grain waits for one gateway to take an event before it goes on without it.</summary>
     [Range(100, 60_000)]
     public int DeliveryTimeoutMilliseconds { get; set; } = 2000;
+
+    /// <summary>
+    /// How long a settled call stays in the parties' histories (and answers late requests with its final state); it
+    /// then goes from the store on its own.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]
+    public TimeSpan LogRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>A user's history keeps at most this many entries; the oldest go first.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxLogEntriesPerUser { get; set; } = 10_000;
 }
 
 /// <summary>The device limit of the <c>Gateway</c> section, enforced by the user grain.</summary>

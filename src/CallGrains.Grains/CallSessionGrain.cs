@@ -50,6 +50,7 @@ public sealed class CallSessionGrain(
     [PersistentState("call", StorageNames.Default)] IPersistentState<CallSessionState> state,
     IOptions<CallOptions> options,
     IRingDeadlines deadlines,
+    ICallLog log,
     TimeProvider time,
     CallMetrics metrics,
     ILogger<CallSessionGrain> logger) : Grain, ICallSessionGrain
@@ -75,6 +76,11 @@ public sealed class CallSessionGrain(
 
     private IGrainTimer? _ringTimer;
     private IGrainTimer? _redeliveryTimer;
+    private IGrainTimer? _archiveTimer;
+
+    // The call was settled and archived: what this activation holds was read back from the asker's history to answer a
+    // late request, and is never stored again.
+    private bool _fromHistory;
 
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -178,7 +184,7 @@ public sealed class CallSessionGrain(
 
     public async Task<CallResult> EndCall(string uid, string? deviceId)
     {
-        if (Missing(uid) is { } missing)
+        if (await MissingAsync(uid) is { } missing)
         {
             return missing;
         }
@@ -210,7 +216,7 @@ public sealed class CallSessionGrain(
 
     public async Task<CallResult> GetCall(string uid)
     {
-        if (Missing(uid) is { } missing)
+        if (await MissingAsync(uid) is { } missing)
         {
             return missing;
         }
@@ -219,11 +225,20 @@ public sealed class CallSessionGrain(
         return CallResult.Success(Call!, seq);
     }
 
-    public Task<CallInfo?> Peek() => Task.FromResult(Call);
+    public async Task<CallInfo?> Peek()
+    {
+        await LoadArchivedAsync();
+        if (Call is null || _fromHistory)
+        {
+            this.DeactivateOnIdle();
+        }
+
+        return Call;
+    }
 
     public async Task<CallResult> Signal(string fromUid, string toUid, string data)
     {
-        if (Missing(fromUid) is { } missing)
+        if (await MissingAsync(fromUid) is { } missing)
         {
             return missing;
         }
@@ -253,7 +268,7 @@ public sealed class CallSessionGrain(
 
     public async Task<CallResult> AuthorizeMedia(string uid)
     {
-        if (Missing(uid) is { } missing)
+        if (await MissingAsync(uid) is { } missing)
         {
             return missing;
         }
@@ -263,7 +278,7 @@ public sealed class CallSessionGrain(
 
     public async Task<CallInfo?> Reconcile(string uid)
     {
-        if (Call is null || Missing(uid) is not null || Call.Status.IsFinal())
+        if (Call is null || !IsParty(uid) || Call.Status.IsFinal())
         {
             // Not a call this user is in (any more): a slot that still names it is freed. Release only frees a slot
             // that holds this session, so this cannot take anyone out of another call.
@@ -284,7 +299,7 @@ public sealed class CallSessionGrain(
 
     public async Task Abandon(string uid)
     {
-        if (Missing(uid) is not null || Call!.Status.IsFinal())
+        if (Call is null || !IsParty(uid) || Call.Status.IsFinal())
         {
             // Settled already: make sure the user's slot agrees, since that is why the grace timer still fires.
             await Reconcile(uid);
@@ -421,8 +436,11 @@ public sealed class CallSessionGrain(
         }
 
         // The callee is on another call: the attempt is recorded as a busy call (the callee's missed call).
+        // It never rang, so nothing is stored for it but the parties' history entries, written before the answer.
         var busy = call with { Initiator = callerRes.Profile!, Status = CallStatus.Busy, EndedAt = now };
-        await CommitAsync(busy);
+        await log.AppendAsync(busy);
+        metrics.Settled(CallStatus.Busy);
+        this.DeactivateOnIdle();
         logger.CallInitiated(SessionId, callerUid, calleeUid, "busy");
         return (CallResult.Fail(ErrorCode.CallBusy, $"{calleeUid} is on another call", busy, callerRes.Seq), null);
     }
@@ -505,7 +523,13 @@ public sealed class CallSessionGrain(
 
     private async Task<CallResult> StopRingingAsync(string uid, CallStatus status, string? deviceId)
     {
-        var call = Call! with { Status = status, EndedAt = time.GetUtcNow() };
+        // A callee who turned it down declined it: not a missed call in their history.
+        var call = Call! with
+        {
+            Status = status,
+            EndedAt = time.GetUtcNow(),
+            Declined = status == CallStatus.Cancelled ? Call.Declined : Call.Declined.Add(uid),
+        };
         var callerUid = call.Initiator.Uid;
         var calleeUid = state.State.CalleeUid!;
         var seqs = status == CallStatus.Cancelled
@@ -534,7 +558,7 @@ public sealed class CallSessionGrain(
     /// </summary>
     private async Task<CallResult?> Settled(string uid, CallRole role)
     {
-        if (Missing(uid) is { } missing)
+        if (await MissingAsync(uid) is { } missing)
         {
             return missing;
         }
@@ -554,25 +578,45 @@ public sealed class CallSessionGrain(
         return Call!.Status == CallStatus.Initiated ? null : Failed(ErrorCodes.ForFinalStatus(Call.Status));
     }
 
-    /// <summary>Not found, or not a party: the checks every request on an existing call starts with.</summary>
-    private CallResult? Missing(string uid)
+    /// <summary>
+    /// Not found, or not a party: the checks every request on an existing call starts with. A settled call has left
+    /// grain storage (archived); its final record is read back from the call log while it is kept, so a late request
+    /// still gets the error its status calls for.
+    /// </summary>
+    private async Task<CallResult?> MissingAsync(string uid)
     {
         if (!Identifiers.IsValidSessionId(SessionId))
         {
             return CallResult.Fail(ErrorCode.InvalidSessionId, "session id must be 1-128 characters of [A-Za-z0-9._:-]");
         }
 
+        await LoadArchivedAsync();
+
+        if (Call is null || _fromHistory)
+        {
+            // A lookup of an id that names no live call leaves no activation behind.
+            this.DeactivateOnIdle();
+        }
+
         if (Call is null)
         {
-            // A lookup of an id that names no call leaves no activation behind.
-            this.DeactivateOnIdle();
             return CallResult.Fail(ErrorCode.CallNotFound, $"no call {SessionId}");
         }
 
-        return uid == Call.Initiator.Uid || uid == state.State.CalleeUid
-            ? null
-            : CallResult.Fail(ErrorCode.PermissionDenied, $"{uid} is not a party of call {SessionId}");
+        return IsParty(uid) ? null : CallResult.Fail(ErrorCode.PermissionDenied, $"{uid} is not a party of call {SessionId}");
     }
+
+    /// <summary>With nothing stored, the call's final record if it was archived (read only: never stored again).</summary>
+    private async Task LoadArchivedAsync()
+    {
+        if (Call is null && await log.FindAsync(SessionId) is { } archived)
+        {
+            state.State = new CallSessionState { Call = archived, CalleeUid = archived.ReceiverId };
+            _fromHistory = true;
+        }
+    }
+
+    private bool IsParty(string uid) => uid == Call!.Initiator.Uid || uid == state.State.CalleeUid;
 
     private CallResult Failed(ErrorCode code, string? message = null) =>
         CallResult.Fail(code, message ?? $"call {SessionId} is {Call!.Status.ToString().ToLowerInvariant()}", Call);
@@ -745,6 +789,15 @@ public sealed class CallSessionGrain(
 
         _redeliveryTimer?.Dispose();
         _redeliveryTimer = null;
+        if (Call is { } settled && settled.Status.IsFinal() && !_fromHistory)
+        {
+            // Every party has its final update: the call moves to their histories once this request has answered.
+            _archiveTimer ??= this.RegisterGrainTimer(
+                ArchiveAsync,
+                new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+            return seqs;
+        }
+
         if (state.State.Watched)
         {
             if (Call?.Status == CallStatus.Initiated && state.State.RingDeadline is { } deadline)
@@ -767,6 +820,46 @@ public sealed class CallSessionGrain(
         }
 
         return seqs;
+    }
+
+    /// <summary>
+    /// Writes the settled call into every party's history, then deletes it from grain storage and from the wake-up
+    /// index. Runs after all final updates were applied and off the request that settled it. Until it has succeeded the
+    /// call stays stored and indexed, so a crash meanwhile is followed by a wake-up on another silo that archives it
+    /// again; history entries are keyed by user and session, so each party still has exactly one.
+    /// </summary>
+    private async Task ArchiveAsync()
+    {
+        _archiveTimer?.Dispose();
+        _archiveTimer = null;
+        if (Call is not { } call || !call.Status.IsFinal() || !state.State.Outbox.IsEmpty || _fromHistory)
+        {
+            return;
+        }
+
+        try
+        {
+            await log.AppendAsync(call);
+            await state.ClearStateAsync();
+        }
+        catch (Exception ex) when (ex is not ArgumentException)
+        {
+            // Tried again with the redelivery (and by the wake-up index if this activation goes).
+            logger.ArchiveDeferred(ex, SessionId);
+            _redeliveryTimer ??= this.RegisterGrainTimer(
+                async () => await DeliverAsync(),
+                new GrainTimerCreationOptions(RedeliveryInterval, RedeliveryInterval) { KeepAlive = true });
+            return;
+        }
+
+        if (state.State.Watched)
+        {
+            // Best effort: an entry left behind is swept, finds no call and is dropped.
+            deadlines.Remove(SessionId);
+        }
+
+        state.State = new CallSessionState();
+        this.DeactivateOnIdle();
     }
 
     private void ArmRingTimer(DateTimeOffset deadline)

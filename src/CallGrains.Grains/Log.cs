@@ -51,4 +51,7 @@ internal static partial class Log
 
     [LoggerMessage(9, LogLevel.Information, "Call {SessionId}: {Uid} vanished, call {Outcome}")]
     public static partial void Abandoned(this ILogger logger, string sessionId, string uid, string outcome);
+
+    [LoggerMessage(17, LogLevel.Warning, "Call {SessionId}: could not be moved to the parties' histories yet; trying again")]
+    public static partial void ArchiveDeferred(this ILogger logger, Exception exception, string sessionId);
 }

@@ -30,6 +30,9 @@ public static class SiloBuilderExtensions
         silo.Services.TryAddSingleton<IRingDeadlines, NoDeadlines>();
         silo.Services.TryAddSingleton<IGraceDeadlines, NoDeadlines>();
         silo.Services.TryAddSingleton<IPresenceIndex, NoPresenceIndex>();
+
+        // Call history: in silo memory unless the host registers a durable store first (Redis).
+        silo.Services.TryAddSingleton<ICallLog, MemoryCallLog>();
         silo.Services.AddSingleton<RingDeadlineSweeper>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RingDeadlineSweeper>());
         silo.Services.AddSingleton<PresenceSweeper>();
