@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using CallGrains.Abstractions;
 using CallGrains.Grains;
 using Microsoft.Extensions.DependencyInjection;
@@ -77,50 +76,5 @@ public sealed class OutboxTests : IAsyncLifetime
         await EventProbe.SettleAsync();
         GatewayDeathTests.AssertNumberedOnce(probe.For(a));
         await kit.AssertConsistentAsync([a, b], [call.SessionId]);
-    }
-
-    /// <summary>Grain state in memory whose writes fail for chosen users, as a store that is briefly unreachable.</summary>
-    private sealed class FlakyStorage : IGrainStorage
-    {
-        private readonly ConcurrentDictionary<GrainId, (object State, string ETag)> _store = new();
-        private readonly ConcurrentDictionary<string, bool> _failing = new();
-
-        public void Fail(string key) => _failing[key] = true;
-
-        public void Heal(string key) => _failing.TryRemove(key, out _);
-
-        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
-        {
-            if (_store.TryGetValue(grainId, out var stored))
-            {
-                grainState.State = (T)stored.State;
-                grainState.ETag = stored.ETag;
-                grainState.RecordExists = true;
-            }
-
-            return Task.CompletedTask;
-        }
-
-        public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
-        {
-            if (_failing.ContainsKey(grainId.Key.ToString()!))
-            {
-                throw new IOException($"store unreachable for {grainId}");
-            }
-
-            // State records are immutable: keeping the reference is a snapshot.
-            var etag = Guid.NewGuid().ToString("N");
-            _store[grainId] = (grainState.State!, etag);
-            grainState.ETag = etag;
-            grainState.RecordExists = true;
-            return Task.CompletedTask;
-        }
-
-        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
-        {
-            _store.TryRemove(grainId, out _);
-            grainState.RecordExists = false;
-            return Task.CompletedTask;
-        }
     }
 }

@@ -1,0 +1,158 @@
+using CallGrains.Abstractions;
+using CallGrains.Grains;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
+using Orleans.TestingHost;
+
+namespace CallGrains.Tests;
+
+/// <summary>
+/// A settled call leaves grain storage: its final state moves into the parties' histories (written once, after the
+/// final events, off the request that settled it), and a late request on it still gets the error its status calls for.
+/// </summary>
+public sealed class ArchiveTests : IAsyncLifetime
+{
+    private readonly FlakyStorage _storage = new();
+    private readonly FlakyCallLog _log = new();
+    private InProcessTestCluster _cluster = null!;
+    private CallTestKit _kit = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddMemoryGrainStorage(StorageNames.PubSub);
+            silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Default, (_, _) => _storage);
+            silo.Services.AddSingleton<ICallLog>(sp => _log.Over(new MemoryCallLog(sp.GetRequiredService<IGrainFactory>())));
+            silo.UseInMemoryReminderService();
+            silo.AddCallGrains();
+        });
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+        _kit = new CallTestKit(_cluster);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Settled_calls_leave_grain_storage_and_each_party_has_one_entry()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+        var c = (await _kit.CreateUsersAsync(1, "busy"))[0];
+        var ended = await _kit.ConnectAsync(a, b);
+        Assert.True((await _kit.Session(ended.SessionId).EndCall(a, null)).Ok);
+        var rejected = await _kit.RingAsync(a, b);
+        Assert.True((await _kit.Session(rejected.SessionId).RejectCall(b, CallStatus.Rejected, null)).Ok);
+        var cancelled = await _kit.RingAsync(b, a);
+        Assert.True((await _kit.Session(cancelled.SessionId).RejectCall(b, CallStatus.Cancelled, null)).Ok);
+        var ongoing = await _kit.ConnectAsync(a, c);
+        var busy = await _kit.CallAsync(b, a);
+        Assert.Equal(ErrorCode.CallBusy, busy.Error?.Code);
+
+        string[] settled = [ended.SessionId, rejected.SessionId, cancelled.SessionId, busy.Call!.SessionId];
+        await CallTestKit.EventuallyAsync(
+            async () => (await IdsAsync(b)).Count == settled.Length && (await IdsAsync(a)).Count == settled.Length,
+            "every settled call in both histories");
+
+        // Only the live call is stored; the settled ones are history, once each, newest first.
+        Assert.Equal(1, _storage.Count("callsession"));
+        Assert.Equal(settled.Reverse(), await IdsAsync(a));
+        Assert.Equal(settled.Reverse(), await IdsAsync(b));
+        var page = await _log.QueryAsync(b, new CallLogQuery());
+        Assert.Equal(
+            [(CallDirection.Outgoing, false), (CallDirection.Outgoing, false), (CallDirection.Incoming, false), (CallDirection.Incoming, false)],
+            page.Entries.Select(e => (e.Direction, e.Missed)));
+        var missedByA = (await _log.QueryAsync(a, new CallLogQuery { Missed = true })).Entries.Select(e => e.Call.SessionId);
+        // a missed b's cancelled call and b's attempt while a was busy; b missed nothing (b declined a's call).
+        Assert.Equal([busy.Call.SessionId, cancelled.SessionId], missedByA);
+        Assert.Empty((await _log.QueryAsync(b, new CallLogQuery { Missed = true })).Entries);
+        Assert.NotNull(ongoing);
+    }
+
+    [Fact]
+    public async Task Late_requests_on_an_archived_call_get_the_error_of_its_final_status()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+        var stranger = (await _kit.CreateUsersAsync(1, "x"))[0];
+        var ended = await _kit.ConnectAsync(a, b);
+        Assert.True((await _kit.Session(ended.SessionId).EndCall(b, null)).Ok);
+        var rejected = await _kit.RingAsync(a, b);
+        Assert.True((await _kit.Session(rejected.SessionId).RejectCall(b, CallStatus.Rejected, null)).Ok);
+        await CallTestKit.EventuallyAsync(async () => _storage.Count("callsession") == 0, "both calls archived");
+
+        Assert.Equal(ErrorCode.CallEnded, (await _kit.Session(ended.SessionId).EndCall(a, null)).Error?.Code);
+        Assert.Equal(ErrorCode.CallEnded, (await _kit.Session(ended.SessionId).AcceptCall(b, null)).Error?.Code);
+        Assert.Equal(ErrorCode.CallRejected, (await _kit.Session(rejected.SessionId).RejectCall(a, CallStatus.Cancelled, null)).Error?.Code);
+        Assert.Equal(ErrorCode.CallRejected, (await _kit.Session(rejected.SessionId).AcceptCall(b, null)).Error?.Code);
+        var read = await _kit.Session(ended.SessionId).GetCall(a);
+        Assert.True(read.Ok);
+        Assert.Equal(CallStatus.Ended, read.Call!.Status);
+        Assert.Equal(ErrorCode.PermissionDenied, (await _kit.Session(ended.SessionId).GetCall(stranger)).Error?.Code);
+        Assert.Equal(ErrorCode.CallNotFound, (await _kit.Session(Identifiers.NewSessionId()).GetCall(a)).Error?.Code);
+
+        // Answering them stored nothing again.
+        Assert.Equal(0, _storage.Count("callsession"));
+        await _kit.AssertFreeAsync(a, b);
+    }
+
+    [Fact]
+    public async Task A_call_whose_history_write_fails_stays_stored_until_the_store_takes_it()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+        var call = await _kit.ConnectAsync(a, b);
+        _log.Failing = true;
+        Assert.True((await _kit.Session(call.SessionId).EndCall(a, null)).Ok);
+
+        // The write is retried every 2 s; meanwhile the call stays stored and both users are free.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.True(_log.Refused > 0, "the archive was attempted");
+        Assert.Equal(1, _storage.Count("callsession"));
+        Assert.Empty(await IdsAsync(a));
+        await _kit.AssertFreeAsync(a, b);
+
+        _log.Failing = false;
+        await CallTestKit.EventuallyAsync(async () => _storage.Count("callsession") == 0, "the call archived once the store is back");
+        Assert.Equal([call.SessionId], await IdsAsync(a));
+        Assert.Equal([call.SessionId], await IdsAsync(b));
+    }
+
+    private async Task<List<string>> IdsAsync(string uid) =>
+        [.. (await _log.QueryAsync(uid, new CallLogQuery { Limit = CallHistory.MaxPageSize })).Entries.Select(e => e.Call.SessionId)];
+
+    /// <summary>The memory call log, refusing writes while <see cref="Failing"/> as a store that is briefly unreachable.</summary>
+    private sealed class FlakyCallLog : ICallLog
+    {
+        private ICallLog _inner = null!;
+        private int _refused;
+
+        public volatile bool Failing;
+
+        public int Refused => Volatile.Read(ref _refused);
+
+        public FlakyCallLog Over(ICallLog inner)
+        {
+            _inner = inner;
+            return this;
+        }
+
+        public Task AppendAsync(CallInfo settled)
+        {
+            if (Failing)
+            {
+                Interlocked.Increment(ref _refused);
+                throw new IOException("call log unreachable");
+            }
+
+            return _inner.AppendAsync(settled);
+        }
+
+        public Task<CallLogPage> QueryAsync(string uid, CallLogQuery query) => _inner.QueryAsync(uid, query);
+
+        public Task<CallInfo?> FindAsync(string sessionId) => _inner.FindAsync(sessionId);
+    }
+}

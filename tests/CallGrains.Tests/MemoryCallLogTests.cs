@@ -1,0 +1,241 @@
+using CallGrains.Abstractions;
+using CallGrains.Grains;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+
+namespace CallGrains.Tests;
+
+/// <summary>
+/// The embedded default's call log (<see cref="MemoryCallLog"/>) as a user's history reads: newest first, pages that
+/// never skip or repeat, filters, a bounded scan per page, the per-user cap and the retention, on a fake clock.
+/// </summary>
+public sealed class MemoryCallLogTests : IAsyncLifetime
+{
+    private const int Cap = 2000;
+    private static readonly TimeSpan Retention = TimeSpan.FromHours(1);
+
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
+    private InProcessTestCluster _cluster = null!;
+    private ICallLog _log = null!;
+    private int _made;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(2);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(_clock));
+            silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+            ClusterFixture.AddEmbeddedCallGrains(silo);
+            silo.Services.PostConfigure<CallOptions>(o =>
+            {
+                o.MaxLogEntriesPerUser = Cap;
+                o.LogRetention = Retention;
+            });
+        });
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+        _log = _cluster.Silos[0].ServiceProvider.GetRequiredService<ICallLog>();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Pages_of_7_skip_and_repeat_nothing_while_new_calls_arrive()
+    {
+        var (me, peers) = NewUsers(5);
+        var before = new List<CallInfo>();
+        for (var i = 0; i < 250; i++)
+        {
+            // Groups of three calls share a millisecond: the order must still be strict.
+            before.Add(await AppendAsync(Call(me, peers[i % peers.Length], i / 3, kind: i % 7)));
+        }
+
+        var seen = new List<CallLogEntry>();
+        CallLogPosition? after = null;
+        for (var page = 0; page < 100; page++)
+        {
+            var result = await _log.QueryAsync(me, new CallLogQuery { Limit = 7, After = after });
+            Assert.True(result.Entries.Length <= 7);
+            seen.AddRange(result.Entries);
+
+            // New calls keep coming, newer than everything paged so far, and some older ones settle late.
+            await AppendAsync(Call(me, peers[page % peers.Length], 300 + page, kind: page % 7));
+            if (result.Next is null)
+            {
+                break;
+            }
+
+            after = result.Next;
+        }
+
+        var ids = seen.Select(e => e.Call.SessionId).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.Subset(ids.ToHashSet(), before.Select(c => c.SessionId).ToHashSet());
+        Assert.Equal(before.Count, ids.Count(id => before.Any(c => c.SessionId == id)));
+        Assert.Equal(seen.Select(e => e.Position), seen.Select(e => e.Position).Order(CallLogPosition.NewestFirst));
+    }
+
+    [Fact]
+    public async Task Each_filter_returns_exactly_the_calls_it_names()
+    {
+        var (me, peers) = NewUsers(3);
+        var calls = new List<CallInfo>();
+        for (var i = 0; i < 140; i++)
+        {
+            calls.Add(await AppendAsync(Call(me, peers[i % peers.Length], i, kind: i % 7, video: i % 3 == 0)));
+        }
+
+        var entries = calls.Select(c => CallHistory.EntryFor(c, me)).ToList();
+        CallLogQuery[] queries =
+        [
+            new() { Missed = true },
+            new() { Missed = false },
+            new() { Direction = CallDirection.Incoming },
+            new() { Direction = CallDirection.Outgoing, Status = CallStatus.Ended },
+            new() { Status = CallStatus.Busy },
+            new() { CallType = CallType.Video, Missed = true },
+            new() { ReceiverType = ReceiverType.Group },
+        ];
+        foreach (var query in queries)
+        {
+            var expected = entries
+                .Where(e => (query.Missed is null || e.Missed == query.Missed)
+                    && (query.Direction is null || e.Direction == query.Direction)
+                    && (query.Status is null || e.Call.Status == query.Status)
+                    && (query.CallType is null || e.Call.CallType == query.CallType)
+                    && (query.ReceiverType is null || e.Call.ReceiverType == query.ReceiverType))
+                .OrderBy(e => e.Position, CallLogPosition.NewestFirst)
+                .Select(e => e.Call.SessionId);
+            Assert.Equal(expected, await AllAsync(me, query with { Limit = 9 }));
+        }
+
+        Assert.NotEmpty(await AllAsync(me, new CallLogQuery { Missed = true }));
+    }
+
+    [Fact]
+    public async Task A_page_examines_a_bounded_number_of_entries_and_says_where_to_go_on()
+    {
+        var (me, peers) = NewUsers(1);
+        for (var i = 0; i < CallHistory.MaxScanPerPage + 200; i++)
+        {
+            await AppendAsync(Call(me, peers[0], i, kind: 0));
+        }
+
+        // Nothing is incoming: the first page gives up after MaxScanPerPage entries, the second reaches the end.
+        var first = await _log.QueryAsync(me, new CallLogQuery { Direction = CallDirection.Incoming });
+        Assert.Empty(first.Entries);
+        Assert.NotNull(first.Next);
+        var second = await _log.QueryAsync(me, new CallLogQuery { Direction = CallDirection.Incoming, After = first.Next });
+        Assert.Empty(second.Entries);
+        Assert.Null(second.Next);
+    }
+
+    [Fact]
+    public async Task History_keeps_the_newest_entries_up_to_the_cap_and_each_call_once()
+    {
+        var (me, peers) = NewUsers(1);
+        var calls = new List<CallInfo>();
+        for (var i = 0; i < Cap + 30; i++)
+        {
+            calls.Add(await AppendAsync(Call(me, peers[0], i, kind: i % 7)));
+        }
+
+        // Archived twice (a redelivery after a crash): still one entry.
+        await _log.AppendAsync(calls[^1]);
+        await _log.AppendAsync(calls[^1]);
+
+        var ids = await AllAsync(me, new CallLogQuery { Limit = CallHistory.MaxPageSize });
+        Assert.Equal(Cap, ids.Count);
+        Assert.Equal(calls.TakeLast(Cap).Reverse().Select(c => c.SessionId), ids);
+    }
+
+    [Fact]
+    public async Task Entries_and_records_go_after_the_retention()
+    {
+        var (me, peers) = NewUsers(1);
+        var old = await AppendAsync(Call(me, peers[0], 0, kind: 0));
+        _clock.Advance(Retention / 2);
+        var recent = await AppendAsync(Call(me, peers[0], 0, kind: 1));
+
+        _clock.Advance((Retention / 2) + TimeSpan.FromSeconds(1));
+
+        Assert.Equal([recent.SessionId], await AllAsync(me, new CallLogQuery()));
+        Assert.Null(await _log.FindAsync(old.SessionId));
+        Assert.NotNull(await _log.FindAsync(recent.SessionId));
+        Assert.Equal([recent.SessionId], await AllAsync(peers[0], new CallLogQuery()));
+
+        _clock.Advance(Retention);
+        Assert.Empty(await AllAsync(me, new CallLogQuery()));
+        Assert.Null(await _log.FindAsync(recent.SessionId));
+    }
+
+    private static (string Me, string[] Peers) NewUsers(int peers)
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        return ($"me-{run}", [.. Enumerable.Range(0, peers).Select(i => $"p{i}-{run}")]);
+    }
+
+    private async Task<CallInfo> AppendAsync(CallInfo call)
+    {
+        await _log.AppendAsync(call);
+        return call;
+    }
+
+    private async Task<List<string>> AllAsync(string uid, CallLogQuery query)
+    {
+        var ids = new List<string>();
+        for (var page = 0; page < 1000; page++)
+        {
+            var result = await _log.QueryAsync(uid, query);
+            ids.AddRange(result.Entries.Select(e => e.Call.SessionId));
+            if (result.Next is null)
+            {
+                return ids;
+            }
+
+            query = query with { After = result.Next };
+        }
+
+        throw new InvalidOperationException("the log did not end");
+    }
+
+    /// <summary>
+    /// A settled call of one of seven kinds: out/in ended, out rejected, in rejected (declined), in cancelled (missed),
+    /// in unanswered (missed), in busy (missed).
+    /// </summary>
+    private CallInfo Call(string me, string peer, int millisecond, int kind, bool video = false)
+    {
+        var outgoing = kind is 0 or 2;
+        var (caller, callee) = outgoing ? (me, peer) : (peer, me);
+        var at = _clock.GetUtcNow().AddMilliseconds(millisecond);
+        var status = kind switch
+        {
+            0 or 1 => CallStatus.Ended,
+            2 or 3 => CallStatus.Rejected,
+            4 => CallStatus.Cancelled,
+            5 => CallStatus.Unanswered,
+            _ => CallStatus.Busy,
+        };
+        return new CallInfo
+        {
+            SessionId = $"{Interlocked.Increment(ref _made):D6}-{Guid.NewGuid():N}",
+            CallType = video ? CallType.Video : CallType.Audio,
+            ReceiverType = ReceiverType.User,
+            ReceiverId = callee,
+            Initiator = new UserRef(caller, caller),
+            Status = status,
+            InitiatedAt = at,
+            JoinedAt = status == CallStatus.Ended ? at : null,
+            EndedAt = at.AddSeconds(1),
+            Participants = status == CallStatus.Ended ? [new Participant(caller, at, at.AddSeconds(1)), new Participant(callee, at, at.AddSeconds(1))] : [],
+            Declined = status == CallStatus.Rejected ? [callee] : [],
+        };
+    }
+}
