@@ -91,8 +91,8 @@ public sealed class GatewayNode : IAsyncDisposable
     }
 }
 
-/// <summary>Two nodes in one cluster, each with its own gateway port: caller on one, callee on the other.</summary>
-public sealed class TwoNodeFixture : IAsyncLifetime
+/// <summary>Two nodes in one cluster, each with its own gateway port, started with the given settings.</summary>
+public abstract class NodePairFixture(params string[] settings) : IAsyncLifetime
 {
     public GatewayNode A { get; private set; } = null!;
 
@@ -102,8 +102,8 @@ public sealed class TwoNodeFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        A = await GatewayNode.StartAsync();
-        B = await GatewayNode.StartAsync(A.SiloPort);
+        A = await GatewayNode.StartAsync(null, null, settings);
+        B = await GatewayNode.StartAsync(A.SiloPort, null, settings);
         Admin = new Admin(A.BaseUri);
         await Admin.WaitForClusterAsync(B.BaseUri);
     }
@@ -117,6 +117,9 @@ public sealed class TwoNodeFixture : IAsyncLifetime
 
     public GatewayNode Node(bool second) => second ? B : A;
 }
+
+/// <summary>Two nodes in one cluster with default settings: caller on one, callee on the other.</summary>
+public sealed class TwoNodeFixture : NodePairFixture;
 
 [CollectionDefinition(Name)]
 public sealed class TwoNodeGroup : ICollectionFixture<TwoNodeFixture>
