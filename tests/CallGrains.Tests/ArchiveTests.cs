@@ -44,12 +44,16 @@ public sealed class ArchiveTests : IAsyncLifetime
     {
         var (a, b) = await _kit.CreatePairAsync();
         var c = (await _kit.CreateUsersAsync(1, "busy"))[0];
+        // A few milliseconds apart: the log orders by the millisecond a call started.
         var ended = await _kit.ConnectAsync(a, b);
         Assert.True((await _kit.Session(ended.SessionId).EndCall(a, null)).Ok);
+        await Task.Delay(5);
         var rejected = await _kit.RingAsync(a, b);
         Assert.True((await _kit.Session(rejected.SessionId).RejectCall(b, CallStatus.Rejected, null)).Ok);
+        await Task.Delay(5);
         var cancelled = await _kit.RingAsync(b, a);
         Assert.True((await _kit.Session(cancelled.SessionId).RejectCall(b, CallStatus.Cancelled, null)).Ok);
+        await Task.Delay(5);
         var ongoing = await _kit.ConnectAsync(a, c);
         var busy = await _kit.CallAsync(b, a);
         Assert.Equal(ErrorCode.CallBusy, busy.Error?.Code);

@@ -76,6 +76,11 @@ public sealed class SiloFailureTests : RedisClusterTest
         Assert.True((await kit.Session(calls[1].SessionId).AcceptCall(users[3], null)).Ok);
         Assert.True((await kit.Session(calls[2].SessionId).RejectCall(users[5], CallStatus.Rejected, null)).Ok);
         Assert.True((await kit.Session(calls[3].SessionId).RejectCall(users[6], CallStatus.Cancelled, null)).Ok);
+
+        // A settled call stays indexed until it is archived (so a crash before that is recovered), just after.
+        await CallTestKit.EventuallyAsync(
+            async () => (await IndexedAsync(deadlines)).SequenceEqual([calls[4].SessionId]),
+            "only the ringing call indexed once the others are archived");
         var stale = Identifiers.NewSessionId();
         await deadlines.AddAsync(stale, DateTimeOffset.UtcNow.AddSeconds(1));
         Assert.Equal(new[] { calls[4].SessionId, stale }.Order(), (await IndexedAsync(deadlines)).Order());
