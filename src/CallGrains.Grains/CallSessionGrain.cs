@@ -846,6 +846,7 @@ public sealed class CallSessionGrain(
         {
             // Tried again with the redelivery (and by the wake-up index if this activation goes).
             logger.ArchiveDeferred(ex, SessionId);
+            metrics.ArchiveDeferred();
             _redeliveryTimer ??= this.RegisterGrainTimer(
                 async () => await DeliverAsync(),
                 new GrainTimerCreationOptions(RedeliveryInterval, RedeliveryInterval) { KeepAlive = true });
@@ -859,6 +860,7 @@ public sealed class CallSessionGrain(
         }
 
         state.State = new CallSessionState();
+        metrics.Archived();
         this.DeactivateOnIdle();
     }
 

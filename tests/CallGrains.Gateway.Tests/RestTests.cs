@@ -105,11 +105,14 @@ public sealed class RestTests(TwoNodeFixture cluster)
             await Task.Delay(200);
             text = await cluster.Admin.Http.GetStringAsync("/metrics");
         }
-        while (!(text.Contains("callgrains_calls_settled_total", StringComparison.Ordinal) && text.Contains("callgrains_call_setup_duration_seconds_bucket", StringComparison.Ordinal)) && DateTime.UtcNow < deadline);
+        while (!(text.Contains("callgrains_calls_settled_total", StringComparison.Ordinal)
+            && text.Contains("callgrains_calls_archived_total", StringComparison.Ordinal)
+            && text.Contains("callgrains_call_setup_duration_seconds_bucket", StringComparison.Ordinal)) && DateTime.UtcNow < deadline);
 
         Assert.Contains("callgrains_gateway_connections", text, StringComparison.Ordinal);
         Assert.Contains("callgrains_calls_settled_total{otel_scope_name=\"CallGrains\",status=\"cancelled\"}", text, StringComparison.Ordinal);
         Assert.Contains("callgrains_call_setup_duration_seconds_bucket", text, StringComparison.Ordinal);
+        Assert.Contains("callgrains_calls_archived_total", text, StringComparison.Ordinal);
         Assert.Contains("orleans_", text, StringComparison.Ordinal);
     }
 
