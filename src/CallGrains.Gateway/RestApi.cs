@@ -24,10 +24,11 @@ public static class RestApi
         calls.MapGet("", CallLogApi.ListOwnCalls);
         calls.MapGet("/{sessionId}", GetCall);
         calls.MapPost("/{sessionId}/token", CallToken);
+        app.MapGroupApi();
         return app;
     }
 
-    private static async ValueTask<object?> RequireAdmin(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> RequireAdmin(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var tokens = context.HttpContext.RequestServices.GetRequiredService<Tokens>();
         return tokens.IsAdminKey(context.HttpContext.Request.Headers["X-Api-Key"].FirstOrDefault())

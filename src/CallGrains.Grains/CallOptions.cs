@@ -18,6 +18,10 @@ public sealed class CallOptions
     [Range(1, 1000)]
     public int MaxGroupRing { get; set; } = 100;
 
+    /// <summary>Members a group may have; a create or an add beyond is refused with 400.</summary>
+    [Range(1, 10_000)]
+    public int MaxGroupMembers { get; set; } = 1000;
+
     /// <summary>
     /// A user's slot for a call that never got past ringing is treated as free this long after the ring deadline,
     /// so a call whose session was lost mid-way cannot keep anyone busy.

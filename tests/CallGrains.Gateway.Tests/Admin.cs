@@ -89,3 +89,18 @@ public sealed class Admin(Uri baseUri, string adminKey = Admin.DefaultKey) : IDi
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>The error body of a REST answer: <c>{"error":{"code","message"}}</c>.</summary>
+public static class Answers
+{
+    public static async Task<string> ErrorCodeOf(HttpResponseMessage response) => (await ErrorOf(response)).Code;
+
+    public static async Task<string> MessageOf(HttpResponseMessage response) => (await ErrorOf(response)).Message;
+
+    private static async Task<(string Code, string Message)> ErrorOf(HttpResponseMessage response)
+    {
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var error = body.RootElement.GetProperty("error");
+        return (error.Str("code"), error.Str("message"));
+    }
+}

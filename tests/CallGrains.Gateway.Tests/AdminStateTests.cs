@@ -48,9 +48,9 @@ public sealed class AdminStateTests(TwoNodeFixture cluster)
         Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, wrongKey.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, asUser.StatusCode);
-        Assert.Equal("ERR_PERMISSION_DENIED", await ErrorCodeOf(noKey));
+        Assert.Equal("ERR_PERMISSION_DENIED", await Answers.ErrorCodeOf(noKey));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
-        Assert.Equal("ERR_UID_NOT_FOUND", await ErrorCodeOf(missing));
+        Assert.Equal("ERR_UID_NOT_FOUND", await Answers.ErrorCodeOf(missing));
     }
 
     [Fact]
@@ -76,13 +76,13 @@ public sealed class AdminStateTests(TwoNodeFixture cluster)
         }
 
         Assert.Equal(HttpStatusCode.Unauthorized, wrongKey.StatusCode);
-        Assert.Equal("ERR_PERMISSION_DENIED", await ErrorCodeOf(wrongKey));
+        Assert.Equal("ERR_PERMISSION_DENIED", await Answers.ErrorCodeOf(wrongKey));
         Assert.Equal(HttpStatusCode.OK, party.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, stranger.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
-        Assert.Equal("ERR_USER_NOT_LOGGED_IN", await ErrorCodeOf(anonymous));
+        Assert.Equal("ERR_USER_NOT_LOGGED_IN", await Answers.ErrorCodeOf(anonymous));
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
-        Assert.Equal("ERR_CALL_NOT_FOUND", await ErrorCodeOf(unknown));
+        Assert.Equal("ERR_CALL_NOT_FOUND", await Answers.ErrorCodeOf(unknown));
     }
 
     private async Task<JsonDocument> StateAsync(string uid)
@@ -90,11 +90,5 @@ public sealed class AdminStateTests(TwoNodeFixture cluster)
         using var response = await cluster.Admin.SendAsync(HttpMethod.Get, $"/v1/users/{uid}/state");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-    }
-
-    private static async Task<string> ErrorCodeOf(HttpResponseMessage response)
-    {
-        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return body.RootElement.GetProperty("error").Str("code");
     }
 }

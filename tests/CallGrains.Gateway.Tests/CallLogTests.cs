@@ -166,10 +166,10 @@ public sealed class CallLogTests(ShortRingFixture cluster) : IClassFixture<Short
             Assert.Equal(JsonValueKind.Null, body.RootElement.GetProperty("next").ValueKind);
         }
 
-        Assert.Equal((HttpStatusCode.Forbidden, "ERR_PERMISSION_DENIED"), (stranger.StatusCode, await ErrorCodeOf(stranger)));
+        Assert.Equal((HttpStatusCode.Forbidden, "ERR_PERMISSION_DENIED"), (stranger.StatusCode, await Answers.ErrorCodeOf(stranger)));
         Assert.Equal(HttpStatusCode.OK, party.StatusCode);
-        Assert.Equal((HttpStatusCode.NotFound, "ERR_CALL_NOT_FOUND"), (unknown.StatusCode, await ErrorCodeOf(unknown)));
-        Assert.Equal((HttpStatusCode.Unauthorized, "ERR_USER_NOT_LOGGED_IN"), (anonymous.StatusCode, await ErrorCodeOf(anonymous)));
+        Assert.Equal((HttpStatusCode.NotFound, "ERR_CALL_NOT_FOUND"), (unknown.StatusCode, await Answers.ErrorCodeOf(unknown)));
+        Assert.Equal((HttpStatusCode.Unauthorized, "ERR_USER_NOT_LOGGED_IN"), (anonymous.StatusCode, await Answers.ErrorCodeOf(anonymous)));
 
         // The admin key reads any user's log with the same parameters; a user's token does not.
         using var admin = await cluster.Admin.SendAsync(HttpMethod.Get, $"/v1/users/{users[1].Uid}/calls?limit=5&direction=incoming");
@@ -184,7 +184,7 @@ public sealed class CallLogTests(ShortRingFixture cluster) : IClassFixture<Short
 
         Assert.Equal(HttpStatusCode.Unauthorized, asUser.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, wrongKey.StatusCode);
-        Assert.Equal((HttpStatusCode.NotFound, "ERR_UID_NOT_FOUND"), (nobody.StatusCode, await ErrorCodeOf(nobody)));
+        Assert.Equal((HttpStatusCode.NotFound, "ERR_UID_NOT_FOUND"), (nobody.StatusCode, await Answers.ErrorCodeOf(nobody)));
     }
 
     [Fact]
@@ -218,7 +218,7 @@ public sealed class CallLogTests(ShortRingFixture cluster) : IClassFixture<Short
 
         foreach (var refused in new[] { otherUser, forged, made })
         {
-            Assert.Equal((HttpStatusCode.BadRequest, "ERR_BAD_REQUEST"), (refused.StatusCode, await ErrorCodeOf(refused)));
+            Assert.Equal((HttpStatusCode.BadRequest, "ERR_BAD_REQUEST"), (refused.StatusCode, await Answers.ErrorCodeOf(refused)));
         }
     }
 
@@ -244,7 +244,7 @@ public sealed class CallLogTests(ShortRingFixture cluster) : IClassFixture<Short
         using var response = await Get($"/v1/calls?{query}", users[0].Token);
         using var admin = await cluster.Admin.SendAsync(HttpMethod.Get, $"/v1/users/{users[0].Uid}/calls?{query}");
 
-        Assert.Equal((HttpStatusCode.BadRequest, "ERR_BAD_REQUEST"), (response.StatusCode, await ErrorCodeOf(response)));
+        Assert.Equal((HttpStatusCode.BadRequest, "ERR_BAD_REQUEST"), (response.StatusCode, await Answers.ErrorCodeOf(response)));
         Assert.Equal(HttpStatusCode.BadRequest, admin.StatusCode);
     }
 
@@ -313,11 +313,6 @@ public sealed class CallLogTests(ShortRingFixture cluster) : IClassFixture<Short
         }
     }
 
-    private static async Task<string> ErrorCodeOf(HttpResponseMessage response)
-    {
-        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return body.RootElement.GetProperty("error").GetProperty("code").GetString()!;
-    }
 }
 
 /// <summary>What the focal user's log entry of a call must say.</summary>

@@ -22,7 +22,7 @@ public sealed class RestTests(TwoNodeFixture cluster)
         using var body = JsonDocument.Parse(await read.Content.ReadAsStringAsync());
         Assert.Equal("Grace", body.RootElement.Str("name"));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
-        Assert.Equal("ERR_UID_NOT_FOUND", await ErrorCodeOf(missing));
+        Assert.Equal("ERR_UID_NOT_FOUND", await Answers.ErrorCodeOf(missing));
     }
 
     [Theory]
@@ -38,7 +38,7 @@ public sealed class RestTests(TwoNodeFixture cluster)
         using var response = await cluster.Admin.Http.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("ERR_BAD_REQUEST", await ErrorCodeOf(response));
+        Assert.Equal("ERR_BAD_REQUEST", await Answers.ErrorCodeOf(response));
     }
 
     [Fact]
@@ -74,11 +74,11 @@ public sealed class RestTests(TwoNodeFixture cluster)
         }
 
         Assert.Equal(HttpStatusCode.Forbidden, theirs.StatusCode);
-        Assert.Equal("ERR_PERMISSION_DENIED", await ErrorCodeOf(theirs));
+        Assert.Equal("ERR_PERMISSION_DENIED", await Answers.ErrorCodeOf(theirs));
         Assert.Equal(HttpStatusCode.NotFound, none.StatusCode);
-        Assert.Equal("ERR_CALL_NOT_FOUND", await ErrorCodeOf(none));
+        Assert.Equal("ERR_CALL_NOT_FOUND", await Answers.ErrorCodeOf(none));
         Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
-        Assert.Equal("ERR_INVALID_SESSION_ID", await ErrorCodeOf(invalid));
+        Assert.Equal("ERR_INVALID_SESSION_ID", await Answers.ErrorCodeOf(invalid));
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         Assert.Equal(HttpStatusCode.OK, token.StatusCode);
         using var tokenBody = JsonDocument.Parse(await token.Content.ReadAsStringAsync());
@@ -116,11 +116,6 @@ public sealed class RestTests(TwoNodeFixture cluster)
         Assert.Contains("orleans_", text, StringComparison.Ordinal);
     }
 
-    private static async Task<string> ErrorCodeOf(HttpResponseMessage response)
-    {
-        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return body.RootElement.GetProperty("error").Str("code");
-    }
 }
 
 public sealed class HostConfigurationTests

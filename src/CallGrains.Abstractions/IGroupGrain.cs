@@ -1,0 +1,51 @@
+using System.Collections.Immutable;
+
+namespace CallGrains.Abstractions;
+
+/// <summary>A group as PROTOCOL section 3 describes it: guid (<see cref="GroupId"/>), name, member uids (sorted).</summary>
+[GenerateSerializer, Immutable, Alias("cg.GroupInfo")]
+public sealed record GroupInfo(
+    [property: Id(0)] string GroupId,
+    [property: Id(1)] string Name,
+    [property: Id(2)] ImmutableArray<string> Members);
+
+/// <summary>How a change to a group went; the REST status follows from it.</summary>
+public enum GroupOutcome
+{
+    Done = 0,
+    AlreadyExists = 1,
+    NotFound = 2,
+    Invalid = 3,
+    UnknownMember = 4,
+}
+
+/// <summary>The group after a change, or why the change was refused (<see cref="Message"/> says it for people).</summary>
+[GenerateSerializer, Immutable, Alias("cg.GroupResult")]
+public sealed record GroupResult(
+    [property: Id(0)] GroupOutcome Outcome,
+    [property: Id(1)] GroupInfo? Group,
+    [property: Id(2)] string? Message = null)
+{
+    public static GroupResult Refused(GroupOutcome outcome, string message) => new(outcome, null, message);
+}
+
+/// <summary>One group, keyed by guid: its name and members (at most <c>Calls:MaxGroupMembers</c>).</summary>
+[Alias("cg.IGroupGrain")]
+public interface IGroupGrain : IGrainWithStringKey
+{
+    /// <summary>Creates the group; every member must be an existing user.</summary>
+    [Alias("Create")]
+    Task<GroupResult> Create(string name, ImmutableArray<string> members);
+
+    /// <summary>The group, or null if there is none.</summary>
+    [Alias("Get")]
+    Task<GroupInfo?> GetGroup();
+
+    /// <summary>Adds and removes members in one step; a uid may not be in both lists.</summary>
+    [Alias("ChangeMembers")]
+    Task<GroupResult> ChangeMembers(ImmutableArray<string> add, ImmutableArray<string> remove);
+
+    /// <summary>Deletes the group; false if there was none.</summary>
+    [Alias("Delete")]
+    Task<bool> Delete();
+}

@@ -1,0 +1,157 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using CallGrains.Abstractions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace CallGrains.Gateway;
+
+/// <summary>
+/// PROTOCOL section 8, groups (admin): <c>POST /v1/groups</c>, <c>POST /v1/groups/{guid}/members</c>,
+/// <c>GET /v1/groups/{guid}</c>, <c>DELETE /v1/groups/{guid}</c>. A group is <c>{"guid","name","members":[uid]}</c>.
+/// </summary>
+public static class GroupApi
+{
+    // More uids than any group may hold are refused before a grain is asked (the grain enforces the configured cap).
+    private const int MaxUidsPerRequest = 10_000;
+
+    public static IEndpointRouteBuilder MapGroupApi(this IEndpointRouteBuilder app)
+    {
+        var groups = app.MapGroup("/v1/groups").AddEndpointFilter(RestApi.RequireAdmin);
+        groups.MapPost("", Create);
+        groups.MapGet("/{guid}", Get);
+        groups.MapPost("/{guid}/members", ChangeMembers);
+        groups.MapDelete("/{guid}", Delete);
+        return app;
+    }
+
+    private static async Task<IResult> Create(HttpRequest request, IGrainFactory grains)
+    {
+        var (body, problem) = await ReadAsync(request, "the body must be a JSON object {\"guid\",\"name\",\"members\":[uid]}");
+        if (body is null)
+        {
+            return BadRequest(problem!);
+        }
+
+        using (body)
+        {
+            var root = body.RootElement;
+            var guid = root.TryGetProperty("guid", out var g) && g.ValueKind == JsonValueKind.String ? g.GetString() : null;
+            var name = root.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+            if (!Identifiers.IsValidUid(guid))
+            {
+                return BadRequest("guid must be 1-100 characters of [A-Za-z0-9_-]");
+            }
+
+            if (!Identifiers.IsValidName(name))
+            {
+                return BadRequest("name must be 1-100 characters");
+            }
+
+            if (Uids(root, "members") is not { } members)
+            {
+                return BadRequest($"members must be an array of at most {MaxUidsPerRequest} uid strings");
+            }
+
+            return Answer(await grains.GetGrain<IGroupGrain>(guid!).Create(name!, members), StatusCodes.Status201Created);
+        }
+    }
+
+    private static async Task<IResult> Get(string guid, IGrainFactory grains) =>
+        Identifiers.IsValidUid(guid) && await grains.GetGrain<IGroupGrain>(guid).GetGroup() is { } group
+            ? Group(group, StatusCodes.Status200OK)
+            : NotFound(guid);
+
+    private static async Task<IResult> ChangeMembers(string guid, HttpRequest request, IGrainFactory grains)
+    {
+        if (!Identifiers.IsValidUid(guid))
+        {
+            return NotFound(guid);
+        }
+
+        var (body, problem) = await ReadAsync(request, "the body must be a JSON object {\"add\":[uid],\"remove\":[uid]}");
+        if (body is null)
+        {
+            return BadRequest(problem!);
+        }
+
+        using (body)
+        {
+            if (Uids(body.RootElement, "add") is not { } add || Uids(body.RootElement, "remove") is not { } remove)
+            {
+                return BadRequest($"add and remove must be arrays of at most {MaxUidsPerRequest} uid strings");
+            }
+
+            return Answer(await grains.GetGrain<IGroupGrain>(guid).ChangeMembers(add, remove), StatusCodes.Status200OK);
+        }
+    }
+
+    private static async Task<IResult> Delete(string guid, IGrainFactory grains) =>
+        Identifiers.IsValidUid(guid) && await grains.GetGrain<IGroupGrain>(guid).Delete() ? Results.NoContent() : NotFound(guid);
+
+    private static IResult Answer(GroupResult result, int success) => result.Outcome switch
+    {
+        GroupOutcome.Done => Group(result.Group!, success),
+        GroupOutcome.AlreadyExists => RestResults.Error(StatusCodes.Status409Conflict, ErrorCode.BadRequest, result.Message!),
+        GroupOutcome.NotFound => RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.GuidNotFound, result.Message!),
+        GroupOutcome.UnknownMember => RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.UidNotFound, result.Message!),
+        _ => BadRequest(result.Message!),
+    };
+
+    private static JsonBytes Group(GroupInfo group, int status) => new(Wire.Write(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("guid", group.GroupId);
+        w.WriteString("name", group.Name);
+        w.WriteStartArray("members");
+        foreach (var uid in group.Members)
+        {
+            w.WriteStringValue(uid);
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }), status);
+
+    private static IResult BadRequest(string message) => RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.BadRequest, message);
+
+    private static IResult NotFound(string guid) => RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.GuidNotFound, $"no group {guid}");
+
+    private static async Task<(JsonDocument? Body, string? Problem)> ReadAsync(HttpRequest request, string shape)
+    {
+        try
+        {
+            var body = await JsonDocument.ParseAsync(request.Body);
+            if (body.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                return (body, null);
+            }
+
+            body.Dispose();
+        }
+        catch (JsonException)
+        {
+            // Answered below, like any other body of the wrong shape.
+        }
+
+        return (null, shape);
+    }
+
+    /// <summary>The strings of an optional array property (empty when absent); null if it is not an array of strings or too long.</summary>
+    private static ImmutableArray<string>? Uids(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var array))
+        {
+            return [];
+        }
+
+        if (array.ValueKind != JsonValueKind.Array || array.GetArrayLength() > MaxUidsPerRequest
+            || array.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+        {
+            return null;
+        }
+
+        return [.. array.EnumerateArray().Select(e => e.GetString()!)];
+    }
+}
