@@ -98,7 +98,7 @@ public sealed class CallSessionGrain(
 
     public async Task<CallResult> InitiateCall(InitiateRequest request)
     {
-        if (Invalid(request) is { } invalid)
+        if (CallRules.RefuseInitiate(SessionId, request, idInUse: Call is not null) is { } invalid)
         {
             return invalid;
         }
@@ -143,76 +143,28 @@ public sealed class CallSessionGrain(
 
     public async Task<CallResult> AcceptCall(string uid, string? deviceId)
     {
-        if (await Settled(uid, CallRole.Callee) is { } settled)
-        {
-            return settled;
-        }
-
-        var now = time.GetUtcNow();
-        var call = Call! with
-        {
-            Status = CallStatus.Ongoing,
-            JoinedAt = now,
-            Participants = [new Participant(Call!.Initiator.Uid, now, null), new Participant(uid, now, null)],
-        };
-        state.State = state.State with { Devices = WithDevice(state.State.Devices, uid, deviceId) };
-        var seqs = await CommitAsync(
-            call,
-            (call.Initiator.Uid, SlotPhase.Ongoing, new CallEvent { Type = CallEventType.OutgoingCallAccepted }, null),
-            (uid, SlotPhase.Ongoing, Canceled(CancelReason.AnsweredElsewhere), deviceId));
-        logger.CallSettled(SessionId, "accepted", uid);
-        return CallResult.Success(call, seqs.GetValueOrDefault(uid));
-    }
-
-    public async Task<CallResult> RejectCall(string uid, CallStatus status, string? deviceId)
-    {
-        CallRole actor;
-        switch (status)
-        {
-            case CallStatus.Rejected or CallStatus.Busy:
-                actor = CallRole.Callee;
-                break;
-            case CallStatus.Cancelled:
-                actor = CallRole.Caller;
-                break;
-            default:
-                return CallResult.Fail(ErrorCode.BadRequest, "status must be rejected, busy or cancelled");
-        }
-
-        return await Settled(uid, actor) ?? await StopRingingAsync(uid, status, deviceId);
-    }
-
-    public async Task<CallResult> EndCall(string uid, string? deviceId)
-    {
         if (await MissingAsync(uid) is { } missing)
         {
             return missing;
         }
 
-        if (Call!.Status == CallStatus.Initiated)
+        var decision = CallRules.Accept(View!, uid, deviceId, time.GetUtcNow());
+        if (decision.Refusal is null)
         {
-            // Hanging up a ringing call: the caller cancels it, the callee rejects it.
-            var status = uid == Call.Initiator.Uid ? CallStatus.Cancelled : CallStatus.Rejected;
-            return await RejectCall(uid, status, deviceId);
+            // The device that answered is the one the call's signals go to.
+            state.State = state.State with { Devices = WithDevice(state.State.Devices, uid, deviceId) };
         }
 
-        if (Call.Status != CallStatus.Ongoing)
-        {
-            return Failed(ErrorCodes.ForFinalStatus(Call.Status));
-        }
-
-        var now = time.GetUtcNow();
-        var call = Call with
-        {
-            Status = CallStatus.Ended,
-            EndedAt = now,
-            Participants = [.. Call.Participants.Select(p => p.LeftAt is null ? p with { LeftAt = now } : p)],
-        };
-        var ended = new CallEvent { Type = CallEventType.CallEndedMessageReceived };
-        var seqs = await CommitAsync(call, (Peer(uid), SlotPhase.Free, ended, null), (uid, SlotPhase.Free, ended, deviceId));
-        logger.CallSettled(SessionId, "ended", uid);
-        return CallResult.Success(call, seqs.GetValueOrDefault(uid));
+        return await ApplyAsync(decision, uid);
     }
+
+    public async Task<CallResult> RejectCall(string uid, CallStatus status, string? deviceId) =>
+        CallRules.RefuseRejectStatus(status)
+        ?? await MissingAsync(uid)
+        ?? await ApplyAsync(CallRules.Reject(View!, uid, status, deviceId, time.GetUtcNow()), uid);
+
+    public async Task<CallResult> EndCall(string uid, string? deviceId) =>
+        await MissingAsync(uid) ?? await ApplyAsync(CallRules.End(View!, uid, deviceId, time.GetUtcNow()), uid);
 
     public async Task<CallResult> GetCall(string uid)
     {
@@ -238,43 +190,19 @@ public sealed class CallSessionGrain(
 
     public async Task<CallResult> Signal(string fromUid, string toUid, string data)
     {
-        if (await MissingAsync(fromUid) is { } missing)
+        if ((await MissingAsync(fromUid) ?? CallRules.RefuseSignal(View!, fromUid, toUid, Encoding.UTF8.GetByteCount(data))) is { } refused)
         {
-            return missing;
-        }
-
-        if (Encoding.UTF8.GetByteCount(data) > Limits.MaxSignalBytes)
-        {
-            return Failed(ErrorCode.BadRequest, $"signal data must be at most {Limits.MaxSignalBytes} bytes");
-        }
-
-        if (Call!.Status != CallStatus.Ongoing)
-        {
-            return Call.Status == CallStatus.Initiated
-                ? Failed(ErrorCode.BadRequest, "signals flow once the call is ongoing")
-                : Failed(ErrorCodes.ForFinalStatus(Call.Status));
-        }
-
-        if (toUid == fromUid || !IsInCall(toUid) || !IsInCall(fromUid))
-        {
-            return Failed(ErrorCode.PermissionDenied, $"{toUid} is not another participant of call {SessionId}");
+            return refused;
         }
 
         var evt = new CallEvent { Type = CallEventType.Signal, Call = Call, From = fromUid, Data = data };
         await GrainFactory.GetGrain<IUserGrain>(toUid).Notify(evt, state.State.Devices.GetValueOrDefault(toUid));
         var seq = (await GrainFactory.GetGrain<IUserGrain>(fromUid).GetSnapshot())?.Seq ?? 0;
-        return CallResult.Success(Call, seq);
+        return CallResult.Success(Call!, seq);
     }
 
-    public async Task<CallResult> AuthorizeMedia(string uid)
-    {
-        if (await MissingAsync(uid) is { } missing)
-        {
-            return missing;
-        }
-
-        return Call!.Status.IsLive() ? await GetCall(uid) : Failed(ErrorCodes.ForFinalStatus(Call.Status));
-    }
+    public async Task<CallResult> AuthorizeMedia(string uid) =>
+        await MissingAsync(uid) ?? CallRules.RefuseMedia(View!) ?? await GetCall(uid);
 
     public async Task<CallInfo?> Reconcile(string uid)
     {
@@ -299,31 +227,16 @@ public sealed class CallSessionGrain(
 
     public async Task Abandon(string uid)
     {
-        if (Call is null || !IsParty(uid) || Call.Status.IsFinal())
+        var decision = Call is null ? Decision.Allowed : CallRules.Abandon(View!, uid, time.GetUtcNow());
+        if (decision.Next is null)
         {
-            // Settled already: make sure the user's slot agrees, since that is why the grace timer still fires.
+            // Settled already, or not theirs: make sure the user's slot agrees, since that is why the grace timer fires.
             await Reconcile(uid);
             return;
         }
 
-        string outcome;
-        if (Call.Status == CallStatus.Ongoing)
-        {
-            await EndCall(uid, null);
-            outcome = "ended";
-        }
-        else if (uid == Call.Initiator.Uid)
-        {
-            await StopRingingAsync(uid, CallStatus.Cancelled, null);
-            outcome = "cancelled";
-        }
-        else
-        {
-            await TimeOutAsync();
-            outcome = "unanswered";
-        }
-
-        logger.Abandoned(SessionId, uid, outcome);
+        await ApplyAsync(decision, uid);
+        logger.Abandoned(SessionId, uid, decision.Outcome!.ToLowerInvariant());
     }
 
     public async Task CheckDeadline()
@@ -355,18 +268,7 @@ public sealed class CallSessionGrain(
         var timeout = request.TimeoutSeconds ?? options.Value.RingTimeoutSeconds;
         var now = time.GetUtcNow();
         var deadline = now.AddSeconds(timeout);
-        var call = new CallInfo
-        {
-            SessionId = SessionId,
-            CallType = request.CallType,
-            ReceiverType = request.ReceiverType,
-            ReceiverId = calleeUid,
-            Initiator = new UserRef(callerUid, callerUid),
-            Status = CallStatus.Initiated,
-            InitiatedAt = now,
-            Metadata = request.Metadata,
-            TimeoutSeconds = timeout,
-        };
+        var call = CallRules.NewCall(SessionId, request, timeout, now);
         var expires = deadline.AddSeconds(options.Value.StaleRingSlackSeconds);
         var callerSlot = new SlotRequest { Call = call, Role = CallRole.Caller, PeerId = calleeUid, ExpiresAt = expires };
         var calleeSlot = new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = callerUid, ExpiresAt = expires };
@@ -392,7 +294,7 @@ public sealed class CallSessionGrain(
         {
             call = call with { Initiator = callerRes.Profile! };
             state.State = state.State with { Devices = WithDevice(state.State.Devices, callerUid, request.DeviceId) };
-            await CommitAsync(call, deadline, (calleeUid, SlotPhase.Ringing, new CallEvent { Type = CallEventType.IncomingCallReceived }, null));
+            await CommitAsync(call, deadline, CallRules.Ring(call).Updates);
             logger.CallInitiated(SessionId, callerUid, calleeUid, "ringing");
             return (CallResult.Success(call, callerRes.Seq), null);
         }
@@ -437,7 +339,7 @@ public sealed class CallSessionGrain(
 
         // The callee is on another call: the attempt is recorded as a busy call (the callee's missed call).
         // It never rang, so nothing is stored for it but the parties' history entries, written before the answer.
-        var busy = call with { Initiator = callerRes.Profile!, Status = CallStatus.Busy, EndedAt = now };
+        var busy = CallRules.Busy(call with { Initiator = callerRes.Profile! }, now);
         await log.AppendAsync(busy);
         metrics.Settled(CallStatus.Busy);
         this.DeactivateOnIdle();
@@ -521,61 +423,30 @@ public sealed class CallSessionGrain(
         }
     }
 
-    private async Task<CallResult> StopRingingAsync(string uid, CallStatus status, string? deviceId)
-    {
-        // A callee who turned it down declined it: not a missed call in their history.
-        var call = Call! with
-        {
-            Status = status,
-            EndedAt = time.GetUtcNow(),
-            Declined = status == CallStatus.Cancelled ? Call.Declined : Call.Declined.Add(uid),
-        };
-        var callerUid = call.Initiator.Uid;
-        var calleeUid = state.State.CalleeUid!;
-        var seqs = status == CallStatus.Cancelled
-            ? await CommitAsync(call, (calleeUid, SlotPhase.Free, Canceled(CancelReason.Cancelled), null), (callerUid, SlotPhase.Free, null, deviceId))
-            : await CommitAsync(
-                call,
-                (callerUid, SlotPhase.Free, new CallEvent { Type = CallEventType.OutgoingCallRejected }, null),
-                (calleeUid, SlotPhase.Free, Canceled(CancelReason.RejectedElsewhere), deviceId));
-        logger.CallSettled(SessionId, status.ToString(), uid);
-        return CallResult.Success(call, seqs.GetValueOrDefault(uid));
-    }
-
-    private async Task TimeOutAsync()
-    {
-        var call = Call! with { Status = CallStatus.Unanswered, EndedAt = time.GetUtcNow() };
-        await CommitAsync(
-            call,
-            (call.Initiator.Uid, SlotPhase.Free, new CallEvent { Type = CallEventType.OutgoingCallRejected }, null),
-            (state.State.CalleeUid!, SlotPhase.Free, Canceled(CancelReason.Unanswered), null));
-        logger.CallUnanswered(SessionId, call.TimeoutSeconds);
-    }
+    private async Task TimeOutAsync() => await ApplyAsync(CallRules.TimeOut(View!, time.GetUtcNow()), Call!.Initiator.Uid);
 
     /// <summary>
-    /// The answer for a request on this call by <paramref name="uid"/> acting as <paramref name="role"/>, when the
-    /// call is not ringing for it (null when it is): not found, permission denied, or the state the call is in.
+    /// Stores and delivers what the rules decided (a transition, if any) and answers the asker: their refusal, or the
+    /// call with their seq after it.
     /// </summary>
-    private async Task<CallResult?> Settled(string uid, CallRole role)
+    private async Task<CallResult> ApplyAsync(Decision decision, string uid)
     {
-        if (await MissingAsync(uid) is { } missing)
+        if (decision.Next is not { } next)
         {
-            return missing;
+            return decision.Refusal ?? CallResult.Success(Call!, 0);
         }
 
-        var allowed = role == CallRole.Caller ? Call!.Initiator.Uid : state.State.CalleeUid;
-        if (uid != allowed)
+        var seqs = await CommitAsync(next, null, decision.Updates);
+        if (next.Status == CallStatus.Unanswered)
         {
-            return Failed(ErrorCode.PermissionDenied, role == CallRole.Caller ? "only the caller may cancel" : "only the callee may answer");
+            logger.CallUnanswered(SessionId, next.TimeoutSeconds);
+        }
+        else
+        {
+            logger.CallSettled(SessionId, decision.Outcome!, uid);
         }
 
-        if (Call!.Status == CallStatus.Initiated && state.State.RingDeadline is { } deadline && time.GetUtcNow() >= deadline)
-        {
-            // The timer is late (a busy or restarted silo): the deadline decides, not who asked first.
-            await TimeOutAsync();
-        }
-
-        return Call!.Status == CallStatus.Initiated ? null : Failed(ErrorCodes.ForFinalStatus(Call.Status));
+        return decision.Refusal ?? CallResult.Success(next, seqs.GetValueOrDefault(uid));
     }
 
     /// <summary>
@@ -598,12 +469,7 @@ public sealed class CallSessionGrain(
             this.DeactivateOnIdle();
         }
 
-        if (Call is null)
-        {
-            return CallResult.Fail(ErrorCode.CallNotFound, $"no call {SessionId}");
-        }
-
-        return IsParty(uid) ? null : CallResult.Fail(ErrorCode.PermissionDenied, $"{uid} is not a party of call {SessionId}");
+        return CallRules.RefuseStranger(SessionId, View, uid);
     }
 
     /// <summary>With nothing stored, the call's final record if it was archived (read only: never stored again).</summary>
@@ -616,64 +482,13 @@ public sealed class CallSessionGrain(
         }
     }
 
-    private bool IsParty(string uid) => uid == Call!.Initiator.Uid || uid == state.State.CalleeUid;
+    private bool IsParty(string uid) => View!.IsParty(uid);
 
-    private CallResult Failed(ErrorCode code, string? message = null) =>
-        CallResult.Fail(code, message ?? $"call {SessionId} is {Call!.Status.ToString().ToLowerInvariant()}", Call);
-
-    private CallResult? Invalid(InitiateRequest request)
-    {
-        if (!Identifiers.IsValidSessionId(SessionId))
-        {
-            return CallResult.Fail(ErrorCode.InvalidSessionId, "session id must be 1-128 characters of [A-Za-z0-9._:-]");
-        }
-
-        if (Call is not null)
-        {
-            return CallResult.Fail(ErrorCode.BadRequest, $"session id {SessionId} is already in use");
-        }
-
-        if (request.ReceiverType == ReceiverType.Group)
-        {
-            return CallResult.Fail(ErrorCode.BadRequest, "group calls are not supported yet");
-        }
-
-        if (!Enum.IsDefined(request.CallType) || !Enum.IsDefined(request.ReceiverType))
-        {
-            return CallResult.Fail(ErrorCode.BadRequest, "callType must be audio or video, receiverType user or group");
-        }
-
-        if (!Identifiers.IsValidUid(request.CallerUid) || !Identifiers.IsValidUid(request.ReceiverId))
-        {
-            return CallResult.Fail(ErrorCode.BadRequest, "receiverId must be 1-100 characters of [A-Za-z0-9_-]");
-        }
-
-        if (request.TimeoutSeconds is < Limits.MinTimeoutSeconds or > Limits.MaxTimeoutSeconds)
-        {
-            return CallResult.Fail(ErrorCode.BadRequest, $"timeoutSeconds must be {Limits.MinTimeoutSeconds}-{Limits.MaxTimeoutSeconds}");
-        }
-
-        if (request.Metadata is { } metadata && Encoding.UTF8.GetByteCount(metadata) > Limits.MaxMetadataBytes)
-        {
-            return CallResult.Fail(ErrorCode.BadRequest, $"metadata must be at most {Limits.MaxMetadataBytes} bytes");
-        }
-
-        return request.CallerUid == request.ReceiverId
-            ? CallResult.Fail(ErrorCode.CallingSelf, "a user cannot call themselves")
-            : null;
-    }
-
-    private bool IsInCall(string uid) => Call!.Participants.Any(p => p.Uid == uid && p.LeftAt is null);
+    /// <summary>The call as the rules see it; null when there is none.</summary>
+    private CallView? View => Call is { } call ? new CallView(call, state.State.CalleeUid ?? call.ReceiverId, state.State.RingDeadline) : null;
 
     private static ImmutableDictionary<string, string> WithDevice(ImmutableDictionary<string, string> devices, string uid, string? deviceId) =>
         deviceId is null ? devices.Remove(uid) : devices.SetItem(uid, deviceId);
-
-    private string Peer(string uid) => uid == Call!.Initiator.Uid ? state.State.CalleeUid! : Call.Initiator.Uid;
-
-    private static CallEvent Canceled(CancelReason reason) => new() { Type = CallEventType.IncomingCallCanceled, Reason = reason };
-
-    private Task<Dictionary<string, long>> CommitAsync(CallInfo call, params (string Uid, SlotPhase Phase, CallEvent? Event, string? ExceptDeviceId)[] updates) =>
-        CommitAsync(call, null, updates);
 
     /// <summary>
     /// Stores a transition together with the updates it owes the parties (the outbox), then delivers them. The
@@ -681,10 +496,7 @@ public sealed class CallSessionGrain(
     /// activation lives and by the wake-up index if it does not, and never turns the request's success into an
     /// error. Returns each reached party's seq after its update.
     /// </summary>
-    private async Task<Dictionary<string, long>> CommitAsync(
-        CallInfo call,
-        DateTimeOffset? deadline,
-        params (string Uid, SlotPhase Phase, CallEvent? Event, string? ExceptDeviceId)[] updates)
+    private async Task<Dictionary<string, long>> CommitAsync(CallInfo call, DateTimeOffset? deadline, IEnumerable<PartyUpdate> updates)
     {
         var previous = state.State;
         var ringing = call.Status == CallStatus.Initiated;
