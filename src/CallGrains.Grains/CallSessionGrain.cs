@@ -74,9 +74,13 @@ public sealed class CallSessionGrain(
     // While updates wait, the active session retries them this often (the index covers its silo dying).
     private static readonly TimeSpan RedeliveryInterval = TimeSpan.FromSeconds(2);
 
+    // How long an activation that answered from a settled call's record stays for more late requests.
+    private static readonly TimeSpan ArchivedLinger = TimeSpan.FromSeconds(2);
+
     private IGrainTimer? _ringTimer;
     private IGrainTimer? _redeliveryTimer;
     private IGrainTimer? _archiveTimer;
+    private IGrainTimer? _leaveTimer;
 
     // The call was settled and archived: what this activation holds was read back from the asker's history to answer a
     // late request, and is never stored again.
@@ -180,11 +184,7 @@ public sealed class CallSessionGrain(
     public async Task<CallInfo?> Peek()
     {
         await LoadArchivedAsync();
-        if (Call is null || _fromHistory)
-        {
-            this.DeactivateOnIdle();
-        }
-
+        LeaveIfNotLive();
         return Call;
     }
 
@@ -462,14 +462,31 @@ public sealed class CallSessionGrain(
         }
 
         await LoadArchivedAsync();
+        LeaveIfNotLive();
+        return CallRules.RefuseStranger(SessionId, View, uid);
+    }
 
-        if (Call is null || _fromHistory)
+    /// <summary>
+    /// An activation with no live call goes: at once for an id that names no call (a lookup leaves nothing behind), a
+    /// moment later for a call read back from its record, so that requests that arrived together are answered here
+    /// rather than forwarded from one short-lived activation to the next (Orleans forwards a message at most twice).
+    /// </summary>
+    private void LeaveIfNotLive()
+    {
+        if (Call is null)
         {
-            // A lookup of an id that names no live call leaves no activation behind.
             this.DeactivateOnIdle();
         }
-
-        return CallRules.RefuseStranger(SessionId, View, uid);
+        else if (_fromHistory)
+        {
+            _leaveTimer ??= this.RegisterGrainTimer(
+                () =>
+                {
+                    this.DeactivateOnIdle();
+                    return Task.CompletedTask;
+                },
+                new GrainTimerCreationOptions(ArchivedLinger, Timeout.InfiniteTimeSpan));
+        }
     }
 
     /// <summary>With nothing stored, the call's final record if it was archived (read only: never stored again).</summary>
@@ -624,13 +641,7 @@ public sealed class CallSessionGrain(
             }
         }
 
-        if (Call is null || Call.Status.IsFinal())
-        {
-            // A settled call only answers reads from now on: its activation goes once this request is done, so
-            // ended calls do not pile up in memory at thousands of calls a second; a late request reloads it.
-            this.DeactivateOnIdle();
-        }
-
+        LeaveIfNotLive();
         return seqs;
     }
 

@@ -105,6 +105,28 @@ public sealed class ArchiveTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Many_late_requests_at_once_on_an_archived_call_are_all_answered()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+        var calls = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var call = await _kit.ConnectAsync(a, b);
+            Assert.True((await _kit.Session(call.SessionId).EndCall(a, null)).Ok);
+            calls.Add(call.SessionId);
+        }
+
+        await CallTestKit.EventuallyAsync(async () => _storage.Count("callsession") == 0, "the calls archived");
+
+        // Each archived call is woken by many requests at once: every one is answered from the record, none is lost
+        // between short-lived activations.
+        var answers = await Task.WhenAll(calls.SelectMany(id => Enumerable.Range(0, 30).Select(i =>
+            i % 3 == 0 ? _kit.Session(id).AcceptCall(b, null) : i % 3 == 1 ? _kit.Session(id).EndCall(a, null) : _kit.Session(id).GetCall(b))));
+        Assert.All(answers, r => Assert.True(r.Ok ? r.Call!.Status == CallStatus.Ended : r.Error!.Code == ErrorCode.CallEnded, r.Error?.Message));
+        Assert.Equal(0, _storage.Count("callsession"));
+    }
+
+    [Fact]
     public async Task A_call_whose_history_write_fails_stays_stored_until_the_store_takes_it()
     {
         var (a, b) = await _kit.CreatePairAsync();

@@ -1,10 +1,13 @@
 using CallGrains.Abstractions;
+using CallGrains.Grains;
 
 namespace CallGrains.Tests;
 
 /// <summary>
 /// The ringing rules of PROTOCOL sections 6 and 7 for 1:1 calls, as plainly as they can be written: one slot per
-/// user, one status per call, every request applied in one step. The model-based test checks the cluster against it.
+/// user, one status per call, every request applied in one step. What a request does to a call is decided by
+/// <see cref="CallRules"/>, the server's own rules (tested on their own in CallRulesTests); the model adds who holds
+/// which slot, glare and busy. The model-based test checks the cluster against it.
 /// </summary>
 public sealed class ReferenceModel
 {
@@ -49,44 +52,49 @@ public sealed class ReferenceModel
         return new(null, CallStatus.Initiated, sessionId);
     }
 
-    public Outcome Accept(string sessionId, string uid) => Settle(sessionId, uid, c => c.Callee, CallStatus.Ongoing);
+    // The model decides what a request does to a call with the server's own rules; what it adds is everything
+    // around them, written as plainly as it can be: one slot per user, one step per request, no storage or delivery.
+    public Outcome Accept(string sessionId, string uid) => Decide(sessionId, view => CallRules.Accept(view, uid, null, Now));
 
     public Outcome Reject(string sessionId, string uid, CallStatus status) =>
-        Settle(sessionId, uid, c => status == CallStatus.Cancelled ? c.Caller : c.Callee, status);
+        Decide(sessionId, view => CallRules.Reject(view, uid, status, null, Now));
 
-    public Outcome End(string sessionId, string uid)
+    public Outcome End(string sessionId, string uid) => Decide(sessionId, view => CallRules.End(view, uid, null, Now));
+
+    private static readonly DateTimeOffset Now = DateTimeOffset.UnixEpoch;
+
+    private Outcome Decide(string sessionId, Func<CallView, Decision> rule)
     {
         var call = Calls[sessionId];
-        if (uid != call.Caller && uid != call.Callee)
+        var decision = rule(View(sessionId, call));
+        if (decision.Refusal is { Error: { } error })
         {
-            return new(ErrorCode.PermissionDenied, null, null);
+            return new(error.Code, null, null);
         }
 
-        return call.Status switch
+        var next = decision.Next!;
+        Calls[sessionId] = call with { Status = next.Status };
+        foreach (var update in decision.Updates)
         {
-            CallStatus.Initiated => Reject(sessionId, uid, uid == call.Caller ? CallStatus.Cancelled : CallStatus.Rejected),
-            CallStatus.Ongoing => Apply(sessionId, CallStatus.Ended),
-            _ => new(ErrorCodes.ForFinalStatus(call.Status), null, null),
-        };
-    }
-
-    private Outcome Settle(string sessionId, string uid, Func<ModelCall, string> allowed, CallStatus to)
-    {
-        var call = Calls[sessionId];
-        if (uid != allowed(call))
-        {
-            return new(ErrorCode.PermissionDenied, null, null);
+            Users[update.Uid] = update.Phase == SlotPhase.Free ? null : new Slot(sessionId, update.Phase == SlotPhase.Ongoing);
         }
 
-        return call.Status == CallStatus.Initiated ? Apply(sessionId, to) : new(ErrorCodes.ForFinalStatus(call.Status), null, null);
+        return new(null, next.Status, sessionId);
     }
 
-    private Outcome Apply(string sessionId, CallStatus to)
-    {
-        var call = Calls[sessionId] = Calls[sessionId] with { Status = to };
-        var slot = to == CallStatus.Ongoing ? new Slot(sessionId, true) : null;
-        Users[call.Caller] = slot;
-        Users[call.Callee] = slot;
-        return new(null, to, sessionId);
-    }
+    /// <summary>The call as the rules see it; the model's calls ring until a request settles them (no deadline).</summary>
+    private static CallView View(string sessionId, ModelCall call) => new(
+        new CallInfo
+        {
+            SessionId = sessionId,
+            CallType = CallType.Audio,
+            ReceiverType = ReceiverType.User,
+            ReceiverId = call.Callee,
+            Initiator = new UserRef(call.Caller, call.Caller),
+            Status = call.Status,
+            InitiatedAt = Now,
+            Participants = call.Status == CallStatus.Ongoing ? [new Participant(call.Caller, Now, null), new Participant(call.Callee, Now, null)] : [],
+        },
+        call.Callee,
+        RingDeadline: null);
 }
