@@ -84,15 +84,9 @@ public sealed class ReferenceModel
 
     /// <summary>The call as the rules see it; the model's calls ring until a request settles them (no deadline).</summary>
     private static CallView View(string sessionId, ModelCall call) => new(
-        new CallInfo
+        CallRules.NewCall(sessionId, new InitiateRequest { CallerUid = call.Caller, ReceiverId = call.Callee }, 45, Now) with
         {
-            SessionId = sessionId,
-            CallType = CallType.Audio,
-            ReceiverType = ReceiverType.User,
-            ReceiverId = call.Callee,
-            Initiator = new UserRef(call.Caller, call.Caller),
             Status = call.Status,
-            InitiatedAt = Now,
             Participants = call.Status == CallStatus.Ongoing ? [new Participant(call.Caller, Now, null), new Participant(call.Callee, Now, null)] : [],
         },
         call.Callee,
