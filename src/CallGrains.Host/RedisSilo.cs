@@ -22,7 +22,7 @@ public static class RedisSilo
     }
 
     /// <summary>
-    /// Grain state (every store), reminders and the ring deadline index in Redis. Register before
+    /// Grain state (every store) and the ring deadline index in Redis. Register before
     /// <c>AddCallGrains</c>, which keeps a durable index registered here. State is written with the Orleans binary serializer, the
     /// one the <c>[GenerateSerializer]</c>/<c>[Id]</c> contracts are versioned for; the JSON default cannot read
     /// back immutable collections.
@@ -38,8 +38,6 @@ public static class RedisSilo
                 o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
             }));
         }
-
-        silo.UseRedisReminderService(o => o.ConfigurationOptions = redis);
 
         // Ringing calls are indexed by deadline in Redis, so a call whose silo dies still times out (IRingDeadlines).
         silo.Services.AddSingleton<IRingDeadlines>(sp => new RedisRingDeadlines(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));

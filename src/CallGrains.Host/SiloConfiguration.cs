@@ -10,7 +10,7 @@ public sealed class SiloOptions
 {
     public const string Section = "Orleans";
 
-    /// <summary><c>Embedded</c> (default: all in memory) or <c>Redis</c> (clustering, grain state, reminders).</summary>
+    /// <summary><c>Embedded</c> (default: all in memory) or <c>Redis</c> (clustering, grain state, indexes, call history).</summary>
     public SiloProvider Provider { get; set; } = SiloProvider.Embedded;
 
     /// <summary>
@@ -86,7 +86,6 @@ public static class SiloConfiguration
         var primary = options.PrimarySiloPort is { } port ? new IPEndPoint(IPAddress.Loopback, port) : null;
         silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
         silo.AddCallGrainsMemoryStorage();
-        silo.UseInMemoryReminderService();
         // In memory nothing can outlive the one silo, so ringing calls have their grain timers and no backstop.
         silo.AddCallGrains();
         return silo;
@@ -95,7 +94,7 @@ public static class SiloConfiguration
 
 public static class RedisSiloConfiguration
 {
-    /// <summary>Production: membership, grain state and reminders in Redis, so any silo may die.</summary>
+    /// <summary>Production: membership, grain state, indexes and call history in Redis, so any silo may die.</summary>
     public static ISiloBuilder AddCallGrainsRedisSilo(this ISiloBuilder silo, SiloOptions options, string connectionString)
     {
         var redis = RedisSilo.Options(connectionString);

@@ -7,7 +7,7 @@ namespace CallGrains.Cluster.Tests;
 
 /// <summary>
 /// A production-shaped cluster of real processes: redis-server and three hosts with Redis membership, state and
-/// reminders. Each test gets a fresh cluster and stops every process by PID.
+/// indexes. Each test gets a fresh cluster and stops every process by PID.
 /// </summary>
 public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifetime
 {

@@ -25,7 +25,6 @@ public sealed class ArchiveTests : IAsyncLifetime
             silo.AddMemoryGrainStorage(StorageNames.PubSub);
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Default, (_, _) => _storage);
             silo.Services.AddSingleton<ICallLog>(sp => _log.Over(new MemoryCallLog(sp.GetRequiredService<IGrainFactory>())));
-            silo.UseInMemoryReminderService();
             silo.AddCallGrains();
         });
         _cluster = builder.Build();

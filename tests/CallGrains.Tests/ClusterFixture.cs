@@ -30,7 +30,6 @@ public sealed class ClusterFixture : IAsyncLifetime
     public static void AddEmbeddedCallGrains(ISiloBuilder silo)
     {
         silo.AddCallGrainsMemoryStorage();
-        silo.UseInMemoryReminderService();
         silo.AddCallGrains();
         silo.Services.PostConfigure<CallOptions>(o =>
         {

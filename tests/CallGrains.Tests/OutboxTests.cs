@@ -23,7 +23,6 @@ public sealed class OutboxTests : IAsyncLifetime
         {
             silo.AddMemoryGrainStorage(StorageNames.PubSub);
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Default, (_, _) => _storage);
-            silo.UseInMemoryReminderService();
             silo.AddCallGrains();
         });
         _cluster = builder.Build();
