@@ -1,3 +1,4 @@
+using CallGrains.Abstractions;
 using CallGrains.Grains;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -46,6 +47,14 @@ public static class RedisSilo
         // anyone in a call forever (IGraceDeadlines, IPresenceIndex).
         silo.Services.AddSingleton<IGraceDeadlines>(sp => new RedisGraceDeadlines(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
         silo.Services.AddSingleton<IPresenceIndex>(sp => new RedisPresenceIndex(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
+
+        // Call history: final records and per-user histories, with their retention (ICallLog).
+        silo.Services.AddSingleton<ICallLog>(sp => new RedisCallLog(
+            redis,
+            sp.GetRequiredService<IOptions<ClusterOptions>>(),
+            sp.GetRequiredService<IOptions<CallOptions>>(),
+            sp.GetRequiredService<Serializer>(),
+            sp.GetRequiredService<TimeProvider>()));
         return silo;
     }
 }

@@ -8,43 +8,24 @@ using Orleans.TestingHost;
 namespace CallGrains.Tests;
 
 /// <summary>
-/// The embedded default's call log (<see cref="MemoryCallLog"/>) as a user's history reads: newest first, pages that
-/// never skip or repeat, filters, a bounded scan per page, the per-user cap and the retention, on a fake clock.
+/// A call log store as a user's history reads: newest first, pages that never skip or repeat, filters, a bounded scan
+/// per page, the per-user cap and each call once. Run against both stores: <see cref="MemoryCallLogTests"/> (the
+/// embedded default's grains) and <see cref="RedisCallLogTests"/> (a real redis-server).
 /// </summary>
-public sealed class MemoryCallLogTests : IAsyncLifetime
+public abstract class CallLogStoreTests : IAsyncLifetime
 {
-    private const int Cap = 2000;
-    private static readonly TimeSpan Retention = TimeSpan.FromHours(1);
+    protected const int Cap = 2000;
+    protected static readonly TimeSpan Retention = TimeSpan.FromHours(1);
 
-    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
-    private InProcessTestCluster _cluster = null!;
-    private ICallLog _log = null!;
     private int _made;
 
-    public async Task InitializeAsync()
-    {
-        var builder = new InProcessTestClusterBuilder(2);
-        builder.ConfigureSilo((_, silo) =>
-        {
-            silo.Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(_clock));
-            silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
-            ClusterFixture.AddEmbeddedCallGrains(silo);
-            silo.Services.PostConfigure<CallOptions>(o =>
-            {
-                o.MaxLogEntriesPerUser = Cap;
-                o.LogRetention = Retention;
-            });
-        });
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-        _log = _cluster.Silos[0].ServiceProvider.GetRequiredService<ICallLog>();
-    }
+    protected FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
 
-    public async Task DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-    }
+    protected ICallLog Log { get; set; } = null!;
+
+    public abstract Task InitializeAsync();
+
+    public abstract Task DisposeAsync();
 
     [Fact]
     public async Task Pages_of_7_skip_and_repeat_nothing_while_new_calls_arrive()
@@ -61,7 +42,7 @@ public sealed class MemoryCallLogTests : IAsyncLifetime
         CallLogPosition? after = null;
         for (var page = 0; page < 100; page++)
         {
-            var result = await _log.QueryAsync(me, new CallLogQuery { Limit = 7, After = after });
+            var result = await Log.QueryAsync(me, new CallLogQuery { Limit = 7, After = after });
             Assert.True(result.Entries.Length <= 7);
             seen.AddRange(result.Entries);
 
@@ -129,10 +110,10 @@ public sealed class MemoryCallLogTests : IAsyncLifetime
         }
 
         // Nothing is incoming: the first page gives up after MaxScanPerPage entries, the second reaches the end.
-        var first = await _log.QueryAsync(me, new CallLogQuery { Direction = CallDirection.Incoming });
+        var first = await Log.QueryAsync(me, new CallLogQuery { Direction = CallDirection.Incoming });
         Assert.Empty(first.Entries);
         Assert.NotNull(first.Next);
-        var second = await _log.QueryAsync(me, new CallLogQuery { Direction = CallDirection.Incoming, After = first.Next });
+        var second = await Log.QueryAsync(me, new CallLogQuery { Direction = CallDirection.Incoming, After = first.Next });
         Assert.Empty(second.Entries);
         Assert.Null(second.Next);
     }
@@ -148,52 +129,32 @@ public sealed class MemoryCallLogTests : IAsyncLifetime
         }
 
         // Archived twice (a redelivery after a crash): still one entry.
-        await _log.AppendAsync(calls[^1]);
-        await _log.AppendAsync(calls[^1]);
+        await Log.AppendAsync(calls[^1]);
+        await Log.AppendAsync(calls[^1]);
 
         var ids = await AllAsync(me, new CallLogQuery { Limit = CallHistory.MaxPageSize });
         Assert.Equal(Cap, ids.Count);
         Assert.Equal(calls.TakeLast(Cap).Reverse().Select(c => c.SessionId), ids);
     }
 
-    [Fact]
-    public async Task Entries_and_records_go_after_the_retention()
-    {
-        var (me, peers) = NewUsers(1);
-        var old = await AppendAsync(Call(me, peers[0], 0, kind: 0));
-        _clock.Advance(Retention / 2);
-        var recent = await AppendAsync(Call(me, peers[0], 0, kind: 1));
-
-        _clock.Advance((Retention / 2) + TimeSpan.FromSeconds(1));
-
-        Assert.Equal([recent.SessionId], await AllAsync(me, new CallLogQuery()));
-        Assert.Null(await _log.FindAsync(old.SessionId));
-        Assert.NotNull(await _log.FindAsync(recent.SessionId));
-        Assert.Equal([recent.SessionId], await AllAsync(peers[0], new CallLogQuery()));
-
-        _clock.Advance(Retention);
-        Assert.Empty(await AllAsync(me, new CallLogQuery()));
-        Assert.Null(await _log.FindAsync(recent.SessionId));
-    }
-
-    private static (string Me, string[] Peers) NewUsers(int peers)
+    protected static (string Me, string[] Peers) NewUsers(int peers)
     {
         var run = Guid.NewGuid().ToString("N")[..8];
         return ($"me-{run}", [.. Enumerable.Range(0, peers).Select(i => $"p{i}-{run}")]);
     }
 
-    private async Task<CallInfo> AppendAsync(CallInfo call)
+    protected async Task<CallInfo> AppendAsync(CallInfo call)
     {
-        await _log.AppendAsync(call);
+        await Log.AppendAsync(call);
         return call;
     }
 
-    private async Task<List<string>> AllAsync(string uid, CallLogQuery query)
+    protected async Task<List<string>> AllAsync(string uid, CallLogQuery query)
     {
         var ids = new List<string>();
         for (var page = 0; page < 1000; page++)
         {
-            var result = await _log.QueryAsync(uid, query);
+            var result = await Log.QueryAsync(uid, query);
             ids.AddRange(result.Entries.Select(e => e.Call.SessionId));
             if (result.Next is null)
             {
@@ -210,11 +171,11 @@ public sealed class MemoryCallLogTests : IAsyncLifetime
     /// A settled call of one of seven kinds: out/in ended, out rejected, in rejected (declined), in cancelled (missed),
     /// in unanswered (missed), in busy (missed).
     /// </summary>
-    private CallInfo Call(string me, string peer, int millisecond, int kind, bool video = false)
+    protected CallInfo Call(string me, string peer, int millisecond, int kind, bool video = false)
     {
         var outgoing = kind is 0 or 2;
         var (caller, callee) = outgoing ? (me, peer) : (peer, me);
-        var at = _clock.GetUtcNow().AddMilliseconds(millisecond);
+        var at = Clock.GetUtcNow().AddMilliseconds(millisecond);
         var status = kind switch
         {
             0 or 1 => CallStatus.Ended,
@@ -237,5 +198,56 @@ public sealed class MemoryCallLogTests : IAsyncLifetime
             Participants = status == CallStatus.Ended ? [new Participant(caller, at, at.AddSeconds(1)), new Participant(callee, at, at.AddSeconds(1))] : [],
             Declined = status == CallStatus.Rejected ? [callee] : [],
         };
+    }
+}
+
+/// <summary>The embedded default's store: users' <see cref="CallLogGrain"/>s and the record shards, on a fake clock.</summary>
+public sealed class MemoryCallLogTests : CallLogStoreTests
+{
+    private InProcessTestCluster _cluster = null!;
+
+    public override async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(2);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock));
+            silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+            ClusterFixture.AddEmbeddedCallGrains(silo);
+            silo.Services.PostConfigure<CallOptions>(o =>
+            {
+                o.MaxLogEntriesPerUser = Cap;
+                o.LogRetention = Retention;
+            });
+        });
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+        Log = _cluster.Silos[0].ServiceProvider.GetRequiredService<ICallLog>();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Entries_and_records_go_after_the_retention()
+    {
+        var (me, peers) = NewUsers(1);
+        var old = await AppendAsync(Call(me, peers[0], 0, kind: 0));
+        Clock.Advance(Retention / 2);
+        var recent = await AppendAsync(Call(me, peers[0], 0, kind: 1));
+
+        Clock.Advance((Retention / 2) + TimeSpan.FromSeconds(1));
+
+        Assert.Equal([recent.SessionId], await AllAsync(me, new CallLogQuery()));
+        Assert.Null(await Log.FindAsync(old.SessionId));
+        Assert.NotNull(await Log.FindAsync(recent.SessionId));
+        Assert.Equal([recent.SessionId], await AllAsync(peers[0], new CallLogQuery()));
+
+        Clock.Advance(Retention);
+        Assert.Empty(await AllAsync(me, new CallLogQuery()));
+        Assert.Null(await Log.FindAsync(recent.SessionId));
     }
 }
