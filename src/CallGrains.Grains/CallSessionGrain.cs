@@ -660,6 +660,8 @@ public sealed class CallSessionGrain(
             return;
         }
 
+        // Read before the clear, which gives the state a fresh instance.
+        var watched = state.State.Watched;
         try
         {
             await log.AppendAsync(call);
@@ -676,7 +678,7 @@ public sealed class CallSessionGrain(
             return;
         }
 
-        if (state.State.Watched)
+        if (watched)
         {
             // Best effort: an entry left behind is swept, finds no call and is dropped.
             deadlines.Remove(SessionId);

@@ -37,6 +37,9 @@ public static class RedisSilo
             {
                 o.ConfigurationOptions = redis;
                 o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+
+                // A cleared state is deleted, not kept as an empty record: settled calls and deleted groups leave Redis.
+                o.DeleteStateOnClear = true;
             }));
         }
 
