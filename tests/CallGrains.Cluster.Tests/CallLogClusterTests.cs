@@ -116,7 +116,7 @@ public sealed class CallLogClusterTests(ITestOutputHelper output) : IAsyncLifeti
         }
 
         // And the sessions left grain storage once archived: nothing of them stays but history.
-        await EventuallyAsync(async () => await StoredSessionsAsync(cluster) == 0, "archived sessions deleted from grain storage", TimeSpan.FromSeconds(60));
+        await Eventually.Async(async () => await StoredSessionsAsync(cluster) == 0, "archived sessions deleted from grain storage", TimeSpan.FromSeconds(60));
         foreach (var client in callers.Concat(callees))
         {
             await client.DisposeAsync();
@@ -139,13 +139,13 @@ public sealed class CallLogClusterTests(ITestOutputHelper output) : IAsyncLifeti
 
         // Settled: out of grain storage at once, in history, and a late request is told the call's state.
         await ListedAsync(admin, users[1].Token, [ended, cancelled], TimeSpan.FromSeconds(8));
-        await EventuallyAsync(async () => await StoredSessionsAsync(cluster) == 0, "settled sessions deleted from grain storage", TimeSpan.FromSeconds(8));
+        await Eventually.Async(async () => await StoredSessionsAsync(cluster) == 0, "settled sessions deleted from grain storage", TimeSpan.FromSeconds(8));
         Assert.Equal("ERR_CALL_ENDED", (await b.RequestAsync("acceptCall", new { sessionId = ended })).ErrorCode());
         Assert.Equal(2, await CountKeysAsync(cluster, "callgrains:*:call:*"));
         Assert.Equal(2, await CountKeysAsync(cluster, "callgrains:*:log:*"));
 
         // Past the retention nothing of them is left: no record, no history, and the call is unknown.
-        await EventuallyAsync(
+        await Eventually.Async(
             async () => await CountKeysAsync(cluster, "callgrains:*:call:*") + await CountKeysAsync(cluster, "callgrains:*:log:*") == 0,
             "records and histories expired",
             TimeSpan.FromSeconds(60));
@@ -191,7 +191,7 @@ public sealed class CallLogClusterTests(ITestOutputHelper output) : IAsyncLifeti
     /// <summary>Waits until every one of <paramref name="tokens"/>' users has each of <paramref name="ids"/> that is theirs.</summary>
     private static async Task ListedAsync(Admin admin, string[] tokens, IReadOnlyCollection<string> ids, TimeSpan timeout)
     {
-        await EventuallyAsync(
+        await Eventually.Async(
             async () =>
             {
                 var listed = new HashSet<string>();
@@ -239,27 +239,5 @@ public sealed class CallLogClusterTests(ITestOutputHelper output) : IAsyncLifeti
         }
 
         return keys;
-    }
-
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is TimeoutException or HttpRequestException)
-            {
-                // A host still joining: asked again.
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for: {what}");
-            await Task.Delay(250);
-        }
     }
 }

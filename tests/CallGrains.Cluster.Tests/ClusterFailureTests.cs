@@ -96,7 +96,7 @@ public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifeti
         // Ringing calls still become unanswered, also those whose grains were on the dead silo.
         foreach (var sessionId in ringing)
         {
-            await EventuallyAsync(async () => await StatusAsync(admin, sessionId, users) == "unanswered", $"call {sessionId} unanswered", TimeSpan.FromSeconds(RingSeconds + 30));
+            await Eventually.Async(async () => await StatusAsync(admin, sessionId, users) == "unanswered", $"call {sessionId} unanswered", TimeSpan.FromSeconds(RingSeconds + 30));
         }
 
         var settled = DateTime.UtcNow - ringDeadline;
@@ -112,7 +112,7 @@ public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifeti
 
         foreach (var (uid, client) in clients)
         {
-            await EventuallyAsync(async () =>
+            await Eventually.Async(async () =>
             {
                 var sync = await client.RequestAsync("sync");
                 return sync.GetProperty("activeCall").ValueKind == JsonValueKind.Null && sync.GetProperty("ringing").GetArrayLength() == 0;
@@ -228,7 +228,7 @@ public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifeti
         await _cluster.Redis.RestartAsync(TimeSpan.FromSeconds(3));
         Volatile.Write(ref restarted, true);
         var clock = Stopwatch.StartNew();
-        await EventuallyAsync(() => Task.FromResult(Interlocked.Read(ref completedAfterRestart) >= 20), "calls complete again after Redis is back", TimeSpan.FromSeconds(60));
+        await Eventually.Async(() => Task.FromResult(Interlocked.Read(ref completedAfterRestart) >= 20), "calls complete again after Redis is back", TimeSpan.FromSeconds(60));
         output.WriteLine($"Redis back to 20 calls completed: {clock.Elapsed.TotalSeconds:F1} s; before {before}, errors {string.Join(",", errors.GroupBy(e => e).Select(g => $"{g.Key}x{g.Count()}"))}");
         await stop.CancelAsync();
         await Task.WhenAll(load);
@@ -242,7 +242,7 @@ public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifeti
         // are hung up, everyone is free and can call again.
         foreach (var (caller, callee) in pairs)
         {
-            await EventuallyAsync(async () =>
+            await Eventually.Async(async () =>
             {
                 var mine = await caller.RequestAsync("sync");
                 var theirs = await callee.RequestAsync("sync");
@@ -313,27 +313,6 @@ public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifeti
 
     private static async Task EventuallyOkAsync(Func<Task<JsonElement>> request)
     {
-        await EventuallyAsync(async () => (await request()).IsOk(), "request ok", TimeSpan.FromSeconds(30));
-    }
-
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (TimeoutException)
-            {
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for: {what}");
-            await Task.Delay(250);
-        }
+        await Eventually.Async(async () => (await request()).IsOk(), "request ok", TimeSpan.FromSeconds(30));
     }
 }
