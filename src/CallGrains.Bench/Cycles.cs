@@ -41,7 +41,17 @@ public static class Cycles
     /// </summary>
     private const double MaxCyclesPerPairPerSecond = 20;
 
-    public static async Task<CycleResult> RunAsync(Uri[] urls, string adminKey, int pairs, int rate, int seconds, int warmup, string tag, IReadOnlyList<Watched>? watched = null)
+    /// <param name="progress">Called about once a second with the time since the start, the measured cycles and failures so far.</param>
+    public static async Task<CycleResult> RunAsync(
+        Uri[] urls,
+        string adminKey,
+        int pairs,
+        int rate,
+        int seconds,
+        int warmup,
+        string tag,
+        IReadOnlyList<Watched>? watched = null,
+        Func<TimeSpan, long, long, Task>? progress = null)
     {
         watched = [.. watched ?? [], new Watched("bench", Environment.ProcessId)];
         using var admin = new BenchAdmin(urls[0], adminKey);
@@ -143,6 +153,10 @@ public static class Cycles
             Progress.Line(string.Create(CultureInfo.InvariantCulture,
                 $"[{tag} {(now - started) / (double)Stopwatch.Frequency,5:F0}s] cycles {done} ({done - lastCycles}/s now) failures {Interlocked.Read(ref failures)} setup p99 {p99:F2} ms"));
             lastCycles = done;
+            if (progress is not null)
+            {
+                await progress(TimeSpan.FromSeconds((now - started) / (double)Stopwatch.Frequency), done, Interlocked.Read(ref failures));
+            }
         }
 
         Progress.Line("", final: true);

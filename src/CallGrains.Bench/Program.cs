@@ -9,6 +9,8 @@ using CallGrains.Bench;
 //   cluster [--silos 3] [--set K=V;..]    only the production-shaped cluster's cycles (redis-server + N hosts)
 //   cycles --url U[,U..] --admin-key K [--pairs 64] [--rate 0] [--seconds 20] [--warmup 3]
 //   idle   --url U[,U..] --admin-key K --pids P[,P..] [--sockets 20000]
+//   memory [--rate 200] [--minutes 10] [--retention 00:01:00]   memory of one embedded host under constant load
+//   memory-cluster (same options)         Redis memory (and hosts' RSS) on redis-server + 3 hosts
 var command = args.Length > 0 ? args[0] : "all";
 var options = Options.Parse(args.Skip(1).ToArray());
 try
@@ -18,6 +20,8 @@ try
         "all" => await Suite.RunAllAsync(options),
         "cluster" => await Suite.RunOneAsync(options, Suite.MeasureClusterAsync),
         "embedded" => await Suite.RunOneAsync(options, Suite.MeasureEmbeddedAsync),
+        "memory" => await Memory.RunAsync(options, cluster: false),
+        "memory-cluster" => await Memory.RunAsync(options, cluster: true),
         "cycles" => (await Cycles.RunAsync(options.Urls, options.AdminKey, options.Int("pairs", 64), options.Int("rate", 0), options.Int("seconds", 20), options.Int("warmup", 3), "c")).Print(),
         "idle" => (await Idle.RunAsync(options.Urls, options.AdminKey, options.Int("sockets", 20000), [.. options.Get("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)])).Print(),
         "idle-worker" => await Idle.WorkerAsync(options.Urls, options.Get("tokens", ""), options.Int("from", 0), options.Int("count", 1000)),
@@ -32,7 +36,7 @@ catch (Exception ex) when (ex is InvalidOperationException or ArgumentException 
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: callgrains-bench all | embedded | cluster [--silos N] | cycles --url U --admin-key K [--pairs N] [--rate R] [--seconds S] | idle --url U --admin-key K --pids P [--sockets N]");
+    Console.Error.WriteLine("usage: callgrains-bench all | embedded | cluster [--silos N] | memory | memory-cluster [--rate R] [--minutes M] [--retention T] | cycles --url U --admin-key K [--pairs N] [--rate R] [--seconds S] | idle --url U --admin-key K --pids P [--sockets N]");
     return 2;
 }
 
@@ -104,7 +108,7 @@ internal static class Suite
     public static async Task<string[]> MeasureClusterAsync(string dll, string key, Options options)
     {
         var silos = options.Int("silos", 3);
-        // --set "Calls:ReminderBackstop=false;..." passes settings to every host, to measure what they cost.
+        // --set "Calls:PresenceCheckSeconds=5;..." passes settings to every host, to measure what they cost.
         string[] settings = [.. options.Get("set", "").Split(';', StringSplitOptions.RemoveEmptyEntries).Select(s => $"--{s}")];
         await using var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(silos, dll, key, settings);
         Console.WriteLine($"cluster: redis-server pid {cluster.Redis.Pid}, hosts {string.Join(", ", cluster.Hosts.Select(h => h.Pid))}");

@@ -22,12 +22,13 @@ public static class ServerProcess
     }
 
     /// <summary>An embedded-mode host; <paramref name="primarySiloPort"/> joins it to another one.</summary>
-    public static async Task<HostProcess> StartAsync(string hostDll, string adminKey, int? primarySiloPort)
+    public static async Task<HostProcess> StartAsync(string hostDll, string adminKey, int? primarySiloPort, params string[] settings)
     {
         var host = HostProcess.Start(hostDll,
         [
             "--environment=Production", $"--Auth:AdminKey={adminKey}", "--Logging:LogLevel:Default=Warning",
             .. primarySiloPort is { } p ? new[] { $"--Orleans:PrimarySiloPort={p}" } : [],
+            .. settings,
         ]);
         await host.WaitHealthyAsync(TimeSpan.FromSeconds(60));
         return host;

@@ -20,6 +20,18 @@ public sealed class BenchToolTests(TwoNodeFixture cluster)
     }
 
     [Fact]
+    public void Memory_is_flat_only_when_every_sample_after_the_warm_up_is_within_15_percent_of_their_mean()
+    {
+        static (TimeSpan, long)[] Curve(params long[] mib) => [.. mib.Select((m, i) => (TimeSpan.FromSeconds(30 * i), m << 20))];
+
+        // The warm-up (first minute here) may climb; after it, a slow line of growth is not flat.
+        Assert.True(Memory.Verdict(Curve(50, 120, 200, 205, 198, 210, 202), TimeSpan.FromMinutes(1))!.Value.Flat);
+        Assert.False(Memory.Verdict(Curve(50, 120, 200, 230, 260, 290, 320), TimeSpan.FromMinutes(1))!.Value.Flat);
+        Assert.False(Memory.Verdict(Curve(200, 200, 200, 200, 100), TimeSpan.FromMinutes(1))!.Value.Flat);
+        Assert.Null(Memory.Verdict(Curve(200, 200), TimeSpan.FromMinutes(1)));
+    }
+
+    [Fact]
     public void The_message_reader_finds_event_id_status_and_session()
     {
         var evt = Message.Parse("""{"event":"incomingCallReceived","seq":3,"call":{"sessionId":"s1","initiator":{"uid":"a","name":"A"},"participants":[{"uid":"a"}],"metadata":{"sessionId":"decoy"}}}"""u8, 7);
