@@ -42,15 +42,16 @@ public static class SiloBuilderExtensions
 
     /// <summary>
     /// Grain state in silo memory (the embedded default), written with the Orleans binary serializer like the Redis
-    /// stores: the JSON default cannot read immutable collections back, so a grain reactivated after collection
-    /// would fail to load.
+    /// stores (the JSON default cannot read immutable collections back), in <see cref="MemoryGrainStore"/>: a cleared
+    /// state is forgotten, where Orleans' memory storage keeps an entry for every state ever cleared.
     /// </summary>
     public static ISiloBuilder AddCallGrainsMemoryStorage(this ISiloBuilder silo)
     {
         foreach (var store in StorageNames.All)
         {
-            silo.AddMemoryGrainStorage(store, options => options.Configure<Serializer>((o, serializer) =>
-                o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer)));
+            silo.Services.AddKeyedSingleton<IGrainStorage>(store, (sp, _) => new MemoryGrainStore(
+                sp.GetRequiredService<IGrainFactory>(),
+                new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>())));
         }
 
         return silo;

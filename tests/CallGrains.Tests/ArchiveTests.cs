@@ -181,3 +181,42 @@ public sealed class ArchiveTests : IAsyncLifetime
         public Task<CallInfo?> FindAsync(string sessionId) => _inner.FindAsync(sessionId);
     }
 }
+
+/// <summary>The embedded default's grain state: what a settled call leaves behind in it is nothing.</summary>
+[Collection(ClusterGroup.Name)]
+public sealed class MemoryStoreTests(ClusterFixture fixture)
+{
+    [Fact]
+    public async Task Settled_calls_leave_nothing_in_the_embedded_store()
+    {
+        var kit = new CallTestKit(fixture.Cluster);
+        var users = await kit.CreateUsersAsync(6, "ms");
+        var calls = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            var call = await kit.ConnectAsync(users[i % 3], users[3 + (i % 3)]);
+            Assert.True((await kit.Session(call.SessionId).EndCall(users[i % 3], null)).Ok);
+            calls.Add(call.SessionId);
+        }
+
+        var live = await kit.ConnectAsync(users[0], users[3]);
+        await CallTestKit.EventuallyAsync(
+            async () => (await StoredAsync(fixture, calls)) == 0 && (await StoredAsync(fixture, [live.SessionId])) == 1,
+            "only the live call stored");
+
+        // Still answered, from the record.
+        Assert.Equal(CallStatus.Ended, (await kit.Session(calls[0]).GetCall(users[0])).Call!.Status);
+    }
+
+    private static async Task<int> StoredAsync(ClusterFixture fixture, IEnumerable<string> sessionIds)
+    {
+        var stored = 0;
+        foreach (var id in sessionIds)
+        {
+            var key = $"callsession/{id}/";
+            stored += await fixture.Cluster.Client.GetGrain<IMemoryStoreGrain>(Fnv.Hash(key + "call") % MemoryGrainStore.Shards).Count(key);
+        }
+
+        return stored;
+    }
+}
