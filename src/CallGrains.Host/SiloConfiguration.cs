@@ -42,6 +42,14 @@ public sealed class SiloOptions
     [Range(1, 10)]
     public int MissedProbesLimit { get; set; } = 3;
 
+    /// <summary>
+    /// Grain locations each silo caches. Orleans' default (1,000,000) fills with the location of every call session
+    /// ever looked up, one per call, long after the session has gone: about 100 bytes a call for the first million
+    /// calls. Live grains are users and ringing or ongoing calls; this many entries covers them on a busy silo.
+    /// </summary>
+    [Range(100, 1_000_000)]
+    public int DirectoryCacheSize { get; set; } = 20_000;
+
     /// <summary>Embedded clustering: the silo port of the first silo, for the others to join; empty on the first.</summary>
     [Range(1, 65535)]
     public int? PrimarySiloPort { get; set; }
@@ -77,6 +85,7 @@ public static class SiloConfiguration
             o.NumVotesForDeathDeclaration = 2;
             o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
         });
+        silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = options.DirectoryCacheSize);
         if (options.Provider == SiloProvider.Redis)
         {
             return silo.AddCallGrainsRedisSilo(options, configuration.GetConnectionString("Redis")
