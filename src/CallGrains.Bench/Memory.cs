@@ -38,7 +38,7 @@ public static class Memory
             if (cluster)
             {
                 local = await CallGrains.LocalCluster.Cluster.StartAsync(3, dll, key, settings);
-                redis = await ConnectionMultiplexer.ConnectAsync(local.Redis.ConnectionString);
+                redis = await ConnectionMultiplexer.ConnectAsync(local.Redis.ConnectionString + ",allowAdmin=true");
                 urls = [.. local.Hosts.Select(h => h.Url)];
                 var server = redis.GetServer(redis.GetEndPoints()[0]);
                 var hosts = local.Hosts;
