@@ -94,8 +94,12 @@ public static class CallHistory
     /// <summary>Entries a page examines at most; a filtered page that finds too few stops here and says where to go on.</summary>
     public const int MaxScanPerPage = 1000;
 
-    /// <summary>The users whose history holds <paramref name="call"/>: for a 1:1 call, the caller and the callee.</summary>
-    public static IEnumerable<string> Parties(CallInfo call) => [call.Initiator.Uid, call.ReceiverId];
+    /// <summary>
+    /// The users whose history holds <paramref name="call"/>: for a 1:1 call, the caller and the callee; for a group
+    /// call, the initiator and every member it rang, found busy or was joined by.
+    /// </summary>
+    public static IEnumerable<string> Parties(CallInfo call) =>
+        call.IsGroup ? [call.Initiator.Uid, .. call.Members.Select(m => m.Uid)] : [call.Initiator.Uid, call.ReceiverId];
 
     public static bool IsParty(CallInfo call, string uid) => Parties(call).Contains(uid);
 

@@ -13,6 +13,29 @@ public sealed record Participant(
     [property: Id(1)] DateTimeOffset JoinedAt,
     [property: Id(2)] DateTimeOffset? LeftAt);
 
+/// <summary>How a member of a group call answered it (on the wire: the call's <c>members</c>).</summary>
+public enum MemberStatus
+{
+    Ringing = 0,
+
+    /// <summary>On another call when it started: not rung, not disturbed (a missed call for them).</summary>
+    Busy = 1,
+    Rejected = 2,
+
+    /// <summary>Did not answer before the ring timeout, or the call stopped before they did.</summary>
+    Unanswered = 3,
+
+    /// <summary>Accepted or joined (when they were in the call: <see cref="CallInfo.Participants"/>).</summary>
+    Joined = 4,
+}
+
+/// <summary>A member of a group call other than its initiator: rung, refused as busy, or joined.</summary>
+[GenerateSerializer, Immutable, Alias("cg.CallMember")]
+public sealed record CallMember(
+    [property: Id(0)] string Uid,
+    [property: Id(1)] string Name,
+    [property: Id(2)] MemberStatus Status);
+
 /// <summary>A call as PROTOCOL section 3 describes it.</summary>
 /// <remarks>
 /// For a 1:1 call the participants are empty while it rings; both parties join when it is accepted.
@@ -39,6 +62,19 @@ public sealed record CallInfo
     /// a declined call from a missed one in their history.
     /// </summary>
     [Id(12)] public ImmutableArray<string> Declined { get; init; } = [];
+
+    /// <summary>
+    /// A group call's members other than the initiator that it rang, found busy, or that joined it (at most the
+    /// group's size); empty for a 1:1 call.
+    /// </summary>
+    [Id(13)] public ImmutableArray<CallMember> Members { get; init; } = [];
+
+    public bool IsGroup => ReceiverType == ReceiverType.Group;
+
+    /// <summary>Whether <paramref name="uid"/> is in the call now (joined and not left).</summary>
+    public bool IsPresent(string uid) => Participants.Any(p => p.Uid == uid && p.LeftAt is null);
+
+    public MemberStatus? MemberStatusOf(string uid) => Members.FirstOrDefault(m => m.Uid == uid)?.Status;
 
     /// <summary>Seconds from the first join to the end, once the call has ended.</summary>
     public double? Duration => JoinedAt is { } joined && EndedAt is { } ended ? Math.Max(0, (ended - joined).TotalSeconds) : null;

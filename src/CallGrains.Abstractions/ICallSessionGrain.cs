@@ -19,6 +19,14 @@ public interface ICallSessionGrain : IGrainWithStringKey
     [Alias("EndCall")]
     Task<CallResult> EndCall(string uid, string? deviceId);
 
+    /// <summary>A group member joins a live group call (a ringing member's join is an accept).</summary>
+    [Alias("JoinCall")]
+    Task<CallResult> JoinCall(string uid, string? deviceId);
+
+    /// <summary>A participant leaves a group call; the call ends when its last participant leaves.</summary>
+    [Alias("LeaveCall")]
+    Task<CallResult> LeaveCall(string uid, string? deviceId);
+
     /// <summary>Relays opaque WebRTC data from one participant of an ongoing call to another.</summary>
     [Alias("Signal")]
     Task<CallResult> Signal(string fromUid, string toUid, string data);

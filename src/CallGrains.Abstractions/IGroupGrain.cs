@@ -29,6 +29,24 @@ public sealed record GroupResult(
     public static GroupResult Refused(GroupOutcome outcome, string message) => new(outcome, null, message);
 }
 
+/// <summary>How a claim of a group's one live call went.</summary>
+public enum GroupCallOutcome
+{
+    Claimed = 0,
+    NotFound = 1,
+    NotMember = 2,
+
+    /// <summary>The group has a live call already (<see cref="GroupCallClaim.HeldBy"/>).</summary>
+    Busy = 3,
+}
+
+/// <summary>The answer to <see cref="IGroupGrain.ClaimCall"/>: the group's members when claimed, the live call when busy.</summary>
+[GenerateSerializer, Immutable, Alias("cg.GroupCallClaim")]
+public sealed record GroupCallClaim(
+    [property: Id(0)] GroupCallOutcome Outcome,
+    [property: Id(1)] ImmutableArray<string> Members,
+    [property: Id(2)] string? HeldBy = null);
+
 /// <summary>One group, keyed by guid: its name and members (at most <c>Calls:MaxGroupMembers</c>).</summary>
 [Alias("cg.IGroupGrain")]
 public interface IGroupGrain : IGrainWithStringKey
@@ -44,6 +62,21 @@ public interface IGroupGrain : IGrainWithStringKey
     /// <summary>Adds and removes members in one step; a uid may not be in both lists.</summary>
     [Alias("ChangeMembers")]
     Task<GroupResult> ChangeMembers(ImmutableArray<string> add, ImmutableArray<string> remove);
+
+    /// <summary>
+    /// Makes <paramref name="sessionId"/> the group's one live call if <paramref name="callerUid"/> is a member and no
+    /// other call holds it (or the one that did is <paramref name="replacing"/>, found settled). Only call sessions ask.
+    /// </summary>
+    [Alias("ClaimCall")]
+    Task<GroupCallClaim> ClaimCall(string sessionId, string callerUid, string? replacing);
+
+    /// <summary>The call <paramref name="sessionId"/> has settled: the group may have a new one. Idempotent.</summary>
+    [Alias("ReleaseCall")]
+    Task ReleaseCall(string sessionId);
+
+    /// <summary>The group's live call, if any (it may have settled with its release lost).</summary>
+    [Alias("GetLiveCall")]
+    Task<string?> GetLiveCall();
 
     /// <summary>Deletes the group; false if there was none.</summary>
     [Alias("Delete")]

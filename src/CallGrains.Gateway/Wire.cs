@@ -30,6 +30,15 @@ public static class Wire
         _ => "signal",
     };
 
+    public static string Name(this MemberStatus status) => status switch
+    {
+        MemberStatus.Ringing => "ringing",
+        MemberStatus.Busy => "busy",
+        MemberStatus.Rejected => "rejected",
+        MemberStatus.Unanswered => "unanswered",
+        _ => "joined",
+    };
+
     public static string Name(this CancelReason reason) => reason switch
     {
         CancelReason.Cancelled => "cancelled",
@@ -76,6 +85,22 @@ public static class Wire
         }
 
         w.WriteEndArray();
+        if (call.IsGroup)
+        {
+            // An extension of PROTOCOL section 3 for group calls: how each member rung (or joining) answered.
+            w.WriteStartArray("members");
+            foreach (var m in call.Members)
+            {
+                w.WriteStartObject();
+                w.WriteString("uid", m.Uid);
+                w.WriteString("name", m.Name);
+                w.WriteString("status", m.Status.Name());
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
+
         w.WritePropertyName("metadata");
         if (call.Metadata is { } metadata)
         {

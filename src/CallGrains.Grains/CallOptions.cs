@@ -18,6 +18,10 @@ public sealed class CallOptions
     [Range(1, 1000)]
     public int MaxGroupRing { get; set; } = 100;
 
+    /// <summary>A group call with one participant left alone this long ends by itself (CometChat's idle timeout).</summary>
+    [Range(1, 86_400)]
+    public int IdleSessionEndSeconds { get; set; } = 180;
+
     /// <summary>Members a group may have; a create or an add beyond is refused with 400.</summary>
     [Range(1, 10_000)]
     public int MaxGroupMembers { get; set; } = 1000;

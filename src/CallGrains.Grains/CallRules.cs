@@ -12,11 +12,12 @@ public sealed record CallView(CallInfo Call, string Callee, DateTimeOffset? Ring
 {
     public string SessionId => Call.SessionId;
 
-    public bool IsParty(string uid) => uid == Call.Initiator.Uid || uid == Callee;
+    /// <summary>The caller or the callee; for a group call, the initiator or a member it rang, found busy or was joined by.</summary>
+    public bool IsParty(string uid) => uid == Call.Initiator.Uid || (Call.IsGroup ? Call.Members.Any(m => m.Uid == uid) : uid == Callee);
 
     public string Peer(string uid) => uid == Call.Initiator.Uid ? Callee : Call.Initiator.Uid;
 
-    public bool RingsPast(DateTimeOffset now) => Call.Status == CallStatus.Initiated && RingDeadline is { } deadline && now >= deadline;
+    public bool RingsPast(DateTimeOffset now) => CallRules.Rings(Call) && RingDeadline is { } deadline && now >= deadline;
 }
 
 /// <summary>
@@ -62,11 +63,6 @@ public static class CallRules
             return CallResult.Fail(ErrorCode.BadRequest, $"session id {sessionId} is already in use");
         }
 
-        if (request.ReceiverType == ReceiverType.Group)
-        {
-            return CallResult.Fail(ErrorCode.BadRequest, "group calls are not supported yet");
-        }
-
         if (!Enum.IsDefined(request.CallType) || !Enum.IsDefined(request.ReceiverType))
         {
             return CallResult.Fail(ErrorCode.BadRequest, "callType must be audio or video, receiverType user or group");
@@ -87,7 +83,7 @@ public static class CallRules
             return CallResult.Fail(ErrorCode.BadRequest, $"metadata must be at most {Limits.MaxMetadataBytes} bytes");
         }
 
-        return request.CallerUid == request.ReceiverId
+        return request.CallerUid == request.ReceiverId && request.ReceiverType == ReceiverType.User
             ? CallResult.Fail(ErrorCode.CallingSelf, "a user cannot call themselves")
             : null;
     }
@@ -105,6 +101,9 @@ public static class CallRules
         Metadata = request.Metadata,
         TimeoutSeconds = timeoutSeconds,
     };
+
+    /// <summary>Whether the call rings for someone: a 1:1 call while initiated, a group call while a member rings.</summary>
+    public static bool Rings(CallInfo call) => call.IsGroup ? GroupCallRules.Rings(call) : call.Status == CallStatus.Initiated;
 
     /// <summary>Both parties reserved: the callee's devices ring.</summary>
     public static Decision Ring(CallInfo call) => new()

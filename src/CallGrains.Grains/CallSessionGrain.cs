@@ -32,6 +32,14 @@ public sealed record CallSessionState
     /// and telling leaves them here for redelivery.
     /// </summary>
     [Id(6)] public ImmutableArray<OutboxItem> Outbox { get; init; } = [];
+
+    /// <summary>When a group call with one participant left alone ends by itself (<see cref="CallOptions.IdleSessionEndSeconds"/>).</summary>
+    [Id(7)] public DateTimeOffset? IdleDeadline { get; init; }
+
+    /// <summary>When the call is next due: its ring deadline while it rings for someone, or its idle end.</summary>
+    public DateTimeOffset? DueAt => Call is { } call && CallRules.Rings(call) && RingDeadline is { } ring
+        ? IdleDeadline is { } idle && idle < ring ? idle : ring
+        : IdleDeadline;
 }
 
 /// <summary>An update for one party's user grain, waiting in a session's outbox.</summary>
@@ -46,7 +54,7 @@ public sealed record OutboxItem([property: Id(0)] string Uid, [property: Id(1)] 
 /// (<see cref="UserGrain"/> follows its devices): the caller's side of a call is local calls.
 /// </summary>
 [Orleans.Placement.PreferLocalPlacement]
-public sealed class CallSessionGrain(
+public sealed partial class CallSessionGrain(
     [PersistentState("call", StorageNames.Default)] IPersistentState<CallSessionState> state,
     IOptions<CallOptions> options,
     IRingDeadlines deadlines,
@@ -77,7 +85,7 @@ public sealed class CallSessionGrain(
     // How long an activation that answered from a settled call's record stays for more late requests.
     private static readonly TimeSpan ArchivedLinger = TimeSpan.FromSeconds(2);
 
-    private IGrainTimer? _ringTimer;
+    private IGrainTimer? _dueTimer;
     private IGrainTimer? _redeliveryTimer;
     private IGrainTimer? _archiveTimer;
     private IGrainTimer? _leaveTimer;
@@ -92,9 +100,9 @@ public sealed class CallSessionGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (Call?.Status == CallStatus.Initiated && state.State.RingDeadline is { } deadline)
+        if (state.State.DueAt is { } due)
         {
-            ArmRingTimer(deadline);
+            ArmDueTimer(due);
         }
 
         return Task.CompletedTask;
@@ -105,6 +113,11 @@ public sealed class CallSessionGrain(
         if (CallRules.RefuseInitiate(SessionId, request, idInUse: Call is not null) is { } invalid)
         {
             return invalid;
+        }
+
+        if (request.ReceiverType == ReceiverType.Group)
+        {
+            return await InitiateGroupAsync(request);
         }
 
         for (var attempt = 1; ; attempt++)
@@ -152,7 +165,8 @@ public sealed class CallSessionGrain(
             return missing;
         }
 
-        var decision = CallRules.Accept(View!, uid, deviceId, time.GetUtcNow());
+        await CatchUpAsync();
+        var decision = Call!.IsGroup ? GroupCallRules.Accept(View!, uid, deviceId, time.GetUtcNow()) : CallRules.Accept(View!, uid, deviceId, time.GetUtcNow());
         if (decision.Refusal is null)
         {
             // The device that answered is the one the call's signals go to.
@@ -165,10 +179,15 @@ public sealed class CallSessionGrain(
     public async Task<CallResult> RejectCall(string uid, CallStatus status, string? deviceId) =>
         CallRules.RefuseRejectStatus(status)
         ?? await MissingAsync(uid)
-        ?? await ApplyAsync(CallRules.Reject(View!, uid, status, deviceId, time.GetUtcNow()), uid);
+        ?? await ApplyAsync(await DecideAsync(
+            now => CallRules.Reject(View!, uid, status, deviceId, now),
+            now => GroupCallRules.Reject(View!, uid, status, deviceId, now)), uid);
 
     public async Task<CallResult> EndCall(string uid, string? deviceId) =>
-        await MissingAsync(uid) ?? await ApplyAsync(CallRules.End(View!, uid, deviceId, time.GetUtcNow()), uid);
+        await MissingAsync(uid)
+        ?? await ApplyAsync(await DecideAsync(
+            now => CallRules.End(View!, uid, deviceId, now),
+            now => GroupCallRules.End(View!, uid, deviceId, now)), uid);
 
     public async Task<CallResult> GetCall(string uid)
     {
@@ -217,9 +236,9 @@ public sealed class CallSessionGrain(
                 this.DeactivateOnIdle();
             }
         }
-        else if (Call.Status == CallStatus.Ongoing)
+        else if ((Call.IsGroup ? GroupCallRules.PhaseOf(Call, uid) : Call.Status == CallStatus.Ongoing ? SlotPhase.Ongoing : null) is { } phase)
         {
-            await UpdateAsync(uid, Call, SlotPhase.Ongoing, null, null);
+            await UpdateAsync(uid, Call, phase, null, null);
         }
 
         return Call;
@@ -227,7 +246,9 @@ public sealed class CallSessionGrain(
 
     public async Task Abandon(string uid)
     {
-        var decision = Call is null ? Decision.Allowed : CallRules.Abandon(View!, uid, time.GetUtcNow());
+        var decision = Call is null
+            ? Decision.Allowed
+            : await DecideAsync(now => CallRules.Abandon(View!, uid, now), now => GroupCallRules.Abandon(View!, uid, now));
         if (decision.Next is null)
         {
             // Settled already, or not theirs: make sure the user's slot agrees, since that is why the grace timer fires.
@@ -241,9 +262,9 @@ public sealed class CallSessionGrain(
 
     public async Task CheckDeadline()
     {
-        if (Call?.Status == CallStatus.Initiated && state.State.RingDeadline is { } deadline && time.GetUtcNow() >= deadline)
+        if (state.State.DueAt is { } due && time.GetUtcNow() >= due)
         {
-            await TimeOutAsync();
+            await OnDueAsync(time.GetUtcNow());
             return;
         }
 
@@ -374,7 +395,8 @@ public sealed class CallSessionGrain(
                 return false;
             }
 
-            foreach (var party in held is null ? [uid] : new[] { uid, held.Initiator.Uid, held.ReceiverId }.Distinct())
+            // A group call's other members are repaired when they next call (or are called): not all at once here.
+            foreach (var party in held is null ? [uid] : new[] { uid, held.Initiator.Uid, held.IsGroup ? uid : held.ReceiverId }.Distinct())
             {
                 await holder.Reconcile(party);
             }
@@ -423,7 +445,47 @@ public sealed class CallSessionGrain(
         }
     }
 
-    private async Task TimeOutAsync() => await ApplyAsync(CallRules.TimeOut(View!, time.GetUtcNow()), Call!.Initiator.Uid);
+    /// <summary>The call's deadline came: members still ringing stop (unanswered), then a group call left with one participant ends when idle.</summary>
+    private async Task OnDueAsync(DateTimeOffset now)
+    {
+        if (Call is null)
+        {
+            return;
+        }
+
+        if (View!.RingsPast(now))
+        {
+            var timeOut = Call.IsGroup ? GroupCallRules.TimeOut(View, now) : CallRules.TimeOut(View, now);
+            await ApplyAsync(timeOut, Call.Initiator.Uid);
+        }
+
+        if (state.State.IdleDeadline is { } idle && now >= idle && Call.Status.IsLive())
+        {
+            await ApplyAsync(GroupCallRules.IdleEnd(View!, now), Call.Initiator.Uid);
+            logger.CallIdleEnded(SessionId, options.Value.IdleSessionEndSeconds);
+        }
+    }
+
+    /// <summary>A group call past its ring deadline times its ringing members out before a command is decided.</summary>
+    private async Task CatchUpAsync()
+    {
+        if (Call is { IsGroup: true } && View!.RingsPast(time.GetUtcNow()))
+        {
+            await OnDueAsync(time.GetUtcNow());
+        }
+    }
+
+    /// <summary>Decides a command by the rules of the call's kind (a group call caught up with its deadline first).</summary>
+    private async Task<Decision> DecideAsync(Func<DateTimeOffset, Decision> oneToOne, Func<DateTimeOffset, Decision> group)
+    {
+        if (!Call!.IsGroup)
+        {
+            return oneToOne(time.GetUtcNow());
+        }
+
+        await CatchUpAsync();
+        return group(time.GetUtcNow());
+    }
 
     /// <summary>
     /// Stores and delivers what the rules decided (a transition, if any) and answers the asker: their refusal, or the
@@ -516,35 +578,47 @@ public sealed class CallSessionGrain(
     private async Task<Dictionary<string, long>> CommitAsync(CallInfo call, DateTimeOffset? deadline, IEnumerable<PartyUpdate> updates)
     {
         var previous = state.State;
-        var ringing = call.Status == CallStatus.Initiated;
+        var now = time.GetUtcNow();
+        var ringing = CallRules.Rings(call);
         var settles = call.Status.IsFinal() && previous.Call?.Status.IsFinal() != true;
-        var version = previous.Version + 1;
-        var outbox = previous.Outbox.AddRange(updates.Select(u => new OutboxItem(
-            u.Uid,
-            new SlotUpdate { Call = call, Phase = u.Phase, Event = u.Event, ExceptDeviceId = u.ExceptDeviceId, Version = version })));
-        if (outbox.Length > MaxOutbox)
+
+        // Each update of a transition for the same user gets its own version (a group's first join tells the initiator
+        // twice: accepted, joined), so the user applies each one once.
+        var counts = new Dictionary<string, int>();
+        var items = updates.Select(u =>
         {
-            outbox = outbox.RemoveRange(0, outbox.Length - MaxOutbox);
+            var nth = counts[u.Uid] = counts.GetValueOrDefault(u.Uid) + 1;
+            return new OutboxItem(u.Uid, new SlotUpdate { Call = call, Phase = u.Phase, Event = u.Event, ExceptDeviceId = u.ExceptDeviceId, Version = previous.Version + nth });
+        }).ToList();
+        var version = previous.Version + Math.Max(1, counts.Values.DefaultIfEmpty(0).Max());
+        var outbox = previous.Outbox.AddRange(items);
+        var cap = OutboxCap(call);
+        if (outbox.Length > cap)
+        {
+            outbox = outbox.RemoveRange(0, outbox.Length - cap);
         }
 
         var ringDeadline = ringing ? deadline ?? previous.RingDeadline : null;
-        var watch = deadlines.Durable && (ringing || !outbox.IsEmpty);
-        if (watch)
-        {
-            // Indexed before the transition is stored: no stored ringing call and no stored outbox lacks its wake-up.
-            var retry = time.GetUtcNow() + OutboxRetry;
-            await deadlines.AddAsync(SessionId, outbox.IsEmpty ? ringDeadline!.Value : ringDeadline is { } d && d < retry ? d : retry);
-        }
-
-        state.State = previous with
+        DateTimeOffset? idle = GroupCallRules.Alone(call) ? previous.IdleDeadline ?? now.AddSeconds(options.Value.IdleSessionEndSeconds) : null;
+        var next = previous with
         {
             Call = call,
             CalleeUid = call.ReceiverType == ReceiverType.User ? call.ReceiverId : previous.CalleeUid,
             RingDeadline = ringDeadline,
-            Watched = previous.Watched || watch,
+            IdleDeadline = idle,
             Version = version,
             Outbox = outbox,
         };
+        var due = next.DueAt;
+        var watch = deadlines.Durable && (due is not null || !outbox.IsEmpty);
+        if (watch)
+        {
+            // Indexed before the transition is stored: no stored ringing call and no stored outbox lacks its wake-up.
+            var retry = now + OutboxRetry;
+            await deadlines.AddAsync(SessionId, outbox.IsEmpty ? due!.Value : due is { } d && d < retry ? d : retry);
+        }
+
+        state.State = next with { Watched = previous.Watched || watch };
         try
         {
             await state.WriteStateAsync();
@@ -560,16 +634,20 @@ public sealed class CallSessionGrain(
         if (settles)
         {
             metrics.Settled(call.Status);
+            if (call.IsGroup)
+            {
+                await ReleaseGroupAsync(call.ReceiverId);
+            }
         }
 
-        if (ringing && deadline is { } armed)
+        if (due is { } armed)
         {
-            ArmRingTimer(armed);
+            ArmDueTimer(armed);
         }
-        else if (!ringing)
+        else
         {
-            _ringTimer?.Dispose();
-            _ringTimer = null;
+            _dueTimer?.Dispose();
+            _dueTimer = null;
         }
 
         return await DeliverAsync();
@@ -582,31 +660,26 @@ public sealed class CallSessionGrain(
     /// </summary>
     private async Task<Dictionary<string, long>> DeliverAsync()
     {
+        // Each user's updates in order, all users at once: a group of 100 is 100 parallel calls, not a chain.
+        var outbox = state.State.Outbox;
+        var delivered = await Task.WhenAll(outbox.GroupBy(i => i.Uid).Select(DeliverToAsync));
         var seqs = new Dictionary<string, long>();
-        var waiting = new HashSet<string>();
-        var left = ImmutableArray.CreateBuilder<OutboxItem>();
+        var undelivered = new HashSet<OutboxItem>(ReferenceEqualityComparer.Instance);
         Exception? failure = null;
-        foreach (var item in state.State.Outbox)
+        foreach (var (uid, seq, rest, error) in delivered)
         {
-            if (!waiting.Contains(item.Uid))
+            if (seq is { } applied)
             {
-                try
-                {
-                    seqs[item.Uid] = await GrainFactory.GetGrain<IUserGrain>(item.Uid).Update(item.Update).WaitAsync(UpdateTimeout);
-                    continue;
-                }
-                catch (Exception ex) when (ex is not ArgumentException)
-                {
-                    failure ??= ex;
-                    waiting.Add(item.Uid);
-                }
+                seqs[uid] = applied;
             }
 
-            left.Add(item);
+            undelivered.UnionWith(rest);
+            failure ??= error;
         }
 
         // Kept in memory only: the next transition stores what is left, and after a crash all of it is redelivered.
-        state.State = state.State with { Outbox = left.ToImmutable() };
+        var left = outbox.Where(undelivered.Contains).ToList();
+        state.State = state.State with { Outbox = [.. left] };
         if (failure is not null)
         {
             logger.DeliveryDeferred(failure, SessionId, left.Count);
@@ -629,9 +702,9 @@ public sealed class CallSessionGrain(
 
         if (state.State.Watched)
         {
-            if (Call?.Status == CallStatus.Initiated && state.State.RingDeadline is { } deadline)
+            if (state.State.DueAt is { } due)
             {
-                deadlines.Schedule(SessionId, deadline);
+                deadlines.Schedule(SessionId, due);
             }
             else
             {
@@ -643,6 +716,42 @@ public sealed class CallSessionGrain(
 
         LeaveIfNotLive();
         return seqs;
+    }
+
+    /// <summary>One user's updates in order; at the first that fails, it and the ones after it are left.</summary>
+    private async Task<(string Uid, long? Seq, List<OutboxItem> Left, Exception? Error)> DeliverToAsync(IGrouping<string, OutboxItem> items)
+    {
+        long? seq = null;
+        var all = items.ToList();
+        for (var i = 0; i < all.Count; i++)
+        {
+            try
+            {
+                seq = await GrainFactory.GetGrain<IUserGrain>(items.Key).Update(all[i].Update).WaitAsync(UpdateTimeout);
+            }
+            catch (Exception ex) when (ex is not ArgumentException)
+            {
+                return (items.Key, seq, all[i..], ex);
+            }
+        }
+
+        return (items.Key, seq, [], null);
+    }
+
+    /// <summary>Updates kept for redelivery at most: a few transitions' worth for every party of the call.</summary>
+    private static int OutboxCap(CallInfo call) => MaxOutbox + (4 * call.Members.Length);
+
+    /// <summary>Best effort: a claim left behind is found settled by the group's next call, which takes it over.</summary>
+    private async Task ReleaseGroupAsync(string groupId)
+    {
+        try
+        {
+            await GrainFactory.GetGrain<IGroupGrain>(groupId).ReleaseCall(SessionId);
+        }
+        catch (Exception ex) when (ex is not ArgumentException)
+        {
+            logger.GroupReleaseFailed(ex, SessionId, groupId);
+        }
     }
 
     /// <summary>
@@ -689,18 +798,13 @@ public sealed class CallSessionGrain(
         this.DeactivateOnIdle();
     }
 
-    private void ArmRingTimer(DateTimeOffset deadline)
+    private void ArmDueTimer(DateTimeOffset at)
     {
-        _ringTimer?.Dispose();
-        var due = deadline - time.GetUtcNow();
-        _ringTimer = this.RegisterGrainTimer(
-            async _ =>
-            {
-                if (Call?.Status == CallStatus.Initiated)
-                {
-                    await TimeOutAsync();
-                }
-            },
+        _dueTimer?.Dispose();
+        var due = at - time.GetUtcNow();
+        _dueTimer = this.RegisterGrainTimer(
+            // Fired for that instant: a clock a hair behind the timer does not put the deadline off.
+            async _ => await OnDueAsync(time.GetUtcNow() > at ? time.GetUtcNow() : at),
             new GrainTimerCreationOptions(due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
     }
 

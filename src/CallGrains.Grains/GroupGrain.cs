@@ -11,6 +11,9 @@ public sealed record GroupState
 
     /// <summary>Member uids, sorted ordinally, at most <see cref="CallOptions.MaxGroupMembers"/>.</summary>
     [Id(1)] public ImmutableArray<string> Members { get; init; } = [];
+
+    /// <summary>The group's live call: one at a time (a new call meets it and can join it instead).</summary>
+    [Id(2)] public string? LiveCall { get; init; }
 }
 
 /// <summary>
@@ -80,6 +83,44 @@ public sealed class GroupGrain(
 
         return Done();
     }
+
+    public async Task<GroupCallClaim> ClaimCall(string sessionId, string callerUid, string? replacing)
+    {
+        if (state.State.Name is null)
+        {
+            this.DeactivateOnIdle();
+            return new GroupCallClaim(GroupCallOutcome.NotFound, []);
+        }
+
+        if (!state.State.Members.Contains(callerUid))
+        {
+            return new GroupCallClaim(GroupCallOutcome.NotMember, []);
+        }
+
+        if (state.State.LiveCall is { } live && live != sessionId && live != replacing)
+        {
+            return new GroupCallClaim(GroupCallOutcome.Busy, [], live);
+        }
+
+        if (state.State.LiveCall != sessionId)
+        {
+            state.State = state.State with { LiveCall = sessionId };
+            await state.WriteStateAsync();
+        }
+
+        return new GroupCallClaim(GroupCallOutcome.Claimed, state.State.Members);
+    }
+
+    public async Task ReleaseCall(string sessionId)
+    {
+        if (state.State.LiveCall == sessionId)
+        {
+            state.State = state.State with { LiveCall = null };
+            await state.WriteStateAsync();
+        }
+    }
+
+    public Task<string?> GetLiveCall() => Task.FromResult(state.State.LiveCall);
 
     public async Task<bool> Delete()
     {

@@ -54,4 +54,10 @@ internal static partial class Log
 
     [LoggerMessage(17, LogLevel.Warning, "Call {SessionId}: could not be moved to the parties' histories yet; trying again")]
     public static partial void ArchiveDeferred(this ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(18, LogLevel.Information, "Call {SessionId}: ended after one participant was alone for {IdleSeconds} s")]
+    public static partial void CallIdleEnded(this ILogger logger, string sessionId, int idleSeconds);
+
+    [LoggerMessage(19, LogLevel.Warning, "Call {SessionId}: could not tell group {GroupId} that its call settled; the next call finds it settled")]
+    public static partial void GroupReleaseFailed(this ILogger logger, Exception exception, string sessionId, string groupId);
 }

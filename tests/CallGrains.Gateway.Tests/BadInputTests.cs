@@ -56,12 +56,12 @@ public sealed class BadInputTests(TwoNodeFixture cluster)
     [InlineData("{\"id\":\"x\",\"op\":\"initiateCall\",\"receiverId\":\"b\",\"receiverType\":\"user\",\"callType\":\"audio\",\"timeoutSeconds\":2}")]
     [InlineData("{\"id\":\"x\",\"op\":\"initiateCall\",\"receiverId\":\"b\",\"receiverType\":\"user\",\"callType\":\"audio\",\"metadata\":\"text\"}")]
     [InlineData("{\"id\":\"x\",\"op\":\"initiateCall\",\"receiverId\":\"b c\",\"receiverType\":\"user\",\"callType\":\"audio\"}")]
-    [InlineData("{\"id\":\"x\",\"op\":\"initiateCall\",\"receiverId\":\"b\",\"receiverType\":\"group\",\"callType\":\"audio\"}")]
+    [InlineData("{\"id\":\"x\",\"op\":\"initiateCall\",\"receiverId\":\"b\",\"receiverType\":\"team\",\"callType\":\"audio\"}")]
     [InlineData("{\"id\":\"x\",\"op\":\"acceptCall\"}")]
     [InlineData("{\"id\":\"x\",\"op\":\"acceptCall\",\"sessionId\":42}")]
     [InlineData("{\"id\":\"x\",\"op\":\"rejectCall\",\"sessionId\":\"abc\",\"status\":\"maybe\"}")]
     [InlineData("{\"id\":\"x\",\"op\":\"signal\",\"sessionId\":\"abc\",\"to\":\"b\",\"data\":\"not an object\"}")]
-    [InlineData("{\"id\":\"x\",\"op\":\"joinCall\",\"sessionId\":\"abc\"}")]
+    [InlineData("{\"id\":\"x\",\"op\":\"joinCall\",\"sessionId\":7}")]
     public async Task Missing_fields_and_wrong_types_are_ERR_BAD_REQUEST(string frame)
     {
         await using var c = await OneAsync();

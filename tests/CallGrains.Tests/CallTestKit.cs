@@ -62,6 +62,27 @@ public sealed class CallTestKit(InProcessTestCluster cluster)
             DeviceId = deviceId,
         });
 
+    public Task<CallResult> GroupCallAsync(string groupId, string caller) => GroupCallAsyncFor(groupId, caller);
+
+    /// <summary>The call history of the first silo (the store every silo shares).</summary>
+    public ICallLog Log => cluster.Silos[0].ServiceProvider.GetRequiredService<ICallLog>();
+
+    public async Task EndAsync(string sessionId, string uid)
+    {
+        var ended = await Session(sessionId).EndCall(uid, null);
+        Assert.True(ended.Ok, ended.Error?.Message);
+    }
+
+    private Task<CallResult> GroupCallAsyncFor(string groupId, string caller) =>
+        Session(Identifiers.NewSessionId()).InitiateCall(new InitiateRequest
+        {
+            CallerUid = caller,
+            ReceiverId = groupId,
+            ReceiverType = ReceiverType.Group,
+            CallType = CallType.Video,
+            TimeoutSeconds = LongTimeout,
+        });
+
     public async Task<CallInfo> RingAsync(string caller, string callee, int? timeoutSeconds = LongTimeout)
     {
         var result = await CallAsync(caller, callee, timeoutSeconds);

@@ -18,6 +18,9 @@ public sealed class FakeClockFixture : IAsyncLifetime
 
     public const int DisconnectGraceSeconds = ClusterFixture.DisconnectGraceSeconds;
 
+    /// <summary>A group call's idle end, shorter than the default so it is told apart from it.</summary>
+    public const int IdleSessionEndSeconds = 120;
+
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
 
     public InProcessTestCluster Cluster { get; private set; } = null!;
@@ -30,6 +33,7 @@ public sealed class FakeClockFixture : IAsyncLifetime
             silo.Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock));
             silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             ClusterFixture.AddEmbeddedCallGrains(silo);
+            silo.Services.PostConfigure<CallGrains.Grains.CallOptions>(o => o.IdleSessionEndSeconds = IdleSessionEndSeconds);
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();

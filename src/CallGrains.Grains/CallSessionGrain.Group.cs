@@ -1,0 +1,215 @@
+using CallGrains.Abstractions;
+
+namespace CallGrains.Grains;
+
+/// <summary>
+/// Group calls: starting one (claim the group's one live call, reserve the initiator, ring the members in parallel)
+/// and joining or leaving one. What each command does is decided by <see cref="GroupCallRules"/>.
+/// </summary>
+public sealed partial class CallSessionGrain
+{
+    public async Task<CallResult> JoinCall(string uid, string? deviceId)
+    {
+        if (await MissingGroupCallAsync() is { } missing)
+        {
+            return missing;
+        }
+
+        await CatchUpAsync();
+        var call = Call!;
+        if (call.MemberStatusOf(uid) == MemberStatus.Ringing)
+        {
+            return await AcceptCall(uid, deviceId);
+        }
+
+        if (call.Status.IsFinal() || call.IsPresent(uid))
+        {
+            return await ApplyAsync(GroupCallRules.Join(View!, GroupCallRules.RefOf(call, uid), deviceId, time.GetUtcNow()), uid);
+        }
+
+        var group = await GrainFactory.GetGrain<IGroupGrain>(call.ReceiverId).GetGroup();
+        if (group is null || !group.Members.Contains(uid))
+        {
+            return CallRules.Refused(call, ErrorCode.PermissionDenied, $"{uid} is not a member of group {call.ReceiverId}");
+        }
+
+        var slot = new SlotRequest
+        {
+            Call = call,
+            Role = uid == call.Initiator.Uid ? CallRole.Caller : CallRole.Callee,
+            PeerId = uid == call.Initiator.Uid ? call.ReceiverId : call.Initiator.Uid,
+            ExpiresAt = time.GetUtcNow().AddSeconds(options.Value.StaleRingSlackSeconds),
+        };
+        var reserved = await Reserve(uid, slot);
+        if (await FreedStaleSlotAsync(uid, reserved))
+        {
+            reserved = await Reserve(uid, slot);
+        }
+
+        if (reserved.Outcome != ReservationOutcome.Reserved)
+        {
+            return reserved.Outcome == ReservationOutcome.UserNotFound
+                ? CallResult.Fail(ErrorCode.UidNotFound, $"user {uid} does not exist")
+                : CallerTaken(uid, reserved) with { Call = call };
+        }
+
+        var decision = GroupCallRules.Join(View!, reserved.Profile!, deviceId, time.GetUtcNow());
+        if (decision.Refusal is not null)
+        {
+            await Release(uid, call);
+            return decision.Refusal;
+        }
+
+        state.State = state.State with { Devices = WithDevice(state.State.Devices, uid, deviceId) };
+        return await ApplyAsync(decision, uid);
+    }
+
+    public async Task<CallResult> LeaveCall(string uid, string? deviceId)
+    {
+        if (await MissingGroupCallAsync() is { } missing)
+        {
+            return missing;
+        }
+
+        await CatchUpAsync();
+        return await ApplyAsync(GroupCallRules.Leave(View!, uid, deviceId, time.GetUtcNow()), uid);
+    }
+
+    /// <summary>Join and leave are for group calls: no call, or a 1:1 call, is refused.</summary>
+    private async Task<CallResult?> MissingGroupCallAsync()
+    {
+        if (!Identifiers.IsValidSessionId(SessionId))
+        {
+            return CallRules.RefuseStranger(SessionId, null, "");
+        }
+
+        await LoadArchivedAsync();
+        LeaveIfNotLive();
+        return Call switch
+        {
+            null => CallResult.Fail(ErrorCode.CallNotFound, $"no call {SessionId}"),
+            { IsGroup: false } => CallResult.Fail(ErrorCode.BadRequest, "joinCall and leaveCall are for group calls; a 1:1 call ends with endCall"),
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// Starts a group call: the caller must be a member and the group free of another live call (else ERR_CALL_BUSY with
+    /// that call, to join it instead). The first <see cref="CallOptions.MaxGroupRing"/> other members are reserved all
+    /// at once; those on another call are listed busy and not disturbed, the rest ring. Nobody to ring: a busy call.
+    /// </summary>
+    private async Task<CallResult> InitiateGroupAsync(InitiateRequest request)
+    {
+        var callerUid = request.CallerUid;
+        var group = GrainFactory.GetGrain<IGroupGrain>(request.ReceiverId);
+        var claim = await ClaimGroupAsync(group, callerUid);
+        if (claim.Refusal is { } refused)
+        {
+            return refused;
+        }
+
+        var timeout = request.TimeoutSeconds ?? options.Value.RingTimeoutSeconds;
+        var now = time.GetUtcNow();
+        var deadline = now.AddSeconds(timeout);
+        var call = CallRules.NewCall(SessionId, request, timeout, now);
+        var expires = deadline.AddSeconds(options.Value.StaleRingSlackSeconds);
+        var others = claim.Members.Where(m => m != callerUid).Take(options.Value.MaxGroupRing).ToList();
+        var reserved = new List<string>();
+        try
+        {
+            var callerSlot = new SlotRequest { Call = call, Role = CallRole.Caller, PeerId = request.ReceiverId, ExpiresAt = expires };
+            var caller = await Reserve(callerUid, callerSlot);
+            if (await FreedStaleSlotAsync(callerUid, caller))
+            {
+                caller = await Reserve(callerUid, callerSlot);
+            }
+
+            if (caller.Outcome != ReservationOutcome.Reserved)
+            {
+                await ReleaseGroupAsync(request.ReceiverId);
+                return caller.Outcome == ReservationOutcome.UserNotFound
+                    ? CallResult.Fail(ErrorCode.UidNotFound, $"user {callerUid} does not exist")
+                    : CallerTaken(callerUid, caller);
+            }
+
+            reserved.Add(callerUid);
+            var memberSlot = new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = callerUid, ExpiresAt = expires };
+            var answers = await Task.WhenAll(others.Select(uid => ReserveMemberAsync(uid, memberSlot)));
+            var members = answers.Where(a => a.Member is not null).Select(a => a.Member!).ToList();
+            reserved.AddRange(members.Where(m => m.Status == MemberStatus.Ringing).Select(m => m.Uid));
+            call = GroupCallRules.Start(call, caller.Profile!, members, now);
+            if (reserved.Count == 1)
+            {
+                // Nobody to ring: every member is on another call (their missed call), or the group has no one else.
+                await Release(callerUid, call);
+                await ReleaseGroupAsync(request.ReceiverId);
+                if (members.Count == 0)
+                {
+                    return CallResult.Fail(ErrorCode.BadRequest, $"group {request.ReceiverId} has no other member to call", null, caller.Seq);
+                }
+
+                var busy = CallRules.Busy(call, now) with { Participants = [] };
+                await log.AppendAsync(busy);
+                metrics.Settled(CallStatus.Busy);
+                this.DeactivateOnIdle();
+                logger.CallInitiated(SessionId, callerUid, request.ReceiverId, "busy");
+                return CallResult.Fail(ErrorCode.CallBusy, $"every member of group {request.ReceiverId} is on another call", busy, caller.Seq);
+            }
+
+            state.State = state.State with { Devices = WithDevice(state.State.Devices, callerUid, request.DeviceId) };
+            await CommitAsync(call, deadline, GroupCallRules.Ring(call).Updates);
+            logger.CallInitiated(SessionId, callerUid, request.ReceiverId, $"ringing {reserved.Count - 1}");
+            return CallResult.Success(call, caller.Seq);
+        }
+        catch when (Call is null)
+        {
+            // Not stored, so it never rang: give back every slot it may have taken, and the group.
+            state.State = new CallSessionState();
+            await ReleaseQuietlyAsync([callerUid, .. others]);
+            await ReleaseGroupAsync(request.ReceiverId);
+            throw;
+        }
+    }
+
+    /// <summary>Claims the group for this call; a live call found there answers busy, one found settled is taken over.</summary>
+    private async Task<(CallResult? Refusal, IReadOnlyList<string> Members)> ClaimGroupAsync(IGroupGrain group, string callerUid)
+    {
+        var claim = await group.ClaimCall(SessionId, callerUid, null);
+        if (claim is { Outcome: GroupCallOutcome.Busy, HeldBy: { } heldBy })
+        {
+            // Asked after that call's own initiate has finished (a session answers one request at a time).
+            var held = await GrainFactory.GetGrain<ICallSessionGrain>(heldBy).Peek();
+            if (held is not null && held.Status.IsLive())
+            {
+                return (CallResult.Fail(ErrorCode.CallBusy, $"group {group.GetPrimaryKeyString()} has a call already; join it", held), []);
+            }
+
+            claim = await group.ClaimCall(SessionId, callerUid, heldBy);
+        }
+
+        return claim.Outcome switch
+        {
+            GroupCallOutcome.Claimed => (null, claim.Members),
+            GroupCallOutcome.NotFound => (CallResult.Fail(ErrorCode.GuidNotFound, $"group {group.GetPrimaryKeyString()} does not exist"), []),
+            GroupCallOutcome.NotMember => (CallResult.Fail(ErrorCode.PermissionDenied, $"{callerUid} is not a member of group {group.GetPrimaryKeyString()}"), []),
+            _ => (CallResult.Fail(ErrorCode.CallBusy, $"group {group.GetPrimaryKeyString()} has a call already; join it"), []),
+        };
+    }
+
+    /// <summary>A member's slot for the call: ringing when free, busy when on another call, left out when no such user.</summary>
+    private async Task<(CallMember? Member, long Seq)> ReserveMemberAsync(string uid, SlotRequest slot)
+    {
+        var answer = await Reserve(uid, slot);
+        if (await FreedStaleSlotAsync(uid, answer))
+        {
+            answer = await Reserve(uid, slot);
+        }
+
+        return answer.Outcome switch
+        {
+            ReservationOutcome.Reserved => (new CallMember(uid, answer.Profile!.Name, MemberStatus.Ringing), answer.Seq),
+            ReservationOutcome.UserNotFound => (null, 0),
+            _ => (new CallMember(uid, answer.Profile?.Name ?? uid, MemberStatus.Busy), answer.Seq),
+        };
+    }
+}
