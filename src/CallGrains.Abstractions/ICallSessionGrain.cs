@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Orleans.Concurrency;
 
 namespace CallGrains.Abstractions;
@@ -22,6 +23,10 @@ public interface ICallSessionGrain : IGrainWithStringKey
     /// <summary>A group member joins a live group call (a ringing member's join is an accept).</summary>
     [Alias("JoinCall")]
     Task<CallResult> JoinCall(string uid, string? deviceId);
+
+    /// <summary>Members removed from the group: the call stops ringing for them (cancelled). Idempotent.</summary>
+    [Alias("StopRingingFor")]
+    Task StopRingingFor(ImmutableArray<string> uids);
 
     /// <summary>A participant leaves a group call; the call ends when its last participant leaves.</summary>
     [Alias("LeaveCall")]

@@ -83,7 +83,16 @@ public static class GroupApi
                 return BadRequest($"add and remove must be arrays of at most {MaxUidsPerRequest} uid strings");
             }
 
-            return Answer(await grains.GetGrain<IGroupGrain>(guid).ChangeMembers(add, remove), StatusCodes.Status200OK);
+            var group = grains.GetGrain<IGroupGrain>(guid);
+            var changed = await group.ChangeMembers(add, remove);
+            if (changed.Outcome == GroupOutcome.Done && !remove.IsEmpty && await group.GetLiveCall() is { } live)
+            {
+                // Members removed while the group's call rings for them stop ringing (told by the API, so the group
+                // grain never calls a session: sessions call groups).
+                await grains.GetGrain<ICallSessionGrain>(live).StopRingingFor(remove);
+            }
+
+            return Answer(changed, StatusCodes.Status200OK);
         }
     }
 

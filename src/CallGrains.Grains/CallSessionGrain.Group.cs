@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using CallGrains.Abstractions;
 
 namespace CallGrains.Grains;
@@ -73,6 +74,18 @@ public sealed partial class CallSessionGrain
 
         await CatchUpAsync();
         return await ApplyAsync(GroupCallRules.Leave(View!, uid, deviceId, time.GetUtcNow()), uid);
+    }
+
+    public async Task StopRingingFor(ImmutableArray<string> uids)
+    {
+        if (Call is not { IsGroup: true } || Call.Status.IsFinal())
+        {
+            LeaveIfNotLive();
+            return;
+        }
+
+        await CatchUpAsync();
+        await ApplyAsync(GroupCallRules.StopRingingFor(View!, uids, time.GetUtcNow()), Call.Initiator.Uid);
     }
 
     /// <summary>Join and leave are for group calls: no call, or a 1:1 call, is refused.</summary>

@@ -202,6 +202,23 @@ public static class GroupCallRules
         return StopRinging(next, [.. ringing.Select(uid => new PartyUpdate(uid, SlotPhase.Free, Canceled(CancelReason.Unanswered)))], "unanswered", now);
     }
 
+    /// <summary>
+    /// Members removed from the group stop ringing (cancelled, as if the caller had stopped for them); allowed and no
+    /// change when none of them rings. A call nobody joined that rings for no one any more ends unanswered.
+    /// </summary>
+    public static Decision StopRingingFor(CallView view, IEnumerable<string> uids, DateTimeOffset now)
+    {
+        var call = view.Call;
+        var stopped = Ringing(call).Select(m => m.Uid).Intersect(uids, StringComparer.Ordinal).ToList();
+        if (stopped.Count == 0 || call.Status.IsFinal())
+        {
+            return Decision.Allowed;
+        }
+
+        var next = call with { Members = [.. call.Members.Select(m => stopped.Contains(m.Uid) ? m with { Status = MemberStatus.Unanswered } : m)] };
+        return StopRinging(next, [.. stopped.Select(uid => new PartyUpdate(uid, SlotPhase.Free, Canceled(CancelReason.Cancelled)))], "removed", now);
+    }
+
     /// <summary>One participant has been alone for the idle timeout: the call ends.</summary>
     public static Decision IdleEnd(CallView view, DateTimeOffset now) =>
         Alone(view.Call) ? EndAll(view.Call, null, null, now) : Decision.Allowed;

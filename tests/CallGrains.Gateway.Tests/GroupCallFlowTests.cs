@@ -128,6 +128,35 @@ public sealed class GroupCallFlowTests(TwoNodeFixture cluster)
         }
     }
 
+    [Fact]
+    public async Task A_member_removed_from_the_group_while_it_rings_for_them_stops_ringing()
+    {
+        var (guid, m) = await GroupOfAsync(4);
+        try
+        {
+            var started = await m[0].RequestAsync("initiateCall", new { receiverId = guid, receiverType = "group", callType = "audio" });
+            var sessionId = started.SessionId();
+            await m[3].EventAsync(0, "incomingCallReceived");
+
+            using var removed = await cluster.Admin.SendAsync(HttpMethod.Post, $"/v1/groups/{guid}/members", new { remove = new[] { m[3].Uid } });
+
+            Assert.Equal(HttpStatusCode.OK, removed.StatusCode);
+            var canceled = await m[3].EventAsync(1, "incomingCallCanceled");
+            Assert.Equal("cancelled", canceled.Str("reason"));
+            Assert.Equal(0, (await m[3].RequestAsync("sync")).GetProperty("ringing").GetArrayLength());
+            Assert.Equal("ERR_PERMISSION_DENIED", (await m[3].RequestAsync("joinCall", new { sessionId })).ErrorCode());
+
+            // The others still ring and can answer.
+            Assert.Equal("ongoing", (await m[1].RequestAsync("acceptCall", new { sessionId })).Status());
+            await m[2].NoMoreEventsAsync(1);
+            Assert.Equal("ended", (await m[0].RequestAsync("endCall", new { sessionId })).Status());
+        }
+        finally
+        {
+            await DisposeAllAsync(m);
+        }
+    }
+
     private static string MemberStatus(JsonElement response, string uid) =>
         response.Call().GetProperty("members").EnumerateArray().Single(x => x.Str("uid") == uid).Str("status");
 
