@@ -66,7 +66,12 @@ public interface ICallSessionGrain : IGrainWithStringKey
     [Alias("GetCall")]
     Task<CallResult> GetCall(string uid);
 
-    /// <summary>The call with no permission check: for operators and tests.</summary>
-    [Alias("Peek")]
+    /// <summary>
+    /// The call with no permission check: for operators, tests, and other sessions asking whether a slot or a group
+    /// this call holds is still taken. Answered at once, also while this call is being initiated (then as it is being
+    /// set up, status initiated): a session that waits for another's initiate could wait in a cycle, since initiates
+    /// reserve users in any order.
+    /// </summary>
+    [AlwaysInterleave, Alias("Peek")]
     Task<CallInfo?> Peek();
 }

@@ -34,6 +34,18 @@ public sealed class BenchAdmin(Uri server, string adminKey) : IDisposable
         return result;
     }
 
+    /// <summary>Creates a group of existing users.</summary>
+    public async Task CreateGroupAsync(string groupId, IEnumerable<string> members)
+    {
+        using var create = new HttpRequestMessage(HttpMethod.Post, "/v1/groups") { Content = JsonContent.Create(new { guid = groupId, name = groupId, members }) };
+        create.Headers.Add("X-Api-Key", adminKey);
+        using var created = await _http.SendAsync(create);
+        if (!created.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"creating group {groupId}: {created.StatusCode} {await created.Content.ReadAsStringAsync()}");
+        }
+    }
+
     public async Task<string> MetricsAsync() => await _http.GetStringAsync("/metrics");
 
     public void Dispose() => _http.Dispose();

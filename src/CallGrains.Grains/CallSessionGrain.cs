@@ -94,6 +94,9 @@ public sealed partial class CallSessionGrain(
     // late request, and is never stored again.
     private bool _fromHistory;
 
+    // The call while its initiate runs and nothing is stored yet, for Peek.
+    private CallInfo? _initiating;
+
     private string SessionId => this.GetPrimaryKeyString();
 
     private CallInfo? Call => state.State.Call;
@@ -115,11 +118,19 @@ public sealed partial class CallSessionGrain(
             return invalid;
         }
 
-        if (request.ReceiverType == ReceiverType.Group)
+        _initiating = CallRules.NewCall(SessionId, request, request.TimeoutSeconds ?? options.Value.RingTimeoutSeconds, time.GetUtcNow());
+        try
         {
-            return await InitiateGroupAsync(request);
+            return request.ReceiverType == ReceiverType.Group ? await InitiateGroupAsync(request) : await InitiateUserAsync(request);
         }
+        finally
+        {
+            _initiating = null;
+        }
+    }
 
+    private async Task<CallResult> InitiateUserAsync(InitiateRequest request)
+    {
         for (var attempt = 1; ; attempt++)
         {
             CallResult? result;
@@ -202,6 +213,11 @@ public sealed partial class CallSessionGrain(
 
     public async Task<CallInfo?> Peek()
     {
+        if (Call is null && _initiating is { } initiating)
+        {
+            return initiating;
+        }
+
         await LoadArchivedAsync();
         LeaveIfNotLive();
         return Call;

@@ -20,6 +20,18 @@ public sealed class BenchToolTests(TwoNodeFixture cluster)
     }
 
     [Fact]
+    public async Task The_fan_out_bench_rings_a_whole_group_across_two_gateways_and_reports_its_row()
+    {
+        var row = await FanOut.MeasureAsync("t", [cluster.A.BaseUri, cluster.B.BaseUri], GatewayNode.AdminKey, size: 6, calls: 3, warmup: 1);
+
+        // | t | 3 | answered p50 / p99 | rung p50 / p99 / max |: three measured calls, each ringing all six members.
+        var cells = row.Split('|', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(("t", "3"), (cells[0], cells[1]));
+        var rung = cells[3].Split(" / ").Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.True(rung[0] > 0 && rung[0] <= rung[1] && rung[1] <= rung[2], row);
+    }
+
+    [Fact]
     public void Memory_is_flat_only_when_every_sample_after_the_warm_up_is_within_15_percent_of_their_mean()
     {
         static (TimeSpan, long)[] Curve(params long[] mib) => [.. mib.Select((m, i) => (TimeSpan.FromSeconds(30 * i), m << 20))];
