@@ -82,7 +82,7 @@ public sealed record CallInfo
 
 /// <summary>An error of PROTOCOL section 7 with a message for people.</summary>
 [GenerateSerializer, Immutable, Alias("cg.CallError")]
-public sealed record CallError([property: Id(0)] ErrorCode Code, [property: Id(1)] string Message);
+public sealed record CallError([property: Id(0)] CallErrorCode Code, [property: Id(1)] string Message);
 
 /// <summary>
 /// The one result shape of every call operation: ok, or an error; the call where the request created or touched
@@ -99,7 +99,7 @@ public sealed record CallResult
 
     public static CallResult Success(CallInfo call, long seq) => new() { Call = call, Seq = seq };
 
-    public static CallResult Fail(ErrorCode code, string message, CallInfo? call = null, long seq = 0) =>
+    public static CallResult Fail(CallErrorCode code, string message, CallInfo? call = null, long seq = 0) =>
         new() { Error = new CallError(code, message), Call = call, Seq = seq };
 }
 

@@ -52,9 +52,16 @@ public interface IUserGrain : IGrainWithStringKey
     /// </summary>
     [OneWay, Alias("CheckGrace")]
     Task CheckGrace();
+}
 
-    // ---- used by call-session grains only ----
-
+/// <summary>
+/// The user's one active-call slot, as call-session grains change it: the same grain as <see cref="IUserGrain"/> (one
+/// class implements both), seen through the methods only sessions may call. Gateways and operators use
+/// <see cref="IUserGrain"/>.
+/// </summary>
+[Alias("cg.IUserSlotGrain")]
+public interface IUserSlotGrain : IGrainWithStringKey
+{
     /// <summary>Takes the slot for a call, or says why not.</summary>
     [Alias("Reserve")]
     Task<Reservation> Reserve(SlotRequest request);

@@ -39,14 +39,14 @@ public static class AdminApi
         http.RequestServices.GetRequiredService<Tokens>().IsAdminKey(http.Request.Headers[ApiKeyHeader].FirstOrDefault());
 
     private static IResult WrongKey() =>
-        RestResults.Error(StatusCodes.Status401Unauthorized, ErrorCode.PermissionDenied, "X-Api-Key is missing or wrong");
+        RestResults.Error(StatusCodes.Status401Unauthorized, CallErrorCode.PermissionDenied, "X-Api-Key is missing or wrong");
 
     /// <summary><c>{"uid","seq","activeCall","ringing","devices":[{"deviceId","gatewayId","connectedAt"}]}</c>, as the user grain holds it.</summary>
     private static async Task<IResult> GetUserState(string uid, IGrainFactory grains)
     {
         if (!Identifiers.IsValidUid(uid) || await grains.GetGrain<IUserGrain>(uid).GetSnapshot() is not { } snapshot)
         {
-            return RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.UidNotFound, $"no user {uid}");
+            return RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.UidNotFound, $"no user {uid}");
         }
 
         return new JsonBytes(Wire.Write(w =>
@@ -77,10 +77,10 @@ public static class AdminApi
         var sessionId = http.GetRouteValue("sessionId") as string;
         var result = !IsAdmin(http) ? WrongKey()
             : !Identifiers.IsValidSessionId(sessionId)
-                ? RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.InvalidSessionId, "sessionId must be 1-128 characters of [A-Za-z0-9._:-]")
+                ? RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.InvalidSessionId, "sessionId must be 1-128 characters of [A-Za-z0-9._:-]")
             : await http.RequestServices.GetRequiredService<IGrainFactory>().GetGrain<ICallSessionGrain>(sessionId!).Peek() is { } call
                 ? RestResults.Call(call)
-                : RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.CallNotFound, $"no call {sessionId}");
+                : RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.CallNotFound, $"no call {sessionId}");
         await result.ExecuteAsync(http);
     }
 }

@@ -20,14 +20,14 @@ public static class CallLogApi
     public static async Task<IResult> ListAnyUsersCalls(string uid, HttpRequest request, IGrainFactory grains, Tokens tokens, ICallLog log) =>
         Identifiers.IsValidUid(uid) && await grains.GetGrain<IUserGrain>(uid).GetProfile() is not null
             ? await ListAsync(uid, request.Query, tokens, log)
-            : RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.UidNotFound, $"no user {uid}");
+            : RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.UidNotFound, $"no user {uid}");
 
     private static async Task<IResult> ListAsync(string uid, IQueryCollection parameters, Tokens tokens, ICallLog log)
     {
         var (query, problem) = Parse(uid, parameters, tokens);
         if (query is null)
         {
-            return RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.BadRequest, problem!);
+            return RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, problem!);
         }
 
         var page = await log.QueryAsync(uid, query);

@@ -102,9 +102,9 @@ public static class GroupApi
     private static IResult Answer(GroupResult result, int success) => result.Outcome switch
     {
         GroupOutcome.Done => Group(result.Group!, success),
-        GroupOutcome.AlreadyExists => RestResults.Error(StatusCodes.Status409Conflict, ErrorCode.BadRequest, result.Message!),
-        GroupOutcome.NotFound => RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.GuidNotFound, result.Message!),
-        GroupOutcome.UnknownMember => RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.UidNotFound, result.Message!),
+        GroupOutcome.AlreadyExists => RestResults.Error(StatusCodes.Status409Conflict, CallErrorCode.BadRequest, result.Message!),
+        GroupOutcome.NotFound => RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.GuidNotFound, result.Message!),
+        GroupOutcome.UnknownMember => RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.UidNotFound, result.Message!),
         _ => BadRequest(result.Message!),
     };
 
@@ -123,9 +123,9 @@ public static class GroupApi
         w.WriteEndObject();
     }), status);
 
-    private static IResult BadRequest(string message) => RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.BadRequest, message);
+    private static IResult BadRequest(string message) => RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, message);
 
-    private static IResult NotFound(string guid) => RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.GuidNotFound, $"no group {guid}");
+    private static IResult NotFound(string guid) => RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.GuidNotFound, $"no group {guid}");
 
     private static async Task<(JsonDocument? Body, string? Problem)> ReadAsync(HttpRequest request, string shape)
     {

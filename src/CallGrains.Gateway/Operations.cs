@@ -16,7 +16,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
         if (!connection.TryTakeToken())
         {
             metrics.Request(GatewayMetrics.NoOp, "limited");
-            return Wire.Error(Wire.PeekId(message.Span, MaxIdLength), connection.Seq, ErrorCode.TooManyRequests, "slow down: too many requests on this connection");
+            return Wire.Error(Wire.PeekId(message.Span, MaxIdLength), connection.Seq, CallErrorCode.TooManyRequests, "slow down: too many requests on this connection");
         }
 
         JsonDocument doc;
@@ -74,7 +74,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
             {
                 logger.OperationFailed(ex, op, connection.Uid);
                 metrics.Request(op, "internal");
-                return Wire.Error(id, connection.Seq, ErrorCode.Internal, "the server could not complete the request; try again");
+                return Wire.Error(id, connection.Seq, CallErrorCode.Internal, "the server could not complete the request; try again");
             }
         }
     }
@@ -82,7 +82,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
     private byte[] Malformed(Connection connection, string? id, string message)
     {
         metrics.Request(GatewayMetrics.NoOp, "malformed");
-        return Wire.Error(id, connection.Seq, ErrorCode.BadRequest, message);
+        return Wire.Error(id, connection.Seq, CallErrorCode.BadRequest, message);
     }
 
     private Task<byte[]> DispatchAsync(Connection c, string id, string op, JsonElement root) => op switch
@@ -97,7 +97,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
         "sync" => SyncAsync(c, id),
         "signal" => SignalAsync(c, id, root),
         "ping" => Task.FromResult(Wire.Ok(id, c.Seq)),
-        _ => Task.FromResult(Wire.Error(id, c.Seq, ErrorCode.BadRequest, $"unknown op '{Truncate(op)}'")),
+        _ => Task.FromResult(Wire.Error(id, c.Seq, CallErrorCode.BadRequest, $"unknown op '{Truncate(op)}'")),
     };
 
     private async Task<byte[]> InitiateAsync(Connection c, string id, JsonElement root)
@@ -167,7 +167,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
         var snapshot = await user.GetSnapshot();
         if (snapshot is null)
         {
-            return Wire.Error(id, c.Seq, ErrorCode.UidNotFound, $"user {c.Uid} no longer exists");
+            return Wire.Error(id, c.Seq, CallErrorCode.UidNotFound, $"user {c.Uid} no longer exists");
         }
 
         snapshot = await Reconciliation.RepairAsync(grains, user, snapshot);
@@ -218,7 +218,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
         var sessionId = element.GetString()!;
         return Identifiers.IsValidSessionId(sessionId)
             ? grains.GetGrain<ICallSessionGrain>(sessionId)
-            : throw new BadRequest("sessionId must be 1-128 characters of [A-Za-z0-9._:-]", ErrorCode.InvalidSessionId);
+            : throw new BadRequest("sessionId must be 1-128 characters of [A-Za-z0-9._:-]", CallErrorCode.InvalidSessionId);
     }
 
     private static CallStatus ParseRejectStatus(JsonElement root) => RequiredString(root, "status") switch
@@ -265,9 +265,9 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
 
     private static string Truncate(string text) => text.Length <= 40 ? text : text[..40] + "…";
 
-    private sealed class BadRequest(string message, ErrorCode code = ErrorCode.BadRequest) : Exception(message)
+    private sealed class BadRequest(string message, CallErrorCode code = CallErrorCode.BadRequest) : Exception(message)
     {
-        public ErrorCode Code { get; } = code;
+        public CallErrorCode Code { get; } = code;
     }
 }
 

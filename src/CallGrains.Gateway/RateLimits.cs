@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using CallGrains.Abstractions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -111,6 +112,6 @@ public static class RestRateLimitMiddleware
         }
 
         http.Response.Headers.RetryAfter = "1";
-        return RestResults.WriteError(http, StatusCodes.Status429TooManyRequests, ErrorCode.TooManyRequests, "slow down: too many requests; retry in a second");
+        return RestResults.WriteError(http, StatusCodes.Status429TooManyRequests, CallErrorCode.TooManyRequests, "slow down: too many requests; retry in a second");
     });
 }

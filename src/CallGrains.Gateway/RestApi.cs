@@ -33,7 +33,7 @@ public static class RestApi
         var tokens = context.HttpContext.RequestServices.GetRequiredService<Tokens>();
         return tokens.IsAdminKey(context.HttpContext.Request.Headers["X-Api-Key"].FirstOrDefault())
             ? await next(context)
-            : RestResults.Error(StatusCodes.Status401Unauthorized, ErrorCode.PermissionDenied, "X-Api-Key is missing or wrong");
+            : RestResults.Error(StatusCodes.Status401Unauthorized, CallErrorCode.PermissionDenied, "X-Api-Key is missing or wrong");
     }
 
     private static async Task<IResult> CreateUser(HttpRequest request, IGrainFactory grains)
@@ -48,34 +48,34 @@ public static class RestApi
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            return RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.BadRequest, "the body must be a JSON object {\"uid\",\"name\"}");
+            return RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "the body must be a JSON object {\"uid\",\"name\"}");
         }
 
         if (!Identifiers.IsValidUid(uid))
         {
-            return RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.BadRequest, "uid must be 1-100 characters of [A-Za-z0-9_-]");
+            return RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "uid must be 1-100 characters of [A-Za-z0-9_-]");
         }
 
         if (!Identifiers.IsValidName(name))
         {
-            return RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.BadRequest, "name must be 1-100 characters");
+            return RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "name must be 1-100 characters");
         }
 
         return await grains.GetGrain<IUserGrain>(uid!).Create(name!)
             ? Results.Json(new { uid, name }, statusCode: StatusCodes.Status201Created)
-            : RestResults.Error(StatusCodes.Status409Conflict, ErrorCode.BadRequest, $"user {uid} already exists");
+            : RestResults.Error(StatusCodes.Status409Conflict, CallErrorCode.BadRequest, $"user {uid} already exists");
     }
 
     private static async Task<IResult> GetUser(string uid, IGrainFactory grains) =>
         Identifiers.IsValidUid(uid) && await grains.GetGrain<IUserGrain>(uid).GetProfile() is { } profile
             ? Results.Json(new { uid = profile.Uid, name = profile.Name })
-            : RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.UidNotFound, $"no user {uid}");
+            : RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.UidNotFound, $"no user {uid}");
 
     private static async Task<IResult> IssueToken(string uid, IGrainFactory grains, Tokens tokens)
     {
         if (!Identifiers.IsValidUid(uid) || await grains.GetGrain<IUserGrain>(uid).GetTokenGeneration() is not { } generation)
         {
-            return RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.UidNotFound, $"no user {uid}");
+            return RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.UidNotFound, $"no user {uid}");
         }
 
         var (token, expiresAt) = tokens.IssueAuthToken(uid, generation);
@@ -85,7 +85,7 @@ public static class RestApi
     private static async Task<IResult> RevokeTokens(string uid, IGrainFactory grains) =>
         Identifiers.IsValidUid(uid) && await grains.GetGrain<IUserGrain>(uid).RevokeTokens()
             ? Results.NoContent()
-            : RestResults.Error(StatusCodes.Status404NotFound, ErrorCode.UidNotFound, $"no user {uid}");
+            : RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.UidNotFound, $"no user {uid}");
 
     private static async Task<IResult> GetCall(string sessionId, HttpRequest request, IGrainFactory grains, Tokens tokens)
     {
@@ -128,7 +128,7 @@ public static class RestApi
 
         return Identifiers.IsValidSessionId(sessionId)
             ? (uid, grains.GetGrain<ICallSessionGrain>(sessionId), null)
-            : (null, null, RestResults.Error(StatusCodes.Status400BadRequest, ErrorCode.InvalidSessionId, "sessionId must be 1-128 characters of [A-Za-z0-9._:-]"));
+            : (null, null, RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.InvalidSessionId, "sessionId must be 1-128 characters of [A-Za-z0-9._:-]"));
     }
 
     /// <summary>The bearer's uid if the token verifies and has not been revoked.</summary>
@@ -145,10 +145,10 @@ public static class RestApi
 
 public static class RestResults
 {
-    public static IResult Error(int status, ErrorCode code, string message) =>
+    public static IResult Error(int status, CallErrorCode code, string message) =>
         new JsonBytes(Wire.ErrorBody(code, message), status);
 
-    public static IResult NotLoggedIn() => Error(StatusCodes.Status401Unauthorized, ErrorCode.UserNotLoggedIn, "a valid auth token is required");
+    public static IResult NotLoggedIn() => Error(StatusCodes.Status401Unauthorized, CallErrorCode.UserNotLoggedIn, "a valid auth token is required");
 
     public static IResult Call(CallInfo call) => new JsonBytes(Wire.Write(w =>
     {
@@ -160,18 +160,18 @@ public static class RestResults
 
     public static IResult FromError(CallError error) => Error(StatusFor(error.Code), error.Code, error.Message);
 
-    public static int StatusFor(ErrorCode code) => code switch
+    public static int StatusFor(CallErrorCode code) => code switch
     {
-        ErrorCode.CallNotFound or ErrorCode.UidNotFound or ErrorCode.GuidNotFound => StatusCodes.Status404NotFound,
-        ErrorCode.PermissionDenied => StatusCodes.Status403Forbidden,
-        ErrorCode.UserNotLoggedIn => StatusCodes.Status401Unauthorized,
-        ErrorCode.BadRequest or ErrorCode.InvalidSessionId or ErrorCode.CallingSelf => StatusCodes.Status400BadRequest,
-        ErrorCode.TooManyRequests => StatusCodes.Status429TooManyRequests,
-        ErrorCode.Internal => StatusCodes.Status500InternalServerError,
+        CallErrorCode.CallNotFound or CallErrorCode.UidNotFound or CallErrorCode.GuidNotFound => StatusCodes.Status404NotFound,
+        CallErrorCode.PermissionDenied => StatusCodes.Status403Forbidden,
+        CallErrorCode.UserNotLoggedIn => StatusCodes.Status401Unauthorized,
+        CallErrorCode.BadRequest or CallErrorCode.InvalidSessionId or CallErrorCode.CallingSelf => StatusCodes.Status400BadRequest,
+        CallErrorCode.TooManyRequests => StatusCodes.Status429TooManyRequests,
+        CallErrorCode.Internal => StatusCodes.Status500InternalServerError,
         _ => StatusCodes.Status409Conflict,
     };
 
-    public static async Task WriteError(HttpContext http, int status, ErrorCode code, string message)
+    public static async Task WriteError(HttpContext http, int status, CallErrorCode code, string message)
     {
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";

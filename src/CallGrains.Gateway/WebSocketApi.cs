@@ -36,33 +36,33 @@ public static class WebSocketApi
         // Everything is checked before the upgrade, so a refused client gets a plain HTTP status and JSON body.
         if (!IsAllowedOrigin(http.Request, options))
         {
-            await RestResults.WriteError(http, StatusCodes.Status403Forbidden, ErrorCode.PermissionDenied, "this origin may not open a WebSocket here (Gateway:AllowedOrigins)");
+            await RestResults.WriteError(http, StatusCodes.Status403Forbidden, CallErrorCode.PermissionDenied, "this origin may not open a WebSocket here (Gateway:AllowedOrigins)");
             return;
         }
 
         var token = Tokens.BearerToken(http.Request) ?? http.Request.Query["token"].FirstOrDefault();
         if (tokens.VerifyAuthToken(token) is not { } claims)
         {
-            await RestResults.WriteError(http, StatusCodes.Status401Unauthorized, ErrorCode.UserNotLoggedIn, "a valid auth token is required (Authorization: Bearer or ?token=)");
+            await RestResults.WriteError(http, StatusCodes.Status401Unauthorized, CallErrorCode.UserNotLoggedIn, "a valid auth token is required (Authorization: Bearer or ?token=)");
             return;
         }
 
         if (!http.WebSockets.IsWebSocketRequest)
         {
-            await RestResults.WriteError(http, StatusCodes.Status400BadRequest, ErrorCode.BadRequest, "this endpoint speaks WebSocket only");
+            await RestResults.WriteError(http, StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "this endpoint speaks WebSocket only");
             return;
         }
 
         var deviceId = http.Request.Query["deviceId"].FirstOrDefault() ?? $"d-{Guid.NewGuid():N}";
         if (!Identifiers.IsValidDeviceId(deviceId))
         {
-            await RestResults.WriteError(http, StatusCodes.Status400BadRequest, ErrorCode.BadRequest, "deviceId must be 1-64 characters of [A-Za-z0-9._-]");
+            await RestResults.WriteError(http, StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "deviceId must be 1-64 characters of [A-Za-z0-9._-]");
             return;
         }
 
         if (registry.Count >= options.MaxConnections)
         {
-            await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, ErrorCode.TooManyRequests, "this gateway is full; try another");
+            await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, CallErrorCode.TooManyRequests, "this gateway is full; try another");
             return;
         }
 
@@ -79,14 +79,14 @@ public static class WebSocketApi
             // The cluster is briefly unable to answer (a silo leaving or dying, the store unreachable): say so
             // before the upgrade, so the client backs off and retries, here or at another gateway.
             services.GetRequiredService<ILogger<Connection>>().ConnectFailed(ex, claims.Uid, deviceId);
-            await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, ErrorCode.Internal, "the cluster could not take this connection now; retry shortly");
+            await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, CallErrorCode.Internal, "the cluster could not take this connection now; retry shortly");
             return;
         }
 
         if (registration.Error is { } error)
         {
-            var status = error.Code == ErrorCode.TooManyRequests ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized;
-            var code = error.Code == ErrorCode.TooManyRequests ? error.Code : ErrorCode.UserNotLoggedIn;
+            var status = error.Code == CallErrorCode.TooManyRequests ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized;
+            var code = error.Code == CallErrorCode.TooManyRequests ? error.Code : CallErrorCode.UserNotLoggedIn;
             await RestResults.WriteError(http, status, code, error.Message);
             return;
         }

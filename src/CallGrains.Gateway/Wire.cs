@@ -197,7 +197,7 @@ public static class Wire
         w.WriteEndObject();
     });
 
-    public static byte[] Error(string? id, long seq, ErrorCode code, string message, CallInfo? call = null) => Write(w =>
+    public static byte[] Error(string? id, long seq, CallErrorCode code, string message, CallInfo? call = null) => Write(w =>
     {
         w.WriteStartObject();
         WriteId(w, id);
@@ -255,7 +255,7 @@ public static class Wire
         return null;
     }
 
-    public static byte[] ErrorBody(ErrorCode code, string message) => Write(w =>
+    public static byte[] ErrorBody(CallErrorCode code, string message) => Write(w =>
     {
         w.WriteStartObject();
         WriteErrorObject(w, code, message);
@@ -273,7 +273,7 @@ public static class Wire
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static void WriteErrorObject(Utf8JsonWriter w, ErrorCode code, string message)
+    private static void WriteErrorObject(Utf8JsonWriter w, CallErrorCode code, string message)
     {
         w.WriteStartObject("error");
         w.WriteString("code", code.ToWire());

@@ -60,31 +60,31 @@ public static class CallRules
 
         if (idInUse)
         {
-            return CallResult.Fail(ErrorCode.BadRequest, $"session id {sessionId} is already in use");
+            return CallResult.Fail(CallErrorCode.BadRequest, $"session id {sessionId} is already in use");
         }
 
         if (!Enum.IsDefined(request.CallType) || !Enum.IsDefined(request.ReceiverType))
         {
-            return CallResult.Fail(ErrorCode.BadRequest, "callType must be audio or video, receiverType user or group");
+            return CallResult.Fail(CallErrorCode.BadRequest, "callType must be audio or video, receiverType user or group");
         }
 
         if (!Identifiers.IsValidUid(request.CallerUid) || !Identifiers.IsValidUid(request.ReceiverId))
         {
-            return CallResult.Fail(ErrorCode.BadRequest, "receiverId must be 1-100 characters of [A-Za-z0-9_-]");
+            return CallResult.Fail(CallErrorCode.BadRequest, "receiverId must be 1-100 characters of [A-Za-z0-9_-]");
         }
 
         if (request.TimeoutSeconds is < Limits.MinTimeoutSeconds or > Limits.MaxTimeoutSeconds)
         {
-            return CallResult.Fail(ErrorCode.BadRequest, $"timeoutSeconds must be {Limits.MinTimeoutSeconds}-{Limits.MaxTimeoutSeconds}");
+            return CallResult.Fail(CallErrorCode.BadRequest, $"timeoutSeconds must be {Limits.MinTimeoutSeconds}-{Limits.MaxTimeoutSeconds}");
         }
 
         if (request.Metadata is { } metadata && Encoding.UTF8.GetByteCount(metadata) > Limits.MaxMetadataBytes)
         {
-            return CallResult.Fail(ErrorCode.BadRequest, $"metadata must be at most {Limits.MaxMetadataBytes} bytes");
+            return CallResult.Fail(CallErrorCode.BadRequest, $"metadata must be at most {Limits.MaxMetadataBytes} bytes");
         }
 
         return request.CallerUid == request.ReceiverId && request.ReceiverType == ReceiverType.User
-            ? CallResult.Fail(ErrorCode.CallingSelf, "a user cannot call themselves")
+            ? CallResult.Fail(CallErrorCode.CallingSelf, "a user cannot call themselves")
             : null;
     }
 
@@ -125,10 +125,10 @@ public static class CallRules
 
         if (view is null)
         {
-            return CallResult.Fail(ErrorCode.CallNotFound, $"no call {sessionId}");
+            return CallResult.Fail(CallErrorCode.CallNotFound, $"no call {sessionId}");
         }
 
-        return view.IsParty(uid) ? null : CallResult.Fail(ErrorCode.PermissionDenied, $"{uid} is not a party of call {sessionId}");
+        return view.IsParty(uid) ? null : CallResult.Fail(CallErrorCode.PermissionDenied, $"{uid} is not a party of call {sessionId}");
     }
 
     public static Decision Accept(CallView view, string uid, string? deviceId, DateTimeOffset now)
@@ -167,7 +167,7 @@ public static class CallRules
     public static CallResult? RefuseRejectStatus(CallStatus status) =>
         status is CallStatus.Rejected or CallStatus.Busy or CallStatus.Cancelled
             ? null
-            : CallResult.Fail(ErrorCode.BadRequest, "status must be rejected, busy or cancelled");
+            : CallResult.Fail(CallErrorCode.BadRequest, "status must be rejected, busy or cancelled");
 
     /// <summary>Hanging up: ends an ongoing call; on a ringing one the caller cancels and the callee rejects.</summary>
     public static Decision End(CallView view, string uid, string? deviceId, DateTimeOffset now)
@@ -225,18 +225,18 @@ public static class CallRules
     {
         if (dataBytes > Limits.MaxSignalBytes)
         {
-            return Refused(view.Call, ErrorCode.BadRequest, $"signal data must be at most {Limits.MaxSignalBytes} bytes");
+            return Refused(view.Call, CallErrorCode.BadRequest, $"signal data must be at most {Limits.MaxSignalBytes} bytes");
         }
 
         if (view.Call.Status != CallStatus.Ongoing)
         {
             return view.Call.Status == CallStatus.Initiated
-                ? Refused(view.Call, ErrorCode.BadRequest, "signals flow once the call is ongoing")
+                ? Refused(view.Call, CallErrorCode.BadRequest, "signals flow once the call is ongoing")
                 : Refused(view.Call, ErrorCodes.ForFinalStatus(view.Call.Status));
         }
 
         return toUid == fromUid || !InCall(view.Call, toUid) || !InCall(view.Call, fromUid)
-            ? Refused(view.Call, ErrorCode.PermissionDenied, $"{toUid} is not another participant of call {view.SessionId}")
+            ? Refused(view.Call, CallErrorCode.PermissionDenied, $"{toUid} is not another participant of call {view.SessionId}")
             : null;
     }
 
@@ -245,7 +245,7 @@ public static class CallRules
         view.Call.Status.IsLive() ? null : Refused(view.Call, ErrorCodes.ForFinalStatus(view.Call.Status));
 
     /// <summary>The failure of a request on <paramref name="call"/>, with the call attached; by default named by its status.</summary>
-    public static CallResult Refused(CallInfo call, ErrorCode code, string? message = null) =>
+    public static CallResult Refused(CallInfo call, CallErrorCode code, string? message = null) =>
         CallResult.Fail(code, message ?? $"call {call.SessionId} is {call.Status.ToString().ToLowerInvariant()}", call);
 
     /// <summary>
@@ -263,13 +263,13 @@ public static class CallRules
         var allowed = role == CallRole.Caller ? view.Call.Initiator.Uid : view.Callee;
         if (uid != allowed)
         {
-            return Decision.Refuse(Refused(view.Call, ErrorCode.PermissionDenied, role == CallRole.Caller ? "only the caller may cancel" : "only the callee may answer"));
+            return Decision.Refuse(Refused(view.Call, CallErrorCode.PermissionDenied, role == CallRole.Caller ? "only the caller may cancel" : "only the callee may answer"));
         }
 
         if (view.RingsPast(now))
         {
             var timedOut = TimeOut(view, now);
-            return timedOut with { Refusal = Refused(timedOut.Next!, ErrorCode.CallUnanswered) };
+            return timedOut with { Refusal = Refused(timedOut.Next!, CallErrorCode.CallUnanswered) };
         }
 
         return view.Call.Status == CallStatus.Initiated ? null : Decision.Refuse(Refused(view.Call, ErrorCodes.ForFinalStatus(view.Call.Status)));
@@ -308,5 +308,5 @@ public static class CallRules
     private static CallEvent Canceled(CancelReason reason) => new() { Type = CallEventType.IncomingCallCanceled, Reason = reason };
 
     private static CallResult InvalidSessionId() =>
-        CallResult.Fail(ErrorCode.InvalidSessionId, "session id must be 1-128 characters of [A-Za-z0-9._:-]");
+        CallResult.Fail(CallErrorCode.InvalidSessionId, "session id must be 1-128 characters of [A-Za-z0-9._:-]");
 }

@@ -31,7 +31,7 @@ public sealed partial class CallSessionGrain
         var group = await GrainFactory.GetGrain<IGroupGrain>(call.ReceiverId).GetGroup();
         if (group is null || !group.Members.Contains(uid))
         {
-            return CallRules.Refused(call, ErrorCode.PermissionDenied, $"{uid} is not a member of group {call.ReceiverId}");
+            return CallRules.Refused(call, CallErrorCode.PermissionDenied, $"{uid} is not a member of group {call.ReceiverId}");
         }
 
         var slot = new SlotRequest
@@ -50,7 +50,7 @@ public sealed partial class CallSessionGrain
         if (reserved.Outcome != ReservationOutcome.Reserved)
         {
             return reserved.Outcome == ReservationOutcome.UserNotFound
-                ? CallResult.Fail(ErrorCode.UidNotFound, $"user {uid} does not exist")
+                ? CallResult.Fail(CallErrorCode.UidNotFound, $"user {uid} does not exist")
                 : CallerTaken(uid, reserved) with { Call = call };
         }
 
@@ -100,8 +100,8 @@ public sealed partial class CallSessionGrain
         LeaveIfNotLive();
         return Call switch
         {
-            null => CallResult.Fail(ErrorCode.CallNotFound, $"no call {SessionId}"),
-            { IsGroup: false } => CallResult.Fail(ErrorCode.BadRequest, "joinCall and leaveCall are for group calls; a 1:1 call ends with endCall"),
+            null => CallResult.Fail(CallErrorCode.CallNotFound, $"no call {SessionId}"),
+            { IsGroup: false } => CallResult.Fail(CallErrorCode.BadRequest, "joinCall and leaveCall are for group calls; a 1:1 call ends with endCall"),
             _ => null,
         };
     }
@@ -141,7 +141,7 @@ public sealed partial class CallSessionGrain
             {
                 await ReleaseGroupAsync(request.ReceiverId);
                 return caller.Outcome == ReservationOutcome.UserNotFound
-                    ? CallResult.Fail(ErrorCode.UidNotFound, $"user {callerUid} does not exist")
+                    ? CallResult.Fail(CallErrorCode.UidNotFound, $"user {callerUid} does not exist")
                     : CallerTaken(callerUid, caller);
             }
 
@@ -158,7 +158,7 @@ public sealed partial class CallSessionGrain
                 await ReleaseGroupAsync(request.ReceiverId);
                 if (members.Count == 0)
                 {
-                    return CallResult.Fail(ErrorCode.BadRequest, $"group {request.ReceiverId} has no other member to call", null, caller.Seq);
+                    return CallResult.Fail(CallErrorCode.BadRequest, $"group {request.ReceiverId} has no other member to call", null, caller.Seq);
                 }
 
                 var busy = CallRules.Busy(call, now) with { Participants = [] };
@@ -166,7 +166,7 @@ public sealed partial class CallSessionGrain
                 metrics.Settled(CallStatus.Busy);
                 this.DeactivateOnIdle();
                 logger.CallInitiated(SessionId, callerUid, request.ReceiverId, "busy");
-                return CallResult.Fail(ErrorCode.CallBusy, $"every member of group {request.ReceiverId} is on another call", busy, caller.Seq);
+                return CallResult.Fail(CallErrorCode.CallBusy, $"every member of group {request.ReceiverId} is on another call", busy, caller.Seq);
             }
 
             state.State = state.State with { Devices = WithDevice(state.State.Devices, callerUid, request.DeviceId) };
@@ -194,7 +194,7 @@ public sealed partial class CallSessionGrain
             var held = await GrainFactory.GetGrain<ICallSessionGrain>(heldBy).Peek();
             if (held is not null && held.Status.IsLive())
             {
-                return (CallResult.Fail(ErrorCode.CallBusy, $"group {group.GetPrimaryKeyString()} has a call already; join it", held), []);
+                return (CallResult.Fail(CallErrorCode.CallBusy, $"group {group.GetPrimaryKeyString()} has a call already; join it", held), []);
             }
 
             claim = await group.ClaimCall(SessionId, callerUid, heldBy);
@@ -203,9 +203,9 @@ public sealed partial class CallSessionGrain
         return claim.Outcome switch
         {
             GroupCallOutcome.Claimed => (null, claim.Members),
-            GroupCallOutcome.NotFound => (CallResult.Fail(ErrorCode.GuidNotFound, $"group {group.GetPrimaryKeyString()} does not exist"), []),
-            GroupCallOutcome.NotMember => (CallResult.Fail(ErrorCode.PermissionDenied, $"{callerUid} is not a member of group {group.GetPrimaryKeyString()}"), []),
-            _ => (CallResult.Fail(ErrorCode.CallBusy, $"group {group.GetPrimaryKeyString()} has a call already; join it"), []),
+            GroupCallOutcome.NotFound => (CallResult.Fail(CallErrorCode.GuidNotFound, $"group {group.GetPrimaryKeyString()} does not exist"), []),
+            GroupCallOutcome.NotMember => (CallResult.Fail(CallErrorCode.PermissionDenied, $"{callerUid} is not a member of group {group.GetPrimaryKeyString()}"), []),
+            _ => (CallResult.Fail(CallErrorCode.CallBusy, $"group {group.GetPrimaryKeyString()} has a call already; join it"), []),
         };
     }
 

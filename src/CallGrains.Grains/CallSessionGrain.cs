@@ -231,7 +231,7 @@ public sealed partial class CallSessionGrain(
         }
 
         var evt = new CallEvent { Type = CallEventType.Signal, Call = Call, From = fromUid, Data = data };
-        await GrainFactory.GetGrain<IUserGrain>(toUid).Notify(evt, state.State.Devices.GetValueOrDefault(toUid));
+        await GrainFactory.GetGrain<IUserSlotGrain>(toUid).Notify(evt, state.State.Devices.GetValueOrDefault(toUid));
         var seq = (await GrainFactory.GetGrain<IUserGrain>(fromUid).GetSnapshot())?.Seq ?? 0;
         return CallResult.Success(Call!, seq);
     }
@@ -360,7 +360,7 @@ public sealed partial class CallSessionGrain(
             case ReservationOutcome.Glare:
                 return (null, callerRes.HeldBy);
             case ReservationOutcome.UserNotFound:
-                return (CallResult.Fail(ErrorCode.UidNotFound, $"user {callerUid} does not exist"), null);
+                return (CallResult.Fail(CallErrorCode.UidNotFound, $"user {callerUid} does not exist"), null);
             case ReservationOutcome.Taken:
                 return (CallerTaken(callerUid, callerRes), null);
         }
@@ -371,7 +371,7 @@ public sealed partial class CallSessionGrain(
             case ReservationOutcome.Glare:
                 return (null, calleeRes.HeldBy);
             case ReservationOutcome.UserNotFound:
-                return (CallResult.Fail(ErrorCode.UidNotFound, $"user {calleeUid} does not exist", null, callerRes.Seq), null);
+                return (CallResult.Fail(CallErrorCode.UidNotFound, $"user {calleeUid} does not exist", null, callerRes.Seq), null);
         }
 
         // The callee is on another call: the attempt is recorded as a busy call (the callee's missed call).
@@ -381,7 +381,7 @@ public sealed partial class CallSessionGrain(
         metrics.Settled(CallStatus.Busy);
         this.DeactivateOnIdle();
         logger.CallInitiated(SessionId, callerUid, calleeUid, "busy");
-        return (CallResult.Fail(ErrorCode.CallBusy, $"{calleeUid} is on another call", busy, callerRes.Seq), null);
+        return (CallResult.Fail(CallErrorCode.CallBusy, $"{calleeUid} is on another call", busy, callerRes.Seq), null);
     }
 
     /// <summary>
@@ -429,8 +429,8 @@ public sealed partial class CallSessionGrain(
 
     private static CallResult CallerTaken(string callerUid, Reservation held) =>
         held is { HeldRole: CallRole.Caller, HeldPhase: not SlotPhase.Ongoing }
-            ? CallResult.Fail(ErrorCode.CallAlreadyInitiated, $"{callerUid} already has an outgoing call ringing ({held.HeldBy})", null, held.Seq)
-            : CallResult.Fail(ErrorCode.CallInProgress, $"{callerUid} is in another call ({held.HeldBy})", null, held.Seq);
+            ? CallResult.Fail(CallErrorCode.CallAlreadyInitiated, $"{callerUid} already has an outgoing call ringing ({held.HeldBy})", null, held.Seq)
+            : CallResult.Fail(CallErrorCode.CallInProgress, $"{callerUid} is in another call ({held.HeldBy})", null, held.Seq);
 
     /// <summary>A stand-in for a call that was never stored, enough for a user grain to release the slot it names.</summary>
     private CallInfo Placeholder(string callerUid, string receiverUid) => new()
@@ -536,7 +536,7 @@ public sealed partial class CallSessionGrain(
     {
         if (!Identifiers.IsValidSessionId(SessionId))
         {
-            return CallResult.Fail(ErrorCode.InvalidSessionId, "session id must be 1-128 characters of [A-Za-z0-9._:-]");
+            return CallResult.Fail(CallErrorCode.InvalidSessionId, "session id must be 1-128 characters of [A-Za-z0-9._:-]");
         }
 
         await LoadArchivedAsync();
@@ -743,7 +743,7 @@ public sealed partial class CallSessionGrain(
         {
             try
             {
-                seq = await GrainFactory.GetGrain<IUserGrain>(items.Key).Update(all[i].Update).WaitAsync(UpdateTimeout);
+                seq = await GrainFactory.GetGrain<IUserSlotGrain>(items.Key).Update(all[i].Update).WaitAsync(UpdateTimeout);
             }
             catch (Exception ex) when (ex is not ArgumentException)
             {
@@ -824,9 +824,9 @@ public sealed partial class CallSessionGrain(
             new GrainTimerCreationOptions(due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
     }
 
-    private Task<Reservation> Reserve(string uid, SlotRequest request) => GrainFactory.GetGrain<IUserGrain>(uid).Reserve(request);
+    private Task<Reservation> Reserve(string uid, SlotRequest request) => GrainFactory.GetGrain<IUserSlotGrain>(uid).Reserve(request);
 
-    private Task<Reservation> Probe(string uid, SlotRequest request) => GrainFactory.GetGrain<IUserGrain>(uid).Probe(request);
+    private Task<Reservation> Probe(string uid, SlotRequest request) => GrainFactory.GetGrain<IUserSlotGrain>(uid).Probe(request);
 
     private Task<long> Release(string uid, CallInfo call) => UpdateAsync(uid, call, SlotPhase.Free, null, null);
 
@@ -843,7 +843,7 @@ public sealed partial class CallSessionGrain(
         {
             try
             {
-                return await GrainFactory.GetGrain<IUserGrain>(uid).Update(update);
+                return await GrainFactory.GetGrain<IUserSlotGrain>(uid).Update(update);
             }
             catch (Exception ex) when (attempt < MaxUpdateAttempts && ex is not ArgumentException)
             {

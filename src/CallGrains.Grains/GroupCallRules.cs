@@ -63,7 +63,7 @@ public static class GroupCallRules
 
         if (call.IsPresent(user.Uid))
         {
-            return Decision.Refuse(CallRules.Refused(call, ErrorCode.CallAlreadyJoined, $"{user.Uid} is in call {call.SessionId} already"));
+            return Decision.Refuse(CallRules.Refused(call, CallErrorCode.CallAlreadyJoined, $"{user.Uid} is in call {call.SessionId} already"));
         }
 
         var wasRinging = call.MemberStatusOf(user.Uid) == MemberStatus.Ringing;
@@ -107,18 +107,18 @@ public static class GroupCallRules
         {
             if (uid != call.Initiator.Uid)
             {
-                return Decision.Refuse(CallRules.Refused(call, ErrorCode.PermissionDenied, "only the caller may cancel"));
+                return Decision.Refuse(CallRules.Refused(call, CallErrorCode.PermissionDenied, "only the caller may cancel"));
             }
 
             return call.Status == CallStatus.Initiated
                 ? Cancel(call, deviceId, now)
-                : Decision.Refuse(CallRules.Refused(call, ErrorCode.CallAlreadyJoined, $"call {call.SessionId} is ongoing: end it or leave it"));
+                : Decision.Refuse(CallRules.Refused(call, CallErrorCode.CallAlreadyJoined, $"call {call.SessionId} is ongoing: end it or leave it"));
         }
 
         if (call.MemberStatusOf(uid) != MemberStatus.Ringing)
         {
             return Decision.Refuse(uid == call.Initiator.Uid
-                ? CallRules.Refused(call, ErrorCode.PermissionDenied, "only a ringing member may reject; the caller cancels")
+                ? CallRules.Refused(call, CallErrorCode.PermissionDenied, "only a ringing member may reject; the caller cancels")
                 : NotRinging(call, uid, "reject"));
         }
 
@@ -151,7 +151,7 @@ public static class GroupCallRules
 
         if (!call.IsPresent(uid))
         {
-            return Decision.Refuse(CallRules.Refused(call, ErrorCode.PermissionDenied, $"{uid} is not in call {call.SessionId}"));
+            return Decision.Refuse(CallRules.Refused(call, CallErrorCode.PermissionDenied, $"{uid} is not in call {call.SessionId}"));
         }
 
         var next = call with { Participants = [.. call.Participants.Select(p => p.Uid == uid && p.LeftAt is null ? p with { LeftAt = now } : p)] };
@@ -187,7 +187,7 @@ public static class GroupCallRules
 
         return call.IsPresent(uid)
             ? EndAll(call, uid, deviceId, now)
-            : Decision.Refuse(CallRules.Refused(call, ErrorCode.PermissionDenied, $"{uid} left call {call.SessionId}; join it again to end it"));
+            : Decision.Refuse(CallRules.Refused(call, CallErrorCode.PermissionDenied, $"{uid} left call {call.SessionId}; join it again to end it"));
     }
 
     /// <summary>
@@ -342,8 +342,8 @@ public static class GroupCallRules
 
     private static CallResult NotRinging(CallInfo call, string uid, string action) => call.MemberStatusOf(uid) switch
     {
-        MemberStatus.Joined when call.IsPresent(uid) => CallRules.Refused(call, ErrorCode.CallAlreadyJoined, $"{uid} is in call {call.SessionId} already"),
-        _ => CallRules.Refused(call, ErrorCode.PermissionDenied, $"call {call.SessionId} does not ring for {uid} (it cannot {action}; joinCall joins it)"),
+        MemberStatus.Joined when call.IsPresent(uid) => CallRules.Refused(call, CallErrorCode.CallAlreadyJoined, $"{uid} is in call {call.SessionId} already"),
+        _ => CallRules.Refused(call, CallErrorCode.PermissionDenied, $"call {call.SessionId} does not ring for {uid} (it cannot {action}; joinCall joins it)"),
     };
 
     private static IEnumerable<CallMember> Ringing(CallInfo call) => call.Members.Where(m => m.Status == MemberStatus.Ringing);

@@ -73,7 +73,7 @@ public sealed partial class UserGrain(
     IPresenceIndex presence,
     IGraceDeadlines graces,
     TimeProvider time,
-    ILogger<UserGrain> logger) : Grain, IUserGrain
+    ILogger<UserGrain> logger) : Grain, IUserGrain, IUserSlotGrain
 {
     /// <summary>Applied transitions of released calls remembered to drop their redeliveries.</summary>
     public const int MaxSettled = 16;
@@ -168,12 +168,12 @@ public sealed partial class UserGrain(
     {
         if (State.Profile is null)
         {
-            return new DeviceRegistration(null, new CallError(ErrorCode.UidNotFound, $"user {Uid} does not exist"));
+            return new DeviceRegistration(null, new CallError(CallErrorCode.UidNotFound, $"user {Uid} does not exist"));
         }
 
         if (tokenGeneration != State.TokenGeneration)
         {
-            return new DeviceRegistration(null, new CallError(ErrorCode.UserNotLoggedIn, "the auth token was revoked"));
+            return new DeviceRegistration(null, new CallError(CallErrorCode.UserNotLoggedIn, "the auth token was revoked"));
         }
 
         await PruneDeadGatewaysAsync();
@@ -188,7 +188,7 @@ public sealed partial class UserGrain(
         if (others.Length >= max)
         {
             return new DeviceRegistration(null, new CallError(
-                ErrorCode.TooManyRequests,
+                CallErrorCode.TooManyRequests,
                 $"user {Uid} already has {others.Length} devices connected (limit {max})"));
         }
 

@@ -45,7 +45,7 @@ public sealed class RepairTests(TwoNodeFixture cluster)
 
         // As if the user had missed the end: the slot says ongoing again.
         var ended = (await grains.GetGrain<ICallSessionGrain>(call.SessionId()).Peek())!;
-        await grains.GetGrain<IUserGrain>(users[1].Uid).Update(new SlotUpdate { Call = ended with { Status = CallStatus.Ongoing }, Phase = SlotPhase.Ongoing });
+        await grains.GetGrain<IUserSlotGrain>(users[1].Uid).Update(new SlotUpdate { Call = ended with { Status = CallStatus.Ongoing }, Phase = SlotPhase.Ongoing });
         Assert.NotNull((await grains.GetGrain<IUserGrain>(users[1].Uid).GetSnapshot())!.ActiveCall);
 
         await using var again = await WsClient.ConnectAsync(cluster.A, users[1].Uid, users[1].Token, "b2");
@@ -65,7 +65,7 @@ public sealed class RepairTests(TwoNodeFixture cluster)
             Status = CallStatus.Initiated,
             InitiatedAt = DateTimeOffset.UtcNow,
         };
-        var reserved = await grains.GetGrain<IUserGrain>(uid).Reserve(new SlotRequest { Call = phantom, Role = CallRole.Caller, PeerId = peer, ExpiresAt = DateTimeOffset.UtcNow.AddHours(1) });
+        var reserved = await grains.GetGrain<IUserSlotGrain>(uid).Reserve(new SlotRequest { Call = phantom, Role = CallRole.Caller, PeerId = peer, ExpiresAt = DateTimeOffset.UtcNow.AddHours(1) });
         Assert.Equal(ReservationOutcome.Reserved, reserved.Outcome);
     }
 }

@@ -44,7 +44,7 @@ public sealed class ActivationLifetimeTests(ClusterFixture fixture)
             Assert.Equal(ended[call.SessionId].EndedAt, read.Call.EndedAt);
             Assert.Equal(call.JoinedAt, read.Call.JoinedAt);
             var again = await _kit.Session(call.SessionId).EndCall(caller, null);
-            Assert.Equal(ErrorCode.CallEnded, again.Error?.Code);
+            Assert.Equal(CallErrorCode.CallEnded, again.Error?.Code);
         }
 
         await _kit.AssertFreeAsync([.. uids.Take(8)]);

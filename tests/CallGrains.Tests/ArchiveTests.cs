@@ -55,7 +55,7 @@ public sealed class ArchiveTests : IAsyncLifetime
         await Task.Delay(5);
         var ongoing = await _kit.ConnectAsync(a, c);
         var busy = await _kit.CallAsync(b, a);
-        Assert.Equal(ErrorCode.CallBusy, busy.Error?.Code);
+        Assert.Equal(CallErrorCode.CallBusy, busy.Error?.Code);
 
         string[] settled = [ended.SessionId, rejected.SessionId, cancelled.SessionId, busy.Call!.SessionId];
         await CallTestKit.EventuallyAsync(
@@ -88,15 +88,15 @@ public sealed class ArchiveTests : IAsyncLifetime
         Assert.True((await _kit.Session(rejected.SessionId).RejectCall(b, CallStatus.Rejected, null)).Ok);
         await CallTestKit.EventuallyAsync(async () => _storage.Count("callsession") == 0, "both calls archived");
 
-        Assert.Equal(ErrorCode.CallEnded, (await _kit.Session(ended.SessionId).EndCall(a, null)).Error?.Code);
-        Assert.Equal(ErrorCode.CallEnded, (await _kit.Session(ended.SessionId).AcceptCall(b, null)).Error?.Code);
-        Assert.Equal(ErrorCode.CallRejected, (await _kit.Session(rejected.SessionId).RejectCall(a, CallStatus.Cancelled, null)).Error?.Code);
-        Assert.Equal(ErrorCode.CallRejected, (await _kit.Session(rejected.SessionId).AcceptCall(b, null)).Error?.Code);
+        Assert.Equal(CallErrorCode.CallEnded, (await _kit.Session(ended.SessionId).EndCall(a, null)).Error?.Code);
+        Assert.Equal(CallErrorCode.CallEnded, (await _kit.Session(ended.SessionId).AcceptCall(b, null)).Error?.Code);
+        Assert.Equal(CallErrorCode.CallRejected, (await _kit.Session(rejected.SessionId).RejectCall(a, CallStatus.Cancelled, null)).Error?.Code);
+        Assert.Equal(CallErrorCode.CallRejected, (await _kit.Session(rejected.SessionId).AcceptCall(b, null)).Error?.Code);
         var read = await _kit.Session(ended.SessionId).GetCall(a);
         Assert.True(read.Ok);
         Assert.Equal(CallStatus.Ended, read.Call!.Status);
-        Assert.Equal(ErrorCode.PermissionDenied, (await _kit.Session(ended.SessionId).GetCall(stranger)).Error?.Code);
-        Assert.Equal(ErrorCode.CallNotFound, (await _kit.Session(Identifiers.NewSessionId()).GetCall(a)).Error?.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, (await _kit.Session(ended.SessionId).GetCall(stranger)).Error?.Code);
+        Assert.Equal(CallErrorCode.CallNotFound, (await _kit.Session(Identifiers.NewSessionId()).GetCall(a)).Error?.Code);
 
         // Answering them stored nothing again.
         Assert.Equal(0, _storage.Count("callsession"));
@@ -121,7 +121,7 @@ public sealed class ArchiveTests : IAsyncLifetime
         // between short-lived activations.
         var answers = await Task.WhenAll(calls.SelectMany(id => Enumerable.Range(0, 30).Select(i =>
             i % 3 == 0 ? _kit.Session(id).AcceptCall(b, null) : i % 3 == 1 ? _kit.Session(id).EndCall(a, null) : _kit.Session(id).GetCall(b))));
-        Assert.All(answers, r => Assert.True(r.Ok ? r.Call!.Status == CallStatus.Ended : r.Error!.Code == ErrorCode.CallEnded, r.Error?.Message));
+        Assert.All(answers, r => Assert.True(r.Ok ? r.Call!.Status == CallStatus.Ended : r.Error!.Code == CallErrorCode.CallEnded, r.Error?.Message));
         Assert.Equal(0, _storage.Count("callsession"));
     }
 

@@ -29,9 +29,9 @@ public sealed class CallRulesTests
     }
 
     [Theory]
-    [InlineData(Caller, ErrorCode.PermissionDenied, true)]
-    [InlineData(Stranger, ErrorCode.PermissionDenied, false)]
-    public void Only_the_callee_accepts(string uid, ErrorCode expected, bool callAttached)
+    [InlineData(Caller, CallErrorCode.PermissionDenied, true)]
+    [InlineData(Stranger, CallErrorCode.PermissionDenied, false)]
+    public void Only_the_callee_accepts(string uid, CallErrorCode expected, bool callAttached)
     {
         var decision = CallRules.Accept(Ringing(), uid, null, Now);
 
@@ -41,13 +41,13 @@ public sealed class CallRulesTests
     }
 
     [Theory]
-    [InlineData(CallStatus.Ongoing, ErrorCode.CallAlreadyJoined)]
-    [InlineData(CallStatus.Ended, ErrorCode.CallEnded)]
-    [InlineData(CallStatus.Cancelled, ErrorCode.CallCancelled)]
-    [InlineData(CallStatus.Rejected, ErrorCode.CallRejected)]
-    [InlineData(CallStatus.Busy, ErrorCode.CallRejected)]
-    [InlineData(CallStatus.Unanswered, ErrorCode.CallUnanswered)]
-    public void A_call_that_no_longer_rings_names_its_state(CallStatus status, ErrorCode expected)
+    [InlineData(CallStatus.Ongoing, CallErrorCode.CallAlreadyJoined)]
+    [InlineData(CallStatus.Ended, CallErrorCode.CallEnded)]
+    [InlineData(CallStatus.Cancelled, CallErrorCode.CallCancelled)]
+    [InlineData(CallStatus.Rejected, CallErrorCode.CallRejected)]
+    [InlineData(CallStatus.Busy, CallErrorCode.CallRejected)]
+    [InlineData(CallStatus.Unanswered, CallErrorCode.CallUnanswered)]
+    public void A_call_that_no_longer_rings_names_its_state(CallStatus status, CallErrorCode expected)
     {
         var view = Ringing() with { Call = Ringing().Call with { Status = status } };
 
@@ -69,7 +69,7 @@ public sealed class CallRulesTests
         };
 
         Assert.Equal(CallStatus.Unanswered, decision.Next!.Status);
-        Assert.Equal(ErrorCode.CallUnanswered, decision.Refusal!.Error!.Code);
+        Assert.Equal(CallErrorCode.CallUnanswered, decision.Refusal!.Error!.Code);
         Assert.Equal(CallStatus.Unanswered, decision.Refusal.Call!.Status);
         Assert.Equal(
             [(Caller, SlotPhase.Free, CallEventType.OutgoingCallRejected, null, null), (Callee, SlotPhase.Free, CallEventType.IncomingCallCanceled, CancelReason.Unanswered, null)],
@@ -105,11 +105,11 @@ public sealed class CallRulesTests
     }
 
     [Theory]
-    [InlineData(Callee, CallStatus.Cancelled, ErrorCode.PermissionDenied)]
-    [InlineData(Caller, CallStatus.Rejected, ErrorCode.PermissionDenied)]
-    [InlineData(Caller, CallStatus.Ended, ErrorCode.BadRequest)]
-    [InlineData(Stranger, CallStatus.Rejected, ErrorCode.PermissionDenied)]
-    public void Only_the_callee_rejects_and_only_the_caller_cancels(string uid, CallStatus status, ErrorCode expected) =>
+    [InlineData(Callee, CallStatus.Cancelled, CallErrorCode.PermissionDenied)]
+    [InlineData(Caller, CallStatus.Rejected, CallErrorCode.PermissionDenied)]
+    [InlineData(Caller, CallStatus.Ended, CallErrorCode.BadRequest)]
+    [InlineData(Stranger, CallStatus.Rejected, CallErrorCode.PermissionDenied)]
+    public void Only_the_callee_rejects_and_only_the_caller_cancels(string uid, CallStatus status, CallErrorCode expected) =>
         Assert.Equal(expected, CallRules.Reject(Ringing(), uid, status, null, Now).Refusal!.Error!.Code);
 
     [Fact]
@@ -125,7 +125,7 @@ public sealed class CallRulesTests
         Assert.Equal(
             [(Caller, SlotPhase.Free, CallEventType.CallEndedMessageReceived, null, null), (Callee, SlotPhase.Free, CallEventType.CallEndedMessageReceived, null, "bob-phone")],
             Updates(decision));
-        Assert.Equal(ErrorCode.CallEnded, CallRules.End(ongoing with { Call = decision.Next }, Caller, null, Now).Refusal!.Error!.Code);
+        Assert.Equal(CallErrorCode.CallEnded, CallRules.End(ongoing with { Call = decision.Next }, Caller, null, Now).Refusal!.Error!.Code);
     }
 
     [Theory]
@@ -150,27 +150,27 @@ public sealed class CallRulesTests
     public void Signals_flow_between_the_participants_of_an_ongoing_call_only()
     {
         Assert.Null(CallRules.RefuseSignal(Ongoing(), Caller, Callee, 100));
-        Assert.Equal(ErrorCode.BadRequest, CallRules.RefuseSignal(Ringing(), Caller, Callee, 100)!.Error!.Code);
-        Assert.Equal(ErrorCode.BadRequest, CallRules.RefuseSignal(Ongoing(), Caller, Callee, Limits.MaxSignalBytes + 1)!.Error!.Code);
-        Assert.Equal(ErrorCode.PermissionDenied, CallRules.RefuseSignal(Ongoing(), Caller, Caller, 100)!.Error!.Code);
-        Assert.Equal(ErrorCode.PermissionDenied, CallRules.RefuseSignal(Ongoing(), Caller, Stranger, 100)!.Error!.Code);
+        Assert.Equal(CallErrorCode.BadRequest, CallRules.RefuseSignal(Ringing(), Caller, Callee, 100)!.Error!.Code);
+        Assert.Equal(CallErrorCode.BadRequest, CallRules.RefuseSignal(Ongoing(), Caller, Callee, Limits.MaxSignalBytes + 1)!.Error!.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, CallRules.RefuseSignal(Ongoing(), Caller, Caller, 100)!.Error!.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, CallRules.RefuseSignal(Ongoing(), Caller, Stranger, 100)!.Error!.Code);
         Assert.Null(CallRules.RefuseMedia(Ringing()));
-        Assert.Equal(ErrorCode.CallEnded, CallRules.RefuseMedia(Ongoing() with { Call = Ongoing().Call with { Status = CallStatus.Ended } })!.Error!.Code);
+        Assert.Equal(CallErrorCode.CallEnded, CallRules.RefuseMedia(Ongoing() with { Call = Ongoing().Call with { Status = CallStatus.Ended } })!.Error!.Code);
     }
 
     [Theory]
-    [InlineData("bad id", Caller, Callee, null, ErrorCode.InvalidSessionId)]
-    [InlineData("s1", Caller, Caller, null, ErrorCode.CallingSelf)]
-    [InlineData("s1", Caller, "no spaces", null, ErrorCode.BadRequest)]
-    [InlineData("s1", Caller, Callee, 4, ErrorCode.BadRequest)]
-    [InlineData("s1", Caller, Callee, 181, ErrorCode.BadRequest)]
-    public void Bad_initiate_requests_are_refused(string sessionId, string caller, string callee, int? timeout, ErrorCode expected)
+    [InlineData("bad id", Caller, Callee, null, CallErrorCode.InvalidSessionId)]
+    [InlineData("s1", Caller, Caller, null, CallErrorCode.CallingSelf)]
+    [InlineData("s1", Caller, "no spaces", null, CallErrorCode.BadRequest)]
+    [InlineData("s1", Caller, Callee, 4, CallErrorCode.BadRequest)]
+    [InlineData("s1", Caller, Callee, 181, CallErrorCode.BadRequest)]
+    public void Bad_initiate_requests_are_refused(string sessionId, string caller, string callee, int? timeout, CallErrorCode expected)
     {
         var request = new InitiateRequest { CallerUid = caller, ReceiverId = callee, TimeoutSeconds = timeout };
 
         Assert.Equal(expected, CallRules.RefuseInitiate(sessionId, request, idInUse: false)!.Error!.Code);
         Assert.Null(CallRules.RefuseInitiate("s1", request with { CallerUid = Caller, ReceiverId = Callee, TimeoutSeconds = 45 }, idInUse: false));
-        Assert.Equal(ErrorCode.BadRequest, CallRules.RefuseInitiate("s1", request with { CallerUid = Caller, ReceiverId = Callee, TimeoutSeconds = 45 }, idInUse: true)!.Error!.Code);
+        Assert.Equal(CallErrorCode.BadRequest, CallRules.RefuseInitiate("s1", request with { CallerUid = Caller, ReceiverId = Callee, TimeoutSeconds = 45 }, idInUse: true)!.Error!.Code);
     }
 
     [Fact]

@@ -21,6 +21,9 @@ public sealed class CallTestKit(InProcessTestCluster cluster)
 
     public IUserGrain User(string uid) => _client.GetGrain<IUserGrain>(uid);
 
+    /// <summary>The same user grain through the methods only sessions call, for tests that stand in for a session.</summary>
+    public IUserSlotGrain Slot(string uid) => _client.GetGrain<IUserSlotGrain>(uid);
+
     public ICallSessionGrain Session(string sessionId) => _client.GetGrain<ICallSessionGrain>(sessionId);
 
     /// <summary>Creates users with fresh uids (the cluster is shared between tests).</summary>

@@ -30,7 +30,7 @@ public sealed class DeliveryTests(ClusterFixture fixture)
         Assert.Equal(CallStatus.Ended, session!.Status);
         for (var i = 0; i < 3; i++)
         {
-            var seq = await _kit.User(a).Update(new SlotUpdate
+            var seq = await _kit.Slot(a).Update(new SlotUpdate
             {
                 Call = ended,
                 Phase = SlotPhase.Free,
@@ -57,7 +57,7 @@ public sealed class DeliveryTests(ClusterFixture fixture)
         var seq = (await _kit.SnapshotAsync(b)).Seq;
 
         // The ringing update (version 1) arrives again after the accept (version 2) was applied.
-        await _kit.User(b).Update(new SlotUpdate
+        await _kit.Slot(b).Update(new SlotUpdate
         {
             Call = ringing,
             Phase = SlotPhase.Ringing,
@@ -145,8 +145,8 @@ public sealed class DeliveryTests(ClusterFixture fixture)
         var ids = Enumerable.Range(0, 20).Select(_ => Identifiers.NewSessionId()).ToList();
         foreach (var id in ids)
         {
-            Assert.Equal(ErrorCode.CallNotFound, (await _kit.Session(id).GetCall(uid)).Error?.Code);
-            Assert.Equal(ErrorCode.CallNotFound, (await _kit.Session(id).AcceptCall(uid, null)).Error?.Code);
+            Assert.Equal(CallErrorCode.CallNotFound, (await _kit.Session(id).GetCall(uid)).Error?.Code);
+            Assert.Equal(CallErrorCode.CallNotFound, (await _kit.Session(id).AcceptCall(uid, null)).Error?.Code);
         }
 
         var management = _kit.Client.GetGrain<IManagementGrain>(0);

@@ -13,7 +13,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         var (a, b, call) = await RingingAsync();
         await _kit.Session(call.SessionId).RejectCall(a, CallStatus.Cancelled, null);
 
-        await AssertErrorAsync(ErrorCode.CallCancelled, "ERR_CALL_CANCELLED", _kit.Session(call.SessionId).AcceptCall(b, null));
+        await AssertErrorAsync(CallErrorCode.CallCancelled, "ERR_CALL_CANCELLED", _kit.Session(call.SessionId).AcceptCall(b, null));
     }
 
     [Fact]
@@ -23,8 +23,8 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         var call = await _kit.ConnectAsync(a, b);
         await _kit.Session(call.SessionId).EndCall(a, null);
 
-        await AssertErrorAsync(ErrorCode.CallEnded, "ERR_CALL_ENDED", _kit.Session(call.SessionId).EndCall(b, null));
-        await AssertErrorAsync(ErrorCode.CallEnded, "ERR_CALL_ENDED", _kit.Session(call.SessionId).AcceptCall(b, null));
+        await AssertErrorAsync(CallErrorCode.CallEnded, "ERR_CALL_ENDED", _kit.Session(call.SessionId).EndCall(b, null));
+        await AssertErrorAsync(CallErrorCode.CallEnded, "ERR_CALL_ENDED", _kit.Session(call.SessionId).AcceptCall(b, null));
     }
 
     [Fact]
@@ -33,8 +33,8 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         var (a, b, call) = await RingingAsync();
         await _kit.Session(call.SessionId).RejectCall(b, CallStatus.Rejected, null);
 
-        await AssertErrorAsync(ErrorCode.CallRejected, "ERR_CALL_REJECTED", _kit.Session(call.SessionId).AcceptCall(b, null));
-        await AssertErrorAsync(ErrorCode.CallRejected, "ERR_CALL_REJECTED", _kit.Session(call.SessionId).RejectCall(a, CallStatus.Cancelled, null));
+        await AssertErrorAsync(CallErrorCode.CallRejected, "ERR_CALL_REJECTED", _kit.Session(call.SessionId).AcceptCall(b, null));
+        await AssertErrorAsync(CallErrorCode.CallRejected, "ERR_CALL_REJECTED", _kit.Session(call.SessionId).RejectCall(a, CallStatus.Cancelled, null));
     }
 
     [Fact]
@@ -44,7 +44,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         var call = await _kit.RingAsync(a, b, timeoutSeconds: null);
         await CallTestKit.EventuallyAsync(async () => (await _kit.Session(call.SessionId).Peek())!.Status == CallStatus.Unanswered, "ring timeout");
 
-        await AssertErrorAsync(ErrorCode.CallUnanswered, "ERR_CALL_UNANSWERED", _kit.Session(call.SessionId).AcceptCall(b, null));
+        await AssertErrorAsync(CallErrorCode.CallUnanswered, "ERR_CALL_UNANSWERED", _kit.Session(call.SessionId).AcceptCall(b, null));
     }
 
     [Fact]
@@ -53,7 +53,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         var (_, b, call) = await RingingAsync();
         await _kit.Session(call.SessionId).AcceptCall(b, "phone");
 
-        await AssertErrorAsync(ErrorCode.CallAlreadyJoined, "ERR_CALL_ALREADY_JOINED", _kit.Session(call.SessionId).AcceptCall(b, "tablet"));
+        await AssertErrorAsync(CallErrorCode.CallAlreadyJoined, "ERR_CALL_ALREADY_JOINED", _kit.Session(call.SessionId).AcceptCall(b, "tablet"));
     }
 
     [Fact]
@@ -61,8 +61,8 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     {
         var (a, _) = await _kit.CreatePairAsync();
 
-        await AssertErrorAsync(ErrorCode.CallNotFound, "ERR_CALL_NOT_FOUND", _kit.Session(Identifiers.NewSessionId()).AcceptCall(a, null));
-        await AssertErrorAsync(ErrorCode.CallNotFound, "ERR_CALL_NOT_FOUND", _kit.Session(Identifiers.NewSessionId()).EndCall(a, null));
+        await AssertErrorAsync(CallErrorCode.CallNotFound, "ERR_CALL_NOT_FOUND", _kit.Session(Identifiers.NewSessionId()).AcceptCall(a, null));
+        await AssertErrorAsync(CallErrorCode.CallNotFound, "ERR_CALL_NOT_FOUND", _kit.Session(Identifiers.NewSessionId()).EndCall(a, null));
     }
 
     [Theory]
@@ -73,8 +73,8 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     {
         var (a, b) = await _kit.CreatePairAsync();
 
-        await AssertErrorAsync(ErrorCode.InvalidSessionId, "ERR_INVALID_SESSION_ID", _kit.Session(sessionId).AcceptCall(a, null));
-        await AssertErrorAsync(ErrorCode.InvalidSessionId, "ERR_INVALID_SESSION_ID", _kit.CallAsync(a, b, sessionId: sessionId));
+        await AssertErrorAsync(CallErrorCode.InvalidSessionId, "ERR_INVALID_SESSION_ID", _kit.Session(sessionId).AcceptCall(a, null));
+        await AssertErrorAsync(CallErrorCode.InvalidSessionId, "ERR_INVALID_SESSION_ID", _kit.CallAsync(a, b, sessionId: sessionId));
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     {
         var (a, _) = await _kit.CreatePairAsync();
 
-        await AssertErrorAsync(ErrorCode.InvalidSessionId, "ERR_INVALID_SESSION_ID", _kit.Session(new string('x', 129)).AcceptCall(a, null));
+        await AssertErrorAsync(CallErrorCode.InvalidSessionId, "ERR_INVALID_SESSION_ID", _kit.Session(new string('x', 129)).AcceptCall(a, null));
     }
 
     [Fact]
@@ -90,7 +90,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     {
         var (a, _) = await _kit.CreatePairAsync();
 
-        await AssertErrorAsync(ErrorCode.CallingSelf, "ERR_CALLING_SELF", _kit.CallAsync(a, a));
+        await AssertErrorAsync(CallErrorCode.CallingSelf, "ERR_CALLING_SELF", _kit.CallAsync(a, a));
         Assert.Null((await _kit.SnapshotAsync(a)).ActiveCall);
     }
 
@@ -102,7 +102,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
 
         var result = await _kit.CallAsync(a, c);
 
-        await AssertErrorAsync(ErrorCode.CallAlreadyInitiated, "ERR_CALL_ALREADY_INITIATED", Task.FromResult(result));
+        await AssertErrorAsync(CallErrorCode.CallAlreadyInitiated, "ERR_CALL_ALREADY_INITIATED", Task.FromResult(result));
         Assert.Null(result.Call);
         Assert.Empty((await _kit.SnapshotAsync(c)).Ringing);
     }
@@ -114,8 +114,8 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         await _kit.ConnectAsync(a, b);
         var c = (await _kit.CreateUsersAsync(1, "c"))[0];
 
-        await AssertErrorAsync(ErrorCode.CallInProgress, "ERROR_CALL_IN_PROGRESS", _kit.CallAsync(a, c));
-        await AssertErrorAsync(ErrorCode.CallInProgress, "ERROR_CALL_IN_PROGRESS", _kit.CallAsync(b, c));
+        await AssertErrorAsync(CallErrorCode.CallInProgress, "ERROR_CALL_IN_PROGRESS", _kit.CallAsync(a, c));
+        await AssertErrorAsync(CallErrorCode.CallInProgress, "ERROR_CALL_IN_PROGRESS", _kit.CallAsync(b, c));
     }
 
     [Fact]
@@ -124,7 +124,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         var (_, b, _) = await RingingAsync();
         var c = (await _kit.CreateUsersAsync(1, "c"))[0];
 
-        await AssertErrorAsync(ErrorCode.CallInProgress, "ERROR_CALL_IN_PROGRESS", _kit.CallAsync(b, c));
+        await AssertErrorAsync(CallErrorCode.CallInProgress, "ERROR_CALL_IN_PROGRESS", _kit.CallAsync(b, c));
     }
 
     [Fact]
@@ -134,7 +134,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         await _kit.ConnectAsync(a, b);
         var c = (await _kit.CreateUsersAsync(1, "c"))[0];
 
-        await AssertErrorAsync(ErrorCode.CallBusy, "ERR_CALL_BUSY", _kit.CallAsync(c, a));
+        await AssertErrorAsync(CallErrorCode.CallBusy, "ERR_CALL_BUSY", _kit.CallAsync(c, a));
     }
 
     [Fact]
@@ -144,12 +144,12 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         var c = (await _kit.CreateUsersAsync(1, "c"))[0];
         var session = _kit.Session(call.SessionId);
 
-        await AssertErrorAsync(ErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.AcceptCall(a, null));
-        await AssertErrorAsync(ErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.AcceptCall(c, null));
-        await AssertErrorAsync(ErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.RejectCall(a, CallStatus.Rejected, null));
-        await AssertErrorAsync(ErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.RejectCall(b, CallStatus.Cancelled, null));
-        await AssertErrorAsync(ErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.EndCall(c, null));
-        await AssertErrorAsync(ErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.GetCall(c));
+        await AssertErrorAsync(CallErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.AcceptCall(a, null));
+        await AssertErrorAsync(CallErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.AcceptCall(c, null));
+        await AssertErrorAsync(CallErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.RejectCall(a, CallStatus.Rejected, null));
+        await AssertErrorAsync(CallErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.RejectCall(b, CallStatus.Cancelled, null));
+        await AssertErrorAsync(CallErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.EndCall(c, null));
+        await AssertErrorAsync(CallErrorCode.PermissionDenied, "ERR_PERMISSION_DENIED", session.GetCall(c));
         Assert.Equal(CallStatus.Initiated, (await session.Peek())!.Status);
     }
 
@@ -158,7 +158,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     {
         var (a, _) = await _kit.CreatePairAsync();
 
-        await AssertErrorAsync(ErrorCode.UidNotFound, "ERR_UID_NOT_FOUND", _kit.CallAsync(a, "nobody-" + Guid.NewGuid().ToString("N")));
+        await AssertErrorAsync(CallErrorCode.UidNotFound, "ERR_UID_NOT_FOUND", _kit.CallAsync(a, "nobody-" + Guid.NewGuid().ToString("N")));
         Assert.Null((await _kit.SnapshotAsync(a)).ActiveCall);
     }
 
@@ -169,7 +169,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     {
         var (a, b) = await _kit.CreatePairAsync();
 
-        await AssertErrorAsync(ErrorCode.BadRequest, "ERR_BAD_REQUEST", _kit.CallAsync(a, b, seconds));
+        await AssertErrorAsync(CallErrorCode.BadRequest, "ERR_BAD_REQUEST", _kit.CallAsync(a, b, seconds));
     }
 
     [Fact]
@@ -178,7 +178,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         var (a, b) = await _kit.CreatePairAsync();
         var request = new InitiateRequest { CallerUid = a, ReceiverId = b, Metadata = $"{{\"x\":\"{new string('y', 4100)}\"}}" };
 
-        await AssertErrorAsync(ErrorCode.BadRequest, "ERR_BAD_REQUEST", _kit.Session(Identifiers.NewSessionId()).InitiateCall(request));
+        await AssertErrorAsync(CallErrorCode.BadRequest, "ERR_BAD_REQUEST", _kit.Session(Identifiers.NewSessionId()).InitiateCall(request));
     }
 
     [Fact]
@@ -186,10 +186,10 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
     {
         var (a, b, call) = await RingingAsync();
 
-        await AssertErrorAsync(ErrorCode.BadRequest, "ERR_BAD_REQUEST", _kit.CallAsync(a, b, sessionId: call.SessionId));
+        await AssertErrorAsync(CallErrorCode.BadRequest, "ERR_BAD_REQUEST", _kit.CallAsync(a, b, sessionId: call.SessionId));
     }
 
-    private static async Task AssertErrorAsync(ErrorCode expected, string wire, Task<CallResult> pending)
+    private static async Task AssertErrorAsync(CallErrorCode expected, string wire, Task<CallResult> pending)
     {
         var result = await pending;
         Assert.False(result.Ok, $"expected {wire}, got ok");

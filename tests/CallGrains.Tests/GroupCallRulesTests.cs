@@ -129,13 +129,13 @@ public sealed class GroupCallRulesTests
     [Fact]
     public void Only_the_initiator_cancels_and_only_while_nobody_joined()
     {
-        Assert.Equal(ErrorCode.PermissionDenied, GroupCallRules.Reject(View(Ringing()), "bob", CallStatus.Cancelled, null, Now).Refusal!.Error!.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, GroupCallRules.Reject(View(Ringing()), "bob", CallStatus.Cancelled, null, Now).Refusal!.Error!.Code);
         var cancelled = GroupCallRules.Reject(View(Ringing()), Initiator, CallStatus.Cancelled, null, Now);
         Assert.Equal(CallStatus.Cancelled, cancelled.Next!.Status);
         Assert.All(cancelled.Updates.SkipLast(1), u => Assert.Equal(CancelReason.Cancelled, u.Event!.Reason));
 
         var ongoing = Apply(Ringing(), c => GroupCallRules.Accept(View(c), "bob", null, Now));
-        Assert.Equal(ErrorCode.CallAlreadyJoined, GroupCallRules.Reject(View(ongoing), Initiator, CallStatus.Cancelled, null, Now).Refusal!.Error!.Code);
+        Assert.Equal(CallErrorCode.CallAlreadyJoined, GroupCallRules.Reject(View(ongoing), Initiator, CallStatus.Cancelled, null, Now).Refusal!.Error!.Code);
     }
 
     [Fact]
@@ -143,10 +143,10 @@ public sealed class GroupCallRulesTests
     {
         var call = Apply(Ringing(), c => GroupCallRules.Reject(View(c), "bob", CallStatus.Rejected, null, Now));
 
-        Assert.Equal(ErrorCode.PermissionDenied, GroupCallRules.Accept(View(call), "eve", null, Now).Refusal!.Error!.Code);
-        Assert.Equal(ErrorCode.PermissionDenied, GroupCallRules.Accept(View(call), "bob", null, Now).Refusal!.Error!.Code);
-        Assert.Equal(ErrorCode.PermissionDenied, GroupCallRules.Leave(View(call), "bob", null, Now).Refusal!.Error!.Code);
-        Assert.Equal(ErrorCode.PermissionDenied, GroupCallRules.Accept(View(call), Initiator, null, Now).Refusal!.Error!.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, GroupCallRules.Accept(View(call), "eve", null, Now).Refusal!.Error!.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, GroupCallRules.Accept(View(call), "bob", null, Now).Refusal!.Error!.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, GroupCallRules.Leave(View(call), "bob", null, Now).Refusal!.Error!.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, GroupCallRules.Accept(View(call), Initiator, null, Now).Refusal!.Error!.Code);
     }
 
     [Fact]

@@ -115,7 +115,7 @@ public sealed class GroupCallTests(ClusterFixture fixture)
         Assert.Equal(CallEventType.UserJoined, probe.For(m[2])[^1].Type);
 
         // Joining again is refused: they are in it.
-        Assert.Equal(ErrorCode.CallAlreadyJoined, (await session.JoinCall(m[1], null)).Error?.Code);
+        Assert.Equal(CallErrorCode.CallAlreadyJoined, (await session.JoinCall(m[1], null)).Error?.Code);
     }
 
     [Fact]
@@ -131,7 +131,7 @@ public sealed class GroupCallTests(ClusterFixture fixture)
         Assert.Equal((CallEventType.UserLeft, m[0]), (heard.Type, heard.User!.Uid));
 
         // The initiator left: their end is refused (they may join again), a member's end is a leave.
-        Assert.Equal(ErrorCode.PermissionDenied, (await session.EndCall(m[0], null)).Error?.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, (await session.EndCall(m[0], null)).Error?.Code);
         Assert.Equal(CallStatus.Ongoing, (await session.EndCall(m[1], null)).Call!.Status);
         var last = await session.LeaveCall(m[2], null);
 
@@ -140,7 +140,7 @@ public sealed class GroupCallTests(ClusterFixture fixture)
         await probe.WaitForAsync(m[3], 2);
         Assert.Equal(CancelReason.Cancelled, probe.For(m[3])[1].Reason);
         await _kit.AssertFreeAsync(m);
-        Assert.Equal(ErrorCode.CallEnded, (await session.JoinCall(m[3], null)).Error?.Code);
+        Assert.Equal(CallErrorCode.CallEnded, (await session.JoinCall(m[3], null)).Error?.Code);
     }
 
     [Fact]
@@ -194,7 +194,7 @@ public sealed class GroupCallTests(ClusterFixture fixture)
         Assert.True((await _kit.Session(call.SessionId).RejectCall(m[3], CallStatus.Rejected, null)).Ok);
         var second = await _kit.GroupCallAsync(guid, m[3]);
 
-        Assert.Equal(ErrorCode.CallBusy, second.Error?.Code);
+        Assert.Equal(CallErrorCode.CallBusy, second.Error?.Code);
         Assert.Equal(call.SessionId, second.Call?.SessionId);
         await _kit.AssertFreeAsync(m[3]);
         Assert.True((await _kit.Session(second.Call!.SessionId).JoinCall(m[3], null)).Ok);
@@ -207,13 +207,13 @@ public sealed class GroupCallTests(ClusterFixture fixture)
         var (stranger, _) = await _kit.CreatePairAsync();
 
         var called = await _kit.GroupCallAsync(guid, stranger);
-        Assert.Equal(ErrorCode.PermissionDenied, called.Error?.Code);
-        Assert.Equal(ErrorCode.GuidNotFound, (await _kit.GroupCallAsync("no-such-group-" + guid, m[0])).Error?.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, called.Error?.Code);
+        Assert.Equal(CallErrorCode.GuidNotFound, (await _kit.GroupCallAsync("no-such-group-" + guid, m[0])).Error?.Code);
 
         var call = await GroupCallAsync(guid, m[0]);
         Assert.True((await _kit.Session(call.SessionId).AcceptCall(m[1], null)).Ok);
-        Assert.Equal(ErrorCode.PermissionDenied, (await _kit.Session(call.SessionId).JoinCall(stranger, null)).Error?.Code);
-        Assert.Equal(ErrorCode.PermissionDenied, (await _kit.Session(call.SessionId).GetCall(stranger)).Error?.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, (await _kit.Session(call.SessionId).JoinCall(stranger, null)).Error?.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, (await _kit.Session(call.SessionId).GetCall(stranger)).Error?.Code);
         await _kit.AssertFreeAsync(stranger);
 
         // A stranger's refusal did not let the group take a second call.
@@ -228,14 +228,14 @@ public sealed class GroupCallTests(ClusterFixture fixture)
         var call = await GroupCallAsync(guid, m[0]);
         Assert.True((await _kit.Session(call.SessionId).AcceptCall(m[1], null)).Ok);
 
-        Assert.Equal(ErrorCode.CallBusy, (await _kit.CallAsync(x, m[1])).Error?.Code);
-        Assert.Equal(ErrorCode.CallInProgress, (await _kit.CallAsync(m[1], x)).Error?.Code);
+        Assert.Equal(CallErrorCode.CallBusy, (await _kit.CallAsync(x, m[1])).Error?.Code);
+        Assert.Equal(CallErrorCode.CallInProgress, (await _kit.CallAsync(m[1], x)).Error?.Code);
 
         // m[2] turns the ring down, takes a 1:1 call, and cannot join the group call while in it.
         Assert.True((await _kit.Session(call.SessionId).RejectCall(m[2], CallStatus.Rejected, null)).Ok);
         var oneToOne = await _kit.ConnectAsync(x, m[2]);
         var join = await _kit.Session(call.SessionId).JoinCall(m[2], null);
-        Assert.Equal(ErrorCode.CallInProgress, join.Error?.Code);
+        Assert.Equal(CallErrorCode.CallInProgress, join.Error?.Code);
         Assert.Equal(oneToOne.SessionId, (await _kit.SnapshotAsync(m[2])).ActiveCall?.SessionId);
         Assert.False((await _kit.Session(call.SessionId).Peek())!.IsPresent(m[2]));
     }
@@ -280,7 +280,7 @@ public sealed class GroupCallTests(ClusterFixture fixture)
 
             var won = Assert.Single(results, r => r.Ok);
             var lost = Assert.Single(results, r => !r.Ok);
-            Assert.Equal(ErrorCode.CallBusy, lost.Error!.Code);
+            Assert.Equal(CallErrorCode.CallBusy, lost.Error!.Code);
             Assert.Equal(won.Call!.SessionId, lost.Call?.SessionId);
             await _kit.EndAsync(won.Call.SessionId, won.Call.Initiator.Uid);
             await _kit.AssertFreeAsync(m);

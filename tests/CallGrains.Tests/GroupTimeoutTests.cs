@@ -45,7 +45,7 @@ public sealed class GroupTimeoutTests(FakeClockFixture fixture)
         await CallTestKit.EventuallyAsync(async () => !(await session.Peek())!.Members.Any(x => x.Status == MemberStatus.Ringing), "ringing stopped");
         Assert.Equal(CallStatus.Ongoing, (await session.Peek())!.Status);
         await _kit.AssertFreeAsync(m[2], m[3]);
-        Assert.Equal(ErrorCode.PermissionDenied, (await session.AcceptCall(m[2], null)).Error?.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, (await session.AcceptCall(m[2], null)).Error?.Code);
 
         // They can still join it.
         Assert.True((await session.JoinCall(m[2], null)).Ok);

@@ -23,7 +23,7 @@ public sealed class PresenceTests(ClusterFixture fixture)
         await CallTestKit.EventuallyAsync(() => Task.FromResult(probe.ClosesFor(a).Count == 1), "close order");
         Assert.Equal(Limits.CloseRevoked, probe.ClosesFor(a)[0]);
         var refused = await _kit.User(a).RegisterDevice("phone", probe.GatewayId, generation);
-        Assert.Equal(ErrorCode.UserNotLoggedIn, refused.Error!.Code);
+        Assert.Equal(CallErrorCode.UserNotLoggedIn, refused.Error!.Code);
         Assert.Null((await _kit.User(a).RegisterDevice("phone", probe.GatewayId, generation + 1)).Error);
         Assert.Null(await _kit.User($"nobody-{Guid.NewGuid():N}").GetTokenGeneration());
     }
@@ -56,14 +56,14 @@ public sealed class PresenceTests(ClusterFixture fixture)
         var call = await _kit.RingAsync(a, b);
         var session = _kit.Session(call.SessionId);
 
-        Assert.Equal(ErrorCode.BadRequest, (await session.Signal(a, b, "{}")).Error!.Code);
+        Assert.Equal(CallErrorCode.BadRequest, (await session.Signal(a, b, "{}")).Error!.Code);
         await session.AcceptCall(b, null);
-        Assert.Equal(ErrorCode.PermissionDenied, (await session.Signal(c, b, "{}")).Error!.Code);
-        Assert.Equal(ErrorCode.PermissionDenied, (await session.Signal(a, c, "{}")).Error!.Code);
-        Assert.Equal(ErrorCode.PermissionDenied, (await session.Signal(a, a, "{}")).Error!.Code);
-        Assert.Equal(ErrorCode.BadRequest, (await session.Signal(a, b, new string('x', Limits.MaxSignalBytes + 1))).Error!.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, (await session.Signal(c, b, "{}")).Error!.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, (await session.Signal(a, c, "{}")).Error!.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, (await session.Signal(a, a, "{}")).Error!.Code);
+        Assert.Equal(CallErrorCode.BadRequest, (await session.Signal(a, b, new string('x', Limits.MaxSignalBytes + 1))).Error!.Code);
         await session.EndCall(a, null);
-        Assert.Equal(ErrorCode.CallEnded, (await session.Signal(a, b, "{}")).Error!.Code);
+        Assert.Equal(CallErrorCode.CallEnded, (await session.Signal(a, b, "{}")).Error!.Code);
     }
 
     [Fact]
@@ -76,9 +76,9 @@ public sealed class PresenceTests(ClusterFixture fixture)
 
         Assert.True((await session.AuthorizeMedia(a)).Ok);
         Assert.True((await session.AuthorizeMedia(b)).Ok);
-        Assert.Equal(ErrorCode.PermissionDenied, (await session.AuthorizeMedia(c)).Error!.Code);
+        Assert.Equal(CallErrorCode.PermissionDenied, (await session.AuthorizeMedia(c)).Error!.Code);
         await session.RejectCall(a, CallStatus.Cancelled, null);
-        Assert.Equal(ErrorCode.CallCancelled, (await session.AuthorizeMedia(a)).Error!.Code);
+        Assert.Equal(CallErrorCode.CallCancelled, (await session.AuthorizeMedia(a)).Error!.Code);
     }
 
     [Fact]

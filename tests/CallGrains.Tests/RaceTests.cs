@@ -29,7 +29,7 @@ public sealed class RaceTests(ClusterFixture fixture)
             outcomes[final] = outcomes.GetValueOrDefault(final) + 1;
             if (final == CallStatus.Ongoing)
             {
-                Assert.Equal(ErrorCode.CallAlreadyJoined, results[0].Error!.Code);
+                Assert.Equal(CallErrorCode.CallAlreadyJoined, results[0].Error!.Code);
                 Assert.Equal(call.SessionId, (await _kit.SnapshotAsync(a)).ActiveCall!.SessionId);
                 Assert.Equal(call.SessionId, (await _kit.SnapshotAsync(b)).ActiveCall!.SessionId);
                 Assert.True((await session.EndCall(a, null)).Ok);
@@ -37,7 +37,7 @@ public sealed class RaceTests(ClusterFixture fixture)
             else
             {
                 Assert.Equal(CallStatus.Cancelled, final);
-                Assert.Equal(ErrorCode.CallCancelled, results[1].Error!.Code);
+                Assert.Equal(CallErrorCode.CallCancelled, results[1].Error!.Code);
             }
 
             await _kit.AssertConsistentAsync([a, b], sessions.TakeLast(1));
@@ -60,7 +60,7 @@ public sealed class RaceTests(ClusterFixture fixture)
                 Task.Run(() => session.AcceptCall(b, "tablet")));
 
             Assert.Single(results, r => r.Ok);
-            Assert.Equal(ErrorCode.CallAlreadyJoined, Assert.Single(results, r => !r.Ok).Error!.Code);
+            Assert.Equal(CallErrorCode.CallAlreadyJoined, Assert.Single(results, r => !r.Ok).Error!.Code);
             Assert.Equal(CallStatus.Ongoing, (await session.Peek())!.Status);
             await _kit.AssertConsistentAsync([a, b], [call.SessionId]);
             Assert.True((await session.EndCall(b, null)).Ok);
@@ -81,7 +81,7 @@ public sealed class RaceTests(ClusterFixture fixture)
                 Task.Run(() => session.EndCall(b, null)));
 
             Assert.Single(results, r => r.Ok);
-            Assert.Equal(ErrorCode.CallEnded, Assert.Single(results, r => !r.Ok).Error!.Code);
+            Assert.Equal(CallErrorCode.CallEnded, Assert.Single(results, r => !r.Ok).Error!.Code);
             Assert.Equal(CallStatus.Ended, (await session.Peek())!.Status);
             await _kit.AssertFreeAsync(a, b);
         }
@@ -100,7 +100,7 @@ public sealed class RaceTests(ClusterFixture fixture)
             var winner = Assert.Single(results, r => r.Ok);
             Assert.All(results.Where(r => !r.Ok), r =>
             {
-                Assert.Equal(ErrorCode.CallBusy, r.Error!.Code);
+                Assert.Equal(CallErrorCode.CallBusy, r.Error!.Code);
                 Assert.Equal(CallStatus.Busy, r.Call!.Status);
             });
             var ringing = Assert.Single((await _kit.SnapshotAsync(callee)).Ringing);

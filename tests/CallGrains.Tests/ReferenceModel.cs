@@ -15,7 +15,7 @@ public sealed class ReferenceModel
 
     public sealed record ModelCall(string Caller, string Callee, CallStatus Status);
 
-    public sealed record Outcome(ErrorCode? Error, CallStatus? Status, string? SessionId);
+    public sealed record Outcome(CallErrorCode? Error, CallStatus? Status, string? SessionId);
 
     public Dictionary<string, Slot?> Users { get; } = [];
 
@@ -25,7 +25,7 @@ public sealed class ReferenceModel
     {
         if (caller == callee)
         {
-            return new(ErrorCode.CallingSelf, null, null);
+            return new(CallErrorCode.CallingSelf, null, null);
         }
 
         if (Users[caller] is { } mine)
@@ -37,13 +37,13 @@ public sealed class ReferenceModel
                 return Accept(mine.SessionId, caller);
             }
 
-            return new(!mine.Ongoing && held.Caller == caller ? ErrorCode.CallAlreadyInitiated : ErrorCode.CallInProgress, null, null);
+            return new(!mine.Ongoing && held.Caller == caller ? CallErrorCode.CallAlreadyInitiated : CallErrorCode.CallInProgress, null, null);
         }
 
         if (Users[callee] is not null)
         {
             Calls[sessionId] = new ModelCall(caller, callee, CallStatus.Busy);
-            return new(ErrorCode.CallBusy, CallStatus.Busy, sessionId);
+            return new(CallErrorCode.CallBusy, CallStatus.Busy, sessionId);
         }
 
         Calls[sessionId] = new ModelCall(caller, callee, CallStatus.Initiated);

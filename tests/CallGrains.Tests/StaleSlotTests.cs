@@ -44,7 +44,7 @@ public sealed class StaleSlotTests(ClusterFixture fixture)
 
         var result = await _kit.CallAsync(c, b);
 
-        Assert.Equal(ErrorCode.CallBusy, result.Error?.Code);
+        Assert.Equal(CallErrorCode.CallBusy, result.Error?.Code);
         Assert.Equal(call.SessionId, (await _kit.SnapshotAsync(b)).ActiveCall?.SessionId);
     }
 
@@ -68,9 +68,9 @@ public sealed class StaleSlotTests(ClusterFixture fixture)
 
         // What a silo dying before telling the users leaves: a's slot calling b, b's slot ringing from a.
         var expires = DateTimeOffset.UtcNow.AddHours(1);
-        await _kit.User(a).Reserve(new SlotRequest { Call = call, Role = CallRole.Caller, PeerId = b, ExpiresAt = expires });
-        await _kit.User(b).Reserve(new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = a, ExpiresAt = expires });
-        await _kit.User(b).Update(new SlotUpdate { Call = call, Phase = SlotPhase.Ringing });
+        await _kit.Slot(a).Reserve(new SlotRequest { Call = call, Role = CallRole.Caller, PeerId = b, ExpiresAt = expires });
+        await _kit.Slot(b).Reserve(new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = a, ExpiresAt = expires });
+        await _kit.Slot(b).Update(new SlotUpdate { Call = call, Phase = SlotPhase.Ringing });
         Assert.Equal(call.SessionId, Assert.Single((await _kit.SnapshotAsync(b)).Ringing).SessionId);
 
         // b calls a back: this looks like glare with the dead call, which must not answer for the new one.
@@ -93,7 +93,7 @@ public sealed class StaleSlotTests(ClusterFixture fixture)
         // What a lost update leaves: b's slot holds the call as it was before it ended.
         foreach (var uid in both ? new[] { a, b } : [b])
         {
-            await _kit.User(uid).Update(new SlotUpdate { Call = call, Phase = SlotPhase.Ongoing });
+            await _kit.Slot(uid).Update(new SlotUpdate { Call = call, Phase = SlotPhase.Ongoing });
         }
 
         Assert.Equal(call.SessionId, (await _kit.SnapshotAsync(b)).ActiveCall?.SessionId);

@@ -113,7 +113,7 @@ public sealed class TransitionTests(ClusterFixture fixture)
         var result = await _kit.CallAsync(c, b);
 
         Assert.False(result.Ok);
-        Assert.Equal(ErrorCode.CallBusy, result.Error!.Code);
+        Assert.Equal(CallErrorCode.CallBusy, result.Error!.Code);
         Assert.Equal(CallStatus.Busy, result.Call!.Status);
         Assert.Equal(CallStatus.Busy, (await _kit.Session(result.Call.SessionId).Peek())!.Status);
         Assert.Null((await _kit.SnapshotAsync(c)).ActiveCall);

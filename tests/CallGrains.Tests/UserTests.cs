@@ -25,7 +25,7 @@ public sealed class UserTests(ClusterFixture fixture)
 
         Assert.Null(await _kit.User(uid).GetProfile());
         Assert.Null(await _kit.User(uid).GetSnapshot());
-        Assert.Equal(ErrorCode.UidNotFound, (await _kit.User(uid).RegisterDevice("d", "gw", 0)).Error!.Code);
+        Assert.Equal(CallErrorCode.UidNotFound, (await _kit.User(uid).RegisterDevice("d", "gw", 0)).Error!.Code);
     }
 
     [Fact]
@@ -43,7 +43,7 @@ public sealed class UserTests(ClusterFixture fixture)
         }
 
         var refused = await user.RegisterDevice("d10", gw1, 0);
-        Assert.Equal(ErrorCode.TooManyRequests, refused.Error!.Code);
+        Assert.Equal(CallErrorCode.TooManyRequests, refused.Error!.Code);
 
         // The same device coming back through another gateway replaces its old entry instead of adding one.
         var moved = await user.RegisterDevice("d3", gw2, 0);
