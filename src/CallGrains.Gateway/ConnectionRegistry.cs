@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Net.WebSockets;
 using CallGrains.Abstractions;
-using CallGrains.Grains.Delivery;
 
 namespace CallGrains.Gateway;
 

@@ -1,7 +1,6 @@
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using CallGrains.Abstractions;
-using CallGrains.Grains.Delivery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
@@ -114,7 +113,7 @@ internal sealed class GatewayLifecycle(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _subscription = await streams.GetStream<GatewayDelivery>(gateway.StreamId)
+        _subscription = await streams.GetStream<GatewayDelivery>(StreamId.Create(StreamNames.GatewayNamespace, gateway.Id))
             .SubscribeAsync((delivery, _) => registry.DeliverAsync(delivery));
         logger.Subscribed(gateway.Id);
         lifetime.ApplicationStopping.Register(Drain);

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using CallGrains.Abstractions;
-using CallGrains.Grains.Delivery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

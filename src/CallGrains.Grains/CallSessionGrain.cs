@@ -82,8 +82,8 @@ public sealed partial class CallSessionGrain(
     // While updates wait, the active session retries them this often (the index covers its silo dying).
     private static readonly TimeSpan RedeliveryInterval = TimeSpan.FromSeconds(2);
 
-    // How long an activation that answered from a settled call's record stays for more late requests.
-    private static readonly TimeSpan ArchivedLinger = TimeSpan.FromSeconds(2);
+    // How long an activation with no live call (none, or a settled call's record) stays for more requests.
+    private static readonly TimeSpan NotLiveLinger = TimeSpan.FromSeconds(2);
 
     private IGrainTimer? _dueTimer;
     private IGrainTimer? _redeliveryTimer;
@@ -545,25 +545,28 @@ public sealed partial class CallSessionGrain(
     }
 
     /// <summary>
-    /// An activation with no live call goes: at once for an id that names no call (a lookup leaves nothing behind), a
-    /// moment later for a call read back from its record, so that requests that arrived together are answered here
-    /// rather than forwarded from one short-lived activation to the next (Orleans forwards a message at most twice).
+    /// An activation with no live call (an id that names no call, or a call read back from its record) goes a moment
+    /// later, not at once: requests that arrived together are answered here rather than forwarded from one short-lived
+    /// activation to the next (Orleans forwards a message at most twice, then rejects it). Seen with a call whose
+    /// initiate failed while others already had its id (attached to a busy answer) and asked together.
     /// </summary>
     private void LeaveIfNotLive()
     {
-        if (Call is null)
-        {
-            this.DeactivateOnIdle();
-        }
-        else if (_fromHistory)
+        if (Call is null || _fromHistory)
         {
             _leaveTimer ??= this.RegisterGrainTimer(
                 () =>
                 {
-                    this.DeactivateOnIdle();
+                    _leaveTimer?.Dispose();
+                    _leaveTimer = null;
+                    if (Call is null || _fromHistory)
+                    {
+                        this.DeactivateOnIdle();
+                    }
+
                     return Task.CompletedTask;
                 },
-                new GrainTimerCreationOptions(ArchivedLinger, Timeout.InfiniteTimeSpan));
+                new GrainTimerCreationOptions(NotLiveLinger, Timeout.InfiniteTimeSpan));
         }
     }
 

@@ -81,7 +81,7 @@ public sealed partial class PresenceSweeper(
         var gateways = await index.GatewaysAsync();
         foreach (var gatewayId in gateways)
         {
-            if (!GatewayIdentity.IsDead(membership, gatewayId)
+            if (!Gateways.IsDead(membership, gatewayId)
                 || (_told.TryGetValue(gatewayId, out var last) && now - last < Retry))
             {
                 continue;

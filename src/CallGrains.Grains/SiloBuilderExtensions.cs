@@ -23,7 +23,7 @@ public static class SiloBuilderExtensions
         // streams would queue it for a pulling agent that polls (docs/architecture.md has the numbers).
         PushStreamProvider.Register(silo.Services, StreamNames.Provider);
         silo.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
-        silo.Services.AddSingleton<GatewayIdentity>();
+        silo.Services.AddSingleton(sp => new GatewayIdentity(sp.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString()));
         silo.Services.AddSingleton<CallMetrics>();
 
         // The wake-up, grace and presence indexes are durable only where the host registers durable ones first (Redis).

@@ -53,7 +53,7 @@ public sealed partial class UserGrain
     {
         var gatewayId = State.Devices[0].GatewayId;
         if (gatewayId == localGateway.Id || State.Devices.Any(d => d.GatewayId != gatewayId)
-            || GatewayIdentity.Silo(gatewayId) is not { } silo || membership.CurrentSnapshot.GetSiloStatus(silo) != SiloStatus.Active)
+            || Gateways.Silo(gatewayId) is not { } silo || membership.CurrentSnapshot.GetSiloStatus(silo) != SiloStatus.Active)
         {
             // Placement takes a hint only to an active silo; a joining or leaving one is not worth moving to.
             return;
@@ -70,7 +70,7 @@ public sealed partial class UserGrain
     /// </summary>
     private async Task PruneDeadGatewaysAsync()
     {
-        var alive = State.Devices.RemoveAll(d => GatewayIdentity.IsDead(membership, d.GatewayId));
+        var alive = State.Devices.RemoveAll(d => Gateways.IsDead(membership, d.GatewayId));
         if (alive.Length != State.Devices.Length)
         {
             await SetDevicesAsync(alive);
@@ -88,7 +88,7 @@ public sealed partial class UserGrain
         var phantom = new List<DeviceInfo>();
         foreach (var group in State.Devices.Where(d => d.ConnectedAt < settled).GroupBy(d => d.GatewayId))
         {
-            if (GatewayIdentity.IsDead(membership, group.Key))
+            if (Gateways.IsDead(membership, group.Key))
             {
                 phantom.AddRange(group);
                 continue;

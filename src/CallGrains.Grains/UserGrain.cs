@@ -432,7 +432,7 @@ public sealed partial class UserGrain(
         var provider = this.GetStreamProvider(StreamNames.Provider);
         var sent = gateways.Select(async gatewayId =>
         {
-            if (GatewayIdentity.IsDead(membership, gatewayId))
+            if (Gateways.IsDead(membership, gatewayId))
             {
                 return gatewayId;
             }
@@ -448,7 +448,7 @@ public sealed partial class UserGrain(
 
                 // Slow or not yet known here is not gone: only a gateway the cluster has declared dead loses its devices
                 // (its devices see a gap in seq and sync; the presence sweep and check settle the rest).
-                return GatewayIdentity.IsDead(membership, gatewayId) ? gatewayId : null;
+                return Gateways.IsDead(membership, gatewayId) ? gatewayId : null;
             }
         });
         var gone = (await Task.WhenAll(sent)).OfType<string>().ToList();

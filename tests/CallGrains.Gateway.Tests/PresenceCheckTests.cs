@@ -1,5 +1,4 @@
 using CallGrains.Abstractions;
-using CallGrains.Grains.Delivery;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CallGrains.Gateway.Tests;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using CallGrains.Abstractions;
-using CallGrains.Grains.Delivery;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Streams;
 using Orleans.TestingHost;

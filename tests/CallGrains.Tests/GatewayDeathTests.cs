@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using CallGrains.Abstractions;
 using CallGrains.Grains;
-using CallGrains.Grains.Delivery;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 

@@ -17,12 +17,6 @@ public interface IStreamRelayGrain : IGrainWithStringKey
     Task<ImmutableArray<HeldDevice>?> HeldDevices(string uid);
 }
 
-/// <summary>What the gateway on this silo holds: implemented by the gateway's connection registry.</summary>
-public interface IDeviceDirectory
-{
-    ImmutableArray<HeldDevice> Held(string uid);
-}
-
 /// <summary>
 /// One per gateway silo, on that silo (<see cref="SiloBoundPlacementAttribute"/>). Reentrant: deliveries from
 /// different publishers interleave, while each publisher's items stay in order because it awaits each one.

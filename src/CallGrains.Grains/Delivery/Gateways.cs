@@ -1,15 +1,10 @@
+using CallGrains.Abstractions;
+
 namespace CallGrains.Grains.Delivery;
 
-/// <summary>
-/// A gateway is named by its silo's address (host, port and generation), so a restarted silo is a new gateway and
-/// cluster membership tells whether a gateway is still alive.
-/// </summary>
-public sealed class GatewayIdentity(ILocalSiloDetails localSilo)
+/// <summary>What cluster membership says about a gateway, named by its silo's address (<see cref="GatewayIdentity"/>).</summary>
+public static class Gateways
 {
-    public string Id { get; } = localSilo.SiloAddress.ToParsableString();
-
-    public StreamId StreamId => StreamId.Create(Abstractions.StreamNames.GatewayNamespace, Id);
-
     /// <summary>
     /// Whether the gateway surely holds no socket: its silo is declared dead; or it is not in the membership view and
     /// either a later generation of the same endpoint has joined or it is older than every active silo (its entry was
