@@ -108,6 +108,14 @@ public sealed partial class CallSessionGrain(
             ArmDueTimer(due);
         }
 
+        if (!state.State.Outbox.IsEmpty || Call?.Status.IsFinal() == true)
+        {
+            // Work an earlier activation left: updates to deliver, or a settled call to move to the histories.
+            _redeliveryTimer = this.RegisterGrainTimer(
+                async () => await DeliverAsync(),
+                new GrainTimerCreationOptions(TimeSpan.Zero, RedeliveryInterval) { KeepAlive = true });
+        }
+
         return Task.CompletedTask;
     }
 
@@ -246,11 +254,10 @@ public sealed partial class CallSessionGrain(
             // Not a call this user is in (any more): a slot that still names it is freed. Release only frees a slot
             // that holds this session, so this cannot take anyone out of another call.
             await Release(uid, Call ?? Placeholder(uid, uid));
-            if (Call is null || Call.Status.IsFinal())
-            {
-                // Woken only to answer this (a settled call left memory when it settled).
-                this.DeactivateOnIdle();
-            }
+
+            // Woken only to answer this: an archived call goes again. A settled call still stored is not sent away: its
+            // move to the parties' histories is due (deactivating here lost that move, and the call stayed in storage).
+            LeaveIfNotLive();
         }
         else if ((Call.IsGroup ? GroupCallRules.PhaseOf(Call, uid) : Call.Status == CallStatus.Ongoing ? SlotPhase.Ongoing : null) is { } phase)
         {

@@ -146,6 +146,27 @@ public sealed class ArchiveTests : IAsyncLifetime
         Assert.Equal([call.SessionId], await IdsAsync(b));
     }
 
+    [Fact]
+    public async Task A_repair_that_reaches_a_settled_call_before_its_history_write_does_not_lose_it()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+        var call = await _kit.ConnectAsync(a, b);
+        _log.Failing = true;
+        Assert.True((await _kit.Session(call.SessionId).EndCall(a, null)).Ok);
+        await CallTestKit.EventuallyAsync(() => Task.FromResult(_log.Refused > 0), "the archive attempted");
+
+        // Another call repairing a slot asks this settled call to reconcile its parties; the call used to deactivate
+        // then, and with no durable wake-up in the embedded default its history write was never tried again.
+        Assert.Equal(CallStatus.Ended, (await _kit.Session(call.SessionId).Reconcile(a))!.Status);
+        Assert.Equal(CallStatus.Ended, (await _kit.Session(call.SessionId).Reconcile(b))!.Status);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        _log.Failing = false;
+
+        await CallTestKit.EventuallyAsync(async () => (await IdsAsync(a)).Contains(call.SessionId), "the call in a's history");
+        Assert.Equal([call.SessionId], await IdsAsync(b));
+        await CallTestKit.EventuallyAsync(async () => _storage.Count("callsession") == 0, "the call left grain storage");
+    }
+
     private async Task<List<string>> IdsAsync(string uid) =>
         [.. (await _log.QueryAsync(uid, new CallLogQuery { Limit = CallHistory.MaxPageSize })).Entries.Select(e => e.Call.SessionId)];
 

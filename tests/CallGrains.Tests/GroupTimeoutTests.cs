@@ -79,6 +79,37 @@ public sealed class GroupTimeoutTests(FakeClockFixture fixture)
         await _kit.AssertFreeAsync(m);
     }
 
+    [Fact]
+    public async Task Members_whose_devices_are_gone_for_the_grace_leave_or_stop_ringing_and_the_others_are_told()
+    {
+        var (call, m) = await RingGroupAsync(4);
+        var probe = await _kit.WatchAsync(m);
+        var session = _kit.Session(call.SessionId);
+        Assert.True((await session.AcceptCall(m[1], null)).Ok);
+        Assert.True((await session.AcceptCall(m[2], null)).Ok);
+
+        // m[2] (in the call) and m[3] (still ringing) lose their only device and do not come back.
+        await probe.DisconnectAsync(_kit.Client, m[2]);
+        await probe.DisconnectAsync(_kit.Client, m[3]);
+        await fixture.AdvanceAsync(TimeSpan.FromSeconds((FakeClockFixture.DisconnectGraceSeconds * 2) + 1));
+
+        await CallTestKit.EventuallyAsync(
+            async () => (await session.Peek()) is { } now && !now.IsPresent(m[2]) && now.MemberStatusOf(m[3]) == MemberStatus.Unanswered,
+            "m2 left and m3 stopped ringing");
+        var after = (await session.Peek())!;
+        Assert.Equal(CallStatus.Ongoing, after.Status);
+        Assert.True(after.IsPresent(m[0]) && after.IsPresent(m[1]));
+        await _kit.AssertFreeAsync(m[2], m[3]);
+        await CallTestKit.EventuallyAsync(
+            () => Task.FromResult(probe.For(m[1]).Any(e => e.Type == CallEventType.UserLeft && e.User?.Uid == m[2])),
+            "m1 told that m2 left");
+
+        // Nobody is stuck: the two can call each other at once.
+        var again = await _kit.CallAsync(m[3], m[2]);
+        Assert.True(again.Ok, again.Error?.Message);
+        await _kit.EndAsync(again.Call!.SessionId, m[3]);
+    }
+
     private async Task<(CallInfo Call, string[] Members)> RingGroupAsync(int size)
     {
         var m = await _kit.CreateUsersAsync(size, "gt");
