@@ -1,0 +1,266 @@
+using System.Collections.Immutable;
+using CallGrains.Abstractions;
+
+namespace CallGrains.Grains;
+
+/// <summary>
+/// Storing a transition with the updates it owes (the outbox), delivering them to the parties' user grains, and moving
+/// a settled call to the parties' histories: what every command of <see cref="CallSessionGrain"/> ends with.
+/// </summary>
+public sealed partial class CallSessionGrain
+{
+    /// <summary>
+    /// Stores a transition together with the updates it owes the parties (the outbox), then delivers them. The
+    /// transition stands once stored: a delivery that fails is left in the outbox, retried by a timer while this
+    /// activation lives and by the wake-up index if it does not, and never turns the request's success into an
+    /// error. Returns each reached party's seq after its update.
+    /// </summary>
+    private async Task<Dictionary<string, long>> CommitAsync(CallInfo call, DateTimeOffset? deadline, IEnumerable<PartyUpdate> updates)
+    {
+        var previous = state.State;
+        var now = time.GetUtcNow();
+        var ringing = CallRules.Rings(call);
+        var settles = call.Status.IsFinal() && previous.Call?.Status.IsFinal() != true;
+
+        // Each update of a transition for the same user gets its own version (a group's first join tells the initiator
+        // twice: accepted, joined), so the user applies each one once.
+        var counts = new Dictionary<string, int>();
+        var items = updates.Select(u =>
+        {
+            var nth = counts[u.Uid] = counts.GetValueOrDefault(u.Uid) + 1;
+            return new OutboxItem(u.Uid, new SlotUpdate { Call = call, Phase = u.Phase, Event = u.Event, ExceptDeviceId = u.ExceptDeviceId, Version = previous.Version + nth });
+        }).ToList();
+        var version = previous.Version + Math.Max(1, counts.Values.DefaultIfEmpty(0).Max());
+        var outbox = previous.Outbox.AddRange(items);
+        var cap = OutboxCap(call);
+        if (outbox.Length > cap)
+        {
+            outbox = outbox.RemoveRange(0, outbox.Length - cap);
+        }
+
+        var ringDeadline = ringing ? deadline ?? previous.RingDeadline : null;
+        DateTimeOffset? idle = GroupCallRules.Alone(call) ? previous.IdleDeadline ?? now.AddSeconds(options.Value.IdleSessionEndSeconds) : null;
+        var next = previous with
+        {
+            Call = call,
+            CalleeUid = call.ReceiverType == ReceiverType.User ? call.ReceiverId : previous.CalleeUid,
+            RingDeadline = ringDeadline,
+            IdleDeadline = idle,
+            Version = version,
+            Outbox = outbox,
+        };
+        var due = next.DueAt;
+        var watch = deadlines.Durable && (due is not null || !outbox.IsEmpty);
+        if (watch)
+        {
+            // Indexed before the transition is stored: no stored ringing call and no stored outbox lacks its wake-up.
+            var retry = now + OutboxRetry;
+            await deadlines.AddAsync(SessionId, outbox.IsEmpty ? due!.Value : due is { } d && d < retry ? d : retry);
+        }
+
+        state.State = next with { Watched = previous.Watched || watch };
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not stored, so not done: forget the change here too, and reload from storage on the next request.
+            state.State = previous;
+            this.DeactivateOnIdle();
+            throw;
+        }
+
+        if (settles)
+        {
+            metrics.Settled(call.Status);
+            if (call.IsGroup)
+            {
+                await ReleaseGroupAsync(call.ReceiverId);
+            }
+        }
+
+        if (due is { } armed)
+        {
+            ArmDueTimer(armed);
+        }
+        else
+        {
+            _dueTimer?.Dispose();
+            _dueTimer = null;
+        }
+
+        return await DeliverAsync();
+    }
+
+    /// <summary>
+    /// Delivers the outbox in order. A party that cannot be reached now keeps its updates (and the ones after them,
+    /// so it applies them in order); the others are not held up. Users apply each version once, so delivering an
+    /// update that was applied before (after a crash, the outbox is not known to be delivered) changes nothing.
+    /// </summary>
+    private async Task<Dictionary<string, long>> DeliverAsync()
+    {
+        // Each user's updates in order, all users at once: a group of 100 is 100 parallel calls, not a chain.
+        var outbox = state.State.Outbox;
+        var delivered = await Task.WhenAll(outbox.GroupBy(i => i.Uid).Select(DeliverToAsync));
+        var seqs = new Dictionary<string, long>();
+        var undelivered = new HashSet<OutboxItem>(ReferenceEqualityComparer.Instance);
+        Exception? failure = null;
+        foreach (var (uid, seq, rest, error) in delivered)
+        {
+            if (seq is { } applied)
+            {
+                seqs[uid] = applied;
+            }
+
+            undelivered.UnionWith(rest);
+            failure ??= error;
+        }
+
+        // Kept in memory only: the next transition stores what is left, and after a crash all of it is redelivered.
+        var left = outbox.Where(undelivered.Contains).ToList();
+        state.State = state.State with { Outbox = [.. left] };
+        if (failure is not null)
+        {
+            logger.DeliveryDeferred(failure, SessionId, left.Count);
+            _redeliveryTimer ??= this.RegisterGrainTimer(
+                async () => await DeliverAsync(),
+                new GrainTimerCreationOptions(RedeliveryInterval, RedeliveryInterval) { KeepAlive = true });
+            return seqs;
+        }
+
+        _redeliveryTimer?.Dispose();
+        _redeliveryTimer = null;
+        if (Call is { } settled && settled.Status.IsFinal() && !_fromHistory)
+        {
+            // Every party has its final update: the call moves to their histories once this request has answered.
+            _archiveTimer ??= this.RegisterGrainTimer(
+                ArchiveAsync,
+                new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+            return seqs;
+        }
+
+        if (state.State.Watched)
+        {
+            if (state.State.DueAt is { } due)
+            {
+                deadlines.Schedule(SessionId, due);
+            }
+            else
+            {
+                // Best effort: an entry left behind is swept and dropped when the call finds nothing to do.
+                deadlines.Remove(SessionId);
+                state.State = state.State with { Watched = false };
+            }
+        }
+
+        LeaveIfNotLive();
+        return seqs;
+    }
+
+    /// <summary>One user's updates in order; at the first that fails, it and the ones after it are left.</summary>
+    private async Task<(string Uid, long? Seq, List<OutboxItem> Left, Exception? Error)> DeliverToAsync(IGrouping<string, OutboxItem> items)
+    {
+        long? seq = null;
+        var all = items.ToList();
+        for (var i = 0; i < all.Count; i++)
+        {
+            try
+            {
+                seq = await GrainFactory.GetGrain<IUserSlotGrain>(items.Key).Update(all[i].Update).WaitAsync(UpdateTimeout);
+            }
+            catch (Exception ex) when (ex is not ArgumentException)
+            {
+                return (items.Key, seq, all[i..], ex);
+            }
+        }
+
+        return (items.Key, seq, [], null);
+    }
+
+    /// <summary>Updates kept for redelivery at most: a few transitions' worth for every party of the call.</summary>
+    private static int OutboxCap(CallInfo call) => MaxOutbox + (4 * call.Members.Length);
+
+    /// <summary>Best effort: a claim left behind is found settled by the group's next call, which takes it over.</summary>
+    private async Task ReleaseGroupAsync(string groupId)
+    {
+        try
+        {
+            await GrainFactory.GetGrain<IGroupGrain>(groupId).ReleaseCall(SessionId);
+        }
+        catch (Exception ex) when (ex is not ArgumentException)
+        {
+            logger.GroupReleaseFailed(ex, SessionId, groupId);
+        }
+    }
+
+    /// <summary>
+    /// Writes the settled call into every party's history, then deletes it from grain storage and from the wake-up
+    /// index. Runs after all final updates were applied and off the request that settled it. Until it has succeeded the
+    /// call stays stored and indexed, so a crash meanwhile is followed by a wake-up on another silo that archives it
+    /// again; history entries are keyed by user and session, so each party still has exactly one.
+    /// </summary>
+    private async Task ArchiveAsync()
+    {
+        _archiveTimer?.Dispose();
+        _archiveTimer = null;
+        if (Call is not { } call || !call.Status.IsFinal() || !state.State.Outbox.IsEmpty || _fromHistory)
+        {
+            return;
+        }
+
+        // Read before the clear, which gives the state a fresh instance.
+        var watched = state.State.Watched;
+        try
+        {
+            await log.AppendAsync(call);
+            await state.ClearStateAsync();
+        }
+        catch (Exception ex) when (ex is not ArgumentException)
+        {
+            // Tried again with the redelivery (and by the wake-up index if this activation goes).
+            logger.ArchiveDeferred(ex, SessionId);
+            metrics.ArchiveDeferred();
+            _redeliveryTimer ??= this.RegisterGrainTimer(
+                async () => await DeliverAsync(),
+                new GrainTimerCreationOptions(RedeliveryInterval, RedeliveryInterval) { KeepAlive = true });
+            return;
+        }
+
+        if (watched)
+        {
+            // Best effort: an entry left behind is swept, finds no call and is dropped.
+            deadlines.Remove(SessionId);
+        }
+
+        state.State = new CallSessionState();
+        metrics.Archived();
+        this.DeactivateOnIdle();
+    }
+
+    private Task<long> Release(string uid, CallInfo call) => UpdateAsync(uid, call, SlotPhase.Free, null, null);
+
+    /// <summary>
+    /// Tells a party's user grain what the stored call now is. The call's state is already stored, so the user must
+    /// follow: a failure (the store briefly unreachable, a silo dying) is retried for a few seconds before it is
+    /// given up, and a ringing slot left behind expires on its own (<see cref="CallOptions.StaleRingSlackSeconds"/>).
+    /// </summary>
+    private async Task<long> UpdateAsync(string uid, CallInfo call, SlotPhase phase, CallEvent? evt, string? exceptDeviceId)
+    {
+        var update = new SlotUpdate { Call = call, Phase = phase, Event = evt, ExceptDeviceId = exceptDeviceId };
+        var delay = TimeSpan.FromMilliseconds(250);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await GrainFactory.GetGrain<IUserSlotGrain>(uid).Update(update);
+            }
+            catch (Exception ex) when (attempt < MaxUpdateAttempts && ex is not ArgumentException)
+            {
+                logger.UpdateRetry(ex, SessionId, uid, attempt);
+                await Task.Delay(delay);
+                delay *= 2;
+            }
+        }
+    }
+}
