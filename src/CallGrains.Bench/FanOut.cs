@@ -26,8 +26,9 @@ public static class FanOut
             rows.Add(await MeasureAsync("embedded (1 host)", [single.Url], key, size, calls, warmup));
         }
 
-        await using (var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(3, dll, key, []))
+        if (options.Get("setups", "embedded,cluster").Contains("cluster", StringComparison.Ordinal))
         {
+            await using var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(3, dll, key, []);
             rows.Add(await MeasureAsync("cluster (redis-server + 3 hosts)", [.. cluster.Hosts.Select(h => h.Url)], key, size, calls, warmup));
         }
 
