@@ -74,4 +74,12 @@ public interface ICallSessionGrain : IGrainWithStringKey
     /// </summary>
     [AlwaysInterleave, Alias("Peek")]
     Task<CallInfo?> Peek();
+
+    /// <summary>
+    /// The call as it stands once an initiate in progress has finished (null when that initiate failed): for a group
+    /// initiate finding the group claimed by this call, so a busy answer never names a call that never rang. Safe to
+    /// wait for: an initiate asks this before it reserves anyone, so nothing this call waits on can be waiting on it.
+    /// </summary>
+    [Alias("PeekAfterInitiate")]
+    Task<CallInfo?> PeekAfterInitiate();
 }

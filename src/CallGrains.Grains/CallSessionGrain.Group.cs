@@ -190,8 +190,9 @@ public sealed partial class CallSessionGrain
         var claim = await group.ClaimCall(SessionId, callerUid, null);
         if (claim is { Outcome: GroupCallOutcome.Busy, HeldBy: { } heldBy })
         {
-            // Asked after that call's own initiate has finished (a session answers one request at a time).
-            var held = await GrainFactory.GetGrain<ICallSessionGrain>(heldBy).Peek();
+            // Asked once that call's own initiate has finished: one still being set up may yet fail (its caller busy),
+            // and a busy answer must not name a call that never rang. This call holds no slot yet, so waiting is safe.
+            var held = await GrainFactory.GetGrain<ICallSessionGrain>(heldBy).PeekAfterInitiate();
             if (held is not null && held.Status.IsLive())
             {
                 return (CallResult.Fail(CallErrorCode.CallBusy, $"group {group.GetPrimaryKeyString()} has a call already; join it", held), []);

@@ -191,6 +191,8 @@ public sealed partial class CallSessionGrain(
         return Call;
     }
 
+    public Task<CallInfo?> PeekAfterInitiate() => Peek();
+
     public async Task<CallResult> Signal(string fromUid, string toUid, string data)
     {
         if ((await MissingAsync(fromUid) ?? CallRules.RefuseSignal(View!, fromUid, toUid, Encoding.UTF8.GetByteCount(data))) is { } refused)

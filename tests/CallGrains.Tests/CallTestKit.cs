@@ -125,50 +125,68 @@ public sealed class CallTestKit(InProcessTestCluster cluster)
     public Task<EventProbe> WatchAsync(params string[] uids) => WatchAsync(uids.Select(u => (u, "dev")).ToArray());
 
     /// <summary>
-    /// Checks the invariants over every given user: a user's slot holds only a live call they are a party of,
-    /// and every live call is held by both its parties.
+    /// Checks the invariants over the given users, calls and groups: one call per user, each user's slot agrees with
+    /// the call (ringing, in it, or its waiting initiator; for 1:1 calls, a party of it), every live call is held by
+    /// everyone in it (ringing members too), and a group has at most one live call, the one the group names.
     /// </summary>
-    public async Task AssertConsistentAsync(IEnumerable<string> uids, IEnumerable<string>? sessionIds = null)
+    public async Task AssertConsistentAsync(IEnumerable<string> users, IEnumerable<string>? sessionIds = null, IEnumerable<string>? groupIds = null, string context = "")
     {
         var snapshots = new Dictionary<string, UserSnapshot>();
-        foreach (var uid in uids)
+        foreach (var uid in users)
         {
             snapshots[uid] = await SnapshotAsync(uid);
         }
 
         foreach (var (uid, snap) in snapshots)
         {
-            var held = snap.ActiveCall ?? snap.Ringing.SingleOrDefault();
-            Assert.True(snap.Ringing.Length <= 1, $"{uid} rings for {snap.Ringing.Length} calls");
-            if (held is null)
+            Assert.True(snap.Ringing.Length + (snap.ActiveCall is null ? 0 : 1) <= 1, $"{context}: {uid} holds two calls");
+            if ((snap.ActiveCall ?? snap.Ringing.SingleOrDefault()) is not { } held)
             {
                 continue;
             }
 
             var call = await Session(held.SessionId).Peek();
             Assert.NotNull(call);
-            Assert.True(call.Status.IsLive(), $"{uid} holds call {call.SessionId} which is {call.Status}");
-            Assert.True(call.Initiator.Uid == uid || call.ReceiverId == uid, $"{uid} holds a call it is not a party of");
+            Assert.True(call.Status.IsLive(), $"{context}: {uid} holds {held.SessionId}, which is {call.Status}");
+            var ringing = !snap.Ringing.IsEmpty;
+            var fits = call.IsGroup
+                ? ringing
+                    ? call.MemberStatusOf(uid) == MemberStatus.Ringing
+                    : call.IsPresent(uid) && (call.Status == CallStatus.Ongoing || uid == call.Initiator.Uid)
+                : uid == call.Initiator.Uid || uid == call.ReceiverId;
+            Assert.True(fits, $"{context}: {uid} holds {call.SessionId} ({call.Status}) {(ringing ? "ringing" : "as active")} but the call disagrees");
         }
 
-        foreach (var sessionId in sessionIds ?? [])
+        var liveByGroup = new Dictionary<string, List<string>>();
+        foreach (var sessionId in (sessionIds ?? []).Distinct())
         {
-            var call = await Session(sessionId).Peek();
-            if (call is null || call.Status.IsFinal())
+            if (await Session(sessionId).Peek() is not { } call || call.Status.IsFinal())
             {
                 continue;
             }
 
-            foreach (var party in new[] { call.Initiator.Uid, call.ReceiverId })
+            var holders = call.IsGroup
+                ? call.Participants.Where(p => p.LeftAt is null).Select(p => p.Uid).Concat(call.Members.Where(m => m.Status == MemberStatus.Ringing).Select(m => m.Uid))
+                : [call.Initiator.Uid, call.ReceiverId];
+            foreach (var uid in holders)
             {
-                if (!snapshots.TryGetValue(party, out var snap))
-                {
-                    snap = await SnapshotAsync(party);
-                }
+                var snap = snapshots.TryGetValue(uid, out var s) ? s : await SnapshotAsync(uid);
+                Assert.True((snap.ActiveCall ?? snap.Ringing.SingleOrDefault())?.SessionId == sessionId, $"{context}: live call {sessionId} ({call.Status}) is not held by {uid}");
+            }
 
-                var held = snap.ActiveCall ?? snap.Ringing.SingleOrDefault();
-                // The caller of a ringing call holds it as active; the callee as ringing (or pending for an instant).
-                Assert.True(held?.SessionId == sessionId, $"live call {sessionId} ({call.Status}) is not held by {party}");
+            if (call.IsGroup)
+            {
+                (liveByGroup.TryGetValue(call.ReceiverId, out var list) ? list : liveByGroup[call.ReceiverId] = []).Add(sessionId);
+            }
+        }
+
+        foreach (var guid in groupIds ?? [])
+        {
+            var live = liveByGroup.GetValueOrDefault(guid) ?? [];
+            Assert.True(live.Count <= 1, $"{context}: group {guid} has {live.Count} live calls");
+            if (live.Count == 1)
+            {
+                Assert.Equal(live[0], await Client.GetGrain<IGroupGrain>(guid).GetLiveCall());
             }
         }
     }

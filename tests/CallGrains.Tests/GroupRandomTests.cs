@@ -54,7 +54,7 @@ public sealed class GroupRandomTests(ClusterFixture fixture)
 
             // A call once seen settled stays settled: only the others can be live.
             var maybeLive = sessions.Where(p => p.Value.Status.IsLive()).Select(p => p.Key);
-            await AssertConsistentAsync(users, groups.Keys, maybeLive, $"seed {seed}, op {done}: {string.Join("; ", batch)}");
+            await _kit.AssertConsistentAsync(users, maybeLive, groups.Keys, $"seed {seed}, op {done}: {string.Join("; ", batch)}");
         }
 
         // The run did exercise the calls (about a quarter of the requests succeed; the rest are refusals, also checked).
@@ -149,67 +149,5 @@ public sealed class GroupRandomTests(ClusterFixture fixture)
         };
         var uid = fitting.Length > 0 && rng.Next(5) > 0 ? fitting[rng.Next(fitting.Length)] : anyone;
         return new Op(kind, uid, call.SessionId);
-    }
-
-    private async Task AssertConsistentAsync(string[] users, IEnumerable<string> groupIds, IEnumerable<string> sessionIds, string context)
-    {
-        var snapshots = new Dictionary<string, UserSnapshot>();
-        foreach (var uid in users)
-        {
-            snapshots[uid] = await _kit.SnapshotAsync(uid);
-        }
-
-        foreach (var (uid, snap) in snapshots)
-        {
-            Assert.True(snap.Ringing.Length + (snap.ActiveCall is null ? 0 : 1) <= 1, $"{context}: {uid} holds two calls");
-            if ((snap.ActiveCall ?? snap.Ringing.SingleOrDefault()) is not { } held)
-            {
-                continue;
-            }
-
-            var call = await _kit.Session(held.SessionId).Peek();
-            Assert.NotNull(call);
-            Assert.True(call.Status.IsLive(), $"{context}: {uid} holds {held.SessionId}, which is {call.Status}");
-            var ringing = !snap.Ringing.IsEmpty;
-            var fits = call.IsGroup
-                ? ringing
-                    ? call.MemberStatusOf(uid) == MemberStatus.Ringing
-                    : call.IsPresent(uid) && (call.Status == CallStatus.Ongoing || uid == call.Initiator.Uid)
-                : uid == call.Initiator.Uid || uid == call.ReceiverId;
-            Assert.True(fits, $"{context}: {uid} holds {call.SessionId} ({call.Status}) {(ringing ? "ringing" : "as active")} but the call disagrees");
-        }
-
-        var liveByGroup = new Dictionary<string, List<string>>();
-        foreach (var sessionId in sessionIds)
-        {
-            if (await _kit.Session(sessionId).Peek() is not { } call || call.Status.IsFinal())
-            {
-                continue;
-            }
-
-            var holders = call.IsGroup
-                ? call.Participants.Where(p => p.LeftAt is null).Select(p => p.Uid).Concat(call.Members.Where(m => m.Status == MemberStatus.Ringing).Select(m => m.Uid))
-                : [call.Initiator.Uid, call.ReceiverId];
-            foreach (var uid in holders)
-            {
-                var snap = snapshots.TryGetValue(uid, out var s) ? s : await _kit.SnapshotAsync(uid);
-                Assert.True((snap.ActiveCall ?? snap.Ringing.SingleOrDefault())?.SessionId == sessionId, $"{context}: live call {sessionId} ({call.Status}) is not held by {uid}");
-            }
-
-            if (call.IsGroup)
-            {
-                (liveByGroup.TryGetValue(call.ReceiverId, out var list) ? list : liveByGroup[call.ReceiverId] = []).Add(sessionId);
-            }
-        }
-
-        foreach (var guid in groupIds)
-        {
-            var live = liveByGroup.GetValueOrDefault(guid) ?? [];
-            Assert.True(live.Count <= 1, $"{context}: group {guid} has {live.Count} live calls");
-            if (live.Count == 1)
-            {
-                Assert.Equal(live[0], await _kit.Client.GetGrain<IGroupGrain>(guid).GetLiveCall());
-            }
-        }
     }
 }

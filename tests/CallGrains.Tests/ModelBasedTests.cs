@@ -4,9 +4,10 @@ using CallGrains.Abstractions;
 namespace CallGrains.Tests;
 
 /// <summary>
-/// 5,000 random requests from 20 users, sent in concurrent batches. Batches whose requests touch disjoint users
-/// must match the reference model exactly; batches that overlap are true races, after which the invariants must
-/// hold and the model adopts what the cluster decided. At the end every user's events replay to their state.
+/// 5,000 random 1:1 and group requests from 20 users (three overlapping groups), sent in concurrent batches. Batches
+/// whose requests touch disjoint users must match the reference model exactly (every answer, call status and user's
+/// slot); batches that overlap are true races, after which the invariants must hold over every user, call and group,
+/// and the model adopts what the cluster decided. At the end every user's events replay to their state.
 /// </summary>
 [Collection(ClusterGroup.Name)]
 public sealed class ModelBasedTests(ClusterFixture fixture)
@@ -18,10 +19,17 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
 
     private readonly CallTestKit _kit = new(fixture.Cluster);
 
+    private static readonly string[] GroupKinds = ["accept", "accept", "reject", "join", "join", "leave", "end", "cancel"];
+
     private sealed record Op(string Kind, string Uid, string? Other, string SessionId, CallStatus Status = CallStatus.Rejected)
     {
-        public IEnumerable<string> Touches(ReferenceModel model) =>
-            Kind == "call" ? [Uid, Other!] : [Uid, model.Calls[SessionId].Caller, model.Calls[SessionId].Callee];
+        /// <summary>Every user whose slot the request may read or change: a group call may ring every member.</summary>
+        public IEnumerable<string> Touches(ReferenceModel model) => Kind switch
+        {
+            "call" => [Uid, Other!],
+            "callGroup" => [Uid, .. model.Groups[Other!]],
+            _ => [Uid, .. model.Calls[SessionId].Parties],
+        };
     }
 
     private sealed record Reply(string Uid, long Seq, long Order, CallResult Response, string Kind);
@@ -38,6 +46,14 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
         foreach (var uid in users)
         {
             model.Users[uid] = null;
+        }
+
+        model.Groups["g1-" + users[0]] = users[..6];
+        model.Groups["g2-" + users[0]] = users[4..11];
+        model.Groups["g3-" + users[0]] = [users[12], users[15], users[19], users[2]];
+        foreach (var (guid, members) in model.Groups)
+        {
+            Assert.Equal(GroupOutcome.Done, (await _kit.Client.GetGrain<IGroupGrain>(guid).Create("Team", [.. members])).Outcome);
         }
 
         var replies = new ConcurrentBag<Reply>();
@@ -75,10 +91,12 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
                 await AdoptAsync(model, batch, results, touched);
             }
 
-            await _kit.AssertConsistentAsync(touched.Distinct(), batch.Select(o => o.SessionId));
+            await _kit.AssertConsistentAsync(touched.Distinct(), batch.Select(o => o.SessionId).Concat(model.Groups.Keys.Select(model.LiveCallOf).OfType<string>()), model.Groups.Keys, context);
         }
 
         Assert.True(exactBatches > 100 && racingBatches > 100, $"{exactBatches} exact and {racingBatches} racing batches");
+        var groupCalls = model.Calls.Values.Where(c => c.Group is not null).ToList();
+        Assert.True(groupCalls.Count(c => c.Status == CallStatus.Ended) > 20, $"{groupCalls.Count} group calls: {string.Join(", ", groupCalls.GroupBy(c => c.Status).Select(g => $"{g.Key} {g.Count()}"))}");
 
         // Every call that was ever live ends in exactly one final status, the one every party sees.
         await HangUpEverythingAsync(model, replies, () => Interlocked.Increment(ref order));
@@ -89,7 +107,7 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
             Assert.Equal(call.Status, actual.Status);
         }
 
-        await _kit.AssertConsistentAsync(users, model.Calls.Keys);
+        await _kit.AssertConsistentAsync(users, model.Calls.Keys, model.Groups.Keys);
         await AssertEventsReplayAsync(users, probe, replies);
     }
 
@@ -99,17 +117,39 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
         var known = model.Calls.Keys.ToList();
         var live = model.Calls.Where(c => c.Value.Status.IsLive()).Select(c => c.Key).ToList();
         var roll = rng.Next(100);
-        if (roll < 35 || known.Count == 0)
+        if (roll < 25 || known.Count == 0)
         {
             // Calls mostly go to someone else; now and then to oneself.
             var other = rng.Next(50) == 0 ? uid : users[rng.Next(users.Length)];
             return new Op("call", uid, other, Identifiers.NewSessionId());
         }
 
+        if (roll < 35)
+        {
+            // Mostly a member calling their group; now and then someone who is not one.
+            var (guid, members) = model.Groups.ElementAt(rng.Next(model.Groups.Count));
+            return new Op("callGroup", rng.Next(10) == 0 ? uid : members[rng.Next(members.Length)], guid, Identifiers.NewSessionId());
+        }
+
         // Most requests go to a live call by one of its parties; some to any call by anyone.
         var sessionId = live.Count > 0 && roll < 90 ? live[rng.Next(live.Count)] : known[rng.Next(known.Count)];
         var call = model.Calls[sessionId];
+        if (call.Group is not null)
+        {
+            // A group call's party: its initiator or any member of the group (who may join it).
+            var parties = model.Groups[call.Callee];
+            var member = roll < 90 ? (rng.Next(3) == 0 ? call.Caller : parties[rng.Next(parties.Length)]) : uid;
+            var kind = GroupKinds[rng.Next(GroupKinds.Length)];
+            return new Op(kind, member, null, sessionId, kind == "cancel" ? CallStatus.Cancelled : CallStatus.Rejected);
+        }
+
         var actor = roll < 90 ? (rng.Next(2) == 0 ? call.Caller : call.Callee) : uid;
+        if (roll >= 97)
+        {
+            // Joining or leaving a 1:1 call is refused.
+            return new Op(rng.Next(2) == 0 ? "join" : "leave", actor, null, sessionId);
+        }
+
         return rng.Next(5) switch
         {
             0 or 1 => new Op("accept", actor, null, sessionId),
@@ -125,7 +165,18 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
         return op.Kind switch
         {
             "call" => _kit.CallAsync(op.Uid, op.Other!, CallTestKit.LongTimeout * 3, Actor, op.SessionId),
+            "callGroup" => session.InitiateCall(new InitiateRequest
+            {
+                CallerUid = op.Uid,
+                ReceiverId = op.Other!,
+                ReceiverType = ReceiverType.Group,
+                CallType = CallType.Video,
+                TimeoutSeconds = CallTestKit.LongTimeout * 3,
+                DeviceId = Actor,
+            }),
             "accept" => session.AcceptCall(op.Uid, Actor),
+            "join" => session.JoinCall(op.Uid, Actor),
+            "leave" => session.LeaveCall(op.Uid, Actor),
             "reject" or "cancel" => session.RejectCall(op.Uid, op.Status, Actor),
             _ => session.EndCall(op.Uid, Actor),
         };
@@ -134,7 +185,10 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
     private static ReferenceModel.Outcome Expect(ReferenceModel model, Op op) => op.Kind switch
     {
         "call" => model.Call(op.SessionId, op.Uid, op.Other!),
+        "callGroup" => model.CallGroup(op.SessionId, op.Uid, op.Other!),
         "accept" => model.Accept(op.SessionId, op.Uid),
+        "join" => model.Join(op.SessionId, op.Uid),
+        "leave" => model.Leave(op.SessionId, op.Uid),
         "reject" or "cancel" => model.Reject(op.SessionId, op.Uid, op.Status),
         _ => model.End(op.SessionId, op.Uid),
     };
@@ -157,7 +211,8 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
             var held = snap.ActiveCall ?? snap.Ringing.SingleOrDefault();
             var expected = model.Users[uid];
             Assert.True(expected?.SessionId == held?.SessionId, $"{context}: {uid} holds {held?.SessionId ?? "nothing"}, model says {expected?.SessionId ?? "nothing"}");
-            Assert.True((expected?.Ongoing ?? false) == (held?.Status == CallStatus.Ongoing), $"{context}: {uid} ongoing mismatch");
+            // In a call (not ringing for one, which a group call may do while it is ongoing).
+            Assert.True((expected?.Ongoing ?? false) == (snap.ActiveCall?.Status == CallStatus.Ongoing), $"{context}: {uid} ongoing mismatch");
         }
     }
 
@@ -166,25 +221,26 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
     {
         for (var i = 0; i < batch.Count; i++)
         {
-            if (batch[i].Kind == "call" && results[i].Call is { } call && !model.Calls.ContainsKey(call.SessionId))
+            if (batch[i].Kind is "call" or "callGroup" && results[i].Call is { } call && !model.Calls.ContainsKey(call.SessionId))
             {
-                model.Calls[call.SessionId] = new ReferenceModel.ModelCall(call.Initiator.Uid, call.ReceiverId, call.Status);
+                model.Calls[call.SessionId] = new ReferenceModel.ModelCall(call.Initiator.Uid, call.ReceiverId, call.Status, call.IsGroup ? call : null);
             }
         }
 
         foreach (var sessionId in batch.Select(o => o.SessionId).Where(model.Calls.ContainsKey).Distinct())
         {
-            var actual = (await _kit.Session(sessionId).Peek())!;
+            var actual = await _kit.Session(sessionId).Peek();
+            Assert.True(actual is not null, $"{sessionId} ({model.Calls[sessionId]}) not found; batch {string.Join("; ", batch)}; results {string.Join("; ", results.Select(r => $"{r.Error?.Code} {r.Call?.SessionId} {r.Call?.Status}"))}");
             var before = model.Calls[sessionId].Status;
             Assert.False(before.IsFinal() && actual.Status != before, $"{sessionId} changed from final {before} to {actual.Status}");
-            model.Calls[sessionId] = model.Calls[sessionId] with { Status = actual.Status };
+            model.Calls[sessionId] = model.Calls[sessionId] with { Status = actual.Status, Group = actual.IsGroup ? actual : null };
         }
 
         foreach (var uid in touched.Distinct())
         {
             var snap = await _kit.SnapshotAsync(uid);
             var held = snap.ActiveCall ?? snap.Ringing.SingleOrDefault();
-            model.Users[uid] = held is null ? null : new ReferenceModel.Slot(held.SessionId, held.Status == CallStatus.Ongoing);
+            model.Users[uid] = held is null ? null : new ReferenceModel.Slot(held.SessionId, snap.ActiveCall?.Status == CallStatus.Ongoing);
         }
     }
 
@@ -192,12 +248,32 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
     {
         foreach (var (sessionId, call) in model.Calls.Where(c => c.Value.Status.IsLive()).ToList())
         {
-            var result = await _kit.Session(sessionId).EndCall(call.Caller, Actor);
-            Assert.True(result.Ok, result.Error?.Message);
-            replies.Add(new Reply(call.Caller, result.Seq, nextOrder(), result, "end"));
-            model.Calls[sessionId] = call with { Status = result.Call!.Status };
-            model.Users[call.Caller] = null;
-            model.Users[call.Callee] = null;
+            if (call.Group is { } group)
+            {
+                // Everyone in it leaves (the initiator of a call nobody joined cancels it); the last one out ends it.
+                CallResult? last = null;
+                foreach (var uid in group.Participants.Where(p => p.LeftAt is null).Select(p => p.Uid))
+                {
+                    last = await _kit.Session(sessionId).LeaveCall(uid, Actor);
+                    Assert.True(last.Ok, last.Error?.Message);
+                    replies.Add(new Reply(uid, last.Seq, nextOrder(), last, "leave"));
+                }
+
+                Assert.True(last?.Call?.Status.IsFinal(), $"{sessionId} still live after everyone left");
+                model.Calls[sessionId] = call with { Status = last!.Call!.Status, Group = last.Call };
+            }
+            else
+            {
+                var result = await _kit.Session(sessionId).EndCall(call.Caller, Actor);
+                Assert.True(result.Ok, result.Error?.Message);
+                replies.Add(new Reply(call.Caller, result.Seq, nextOrder(), result, "end"));
+                model.Calls[sessionId] = call with { Status = result.Call!.Status };
+            }
+
+            foreach (var uid in call.Parties.Where(u => model.Users[u]?.SessionId == sessionId))
+            {
+                model.Users[uid] = null;
+            }
         }
     }
 
@@ -219,7 +295,7 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
             var events = probe.For(uid, Watcher);
             Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Seq));
 
-            var items = events.Select(e => (e.Seq, Kind: 0, Order: 0L, Apply: (Func<(string, bool)?, (string, bool)?>)(v => ApplyEvent(v, e))))
+            var items = events.Select(e => (e.Seq, Kind: 0, Order: 0L, Apply: (Func<(string, bool)?, (string, bool)?>)(v => ApplyEvent(v, e, uid))))
                 .Concat(replies.Where(r => r.Uid == uid && r.Response.Ok).Select(r => (r.Seq, Kind: 1, r.Order, Apply: (Func<(string, bool)?, (string, bool)?>)(v => ApplyReply(v, r)))))
                 .OrderBy(i => i.Seq).ThenBy(i => i.Kind).ThenBy(i => i.Order);
             (string SessionId, bool Ongoing)? view = null;
@@ -232,7 +308,7 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
         }
     }
 
-    private static (string, bool)? ApplyEvent((string SessionId, bool Ongoing)? view, CallEvent e)
+    private static (string, bool)? ApplyEvent((string SessionId, bool Ongoing)? view, CallEvent e, string uid)
     {
         var sessionId = e.Call!.SessionId;
         return e.Type switch
@@ -240,6 +316,11 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
             CallEventType.IncomingCallReceived => (sessionId, false),
             CallEventType.OutgoingCallAccepted => (sessionId, true),
             CallEventType.IncomingCallCanceled when e.Reason == CancelReason.AnsweredElsewhere => (sessionId, true),
+
+            // Group calls: someone else joining or leaving changes nothing for this user; this user doing it on
+            // another device puts them in the call or takes them out.
+            CallEventType.UserJoined => e.User?.Uid == uid ? (sessionId, true) : view,
+            CallEventType.UserLeft when e.User?.Uid != uid => view,
             _ => view?.SessionId == sessionId ? null : view,
         };
     }
@@ -249,7 +330,7 @@ public sealed class ModelBasedTests(ClusterFixture fixture)
         var call = reply.Response.Call!;
         return reply.Kind switch
         {
-            "call" or "accept" => (call.SessionId, call.Status == CallStatus.Ongoing),
+            "call" or "callGroup" or "accept" or "join" => (call.SessionId, call.Status == CallStatus.Ongoing),
             _ => view?.SessionId == call.SessionId ? null : view,
         };
     }
