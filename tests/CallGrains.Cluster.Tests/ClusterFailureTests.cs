@@ -27,7 +27,7 @@ public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifeti
     {
         var (victim, survivors) = (_cluster.Hosts[2], _cluster.Hosts.Take(2).ToArray());
         using var admin = new Admin(survivors[0].Url);
-        var users = await admin.UsersAsync(24);
+        var users = await admin.UsersAsync(34);
         var clients = new Dictionary<string, WsClient>();
         var onVictim = new HashSet<string>();
         async Task<WsClient> Connect(int i, bool victimSide)
@@ -62,6 +62,34 @@ public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifeti
                 Assert.True((await callee.RequestAsync("acceptCall", new { sessionId = call.SessionId() })).IsOk());
                 ongoing.Add((call.SessionId(), caller.Uid, callee.Uid));
             }
+        }
+
+        // Two group calls of five, members on both sides of the kill: one ongoing (two joined, two still ringing,
+        // the initiator on the victim), one nobody answered yet (its initiator on a survivor).
+        var groups = new List<(string Guid, string SessionId, string[] Members)>();
+        for (var g = 0; g < 2; g++)
+        {
+            var members = Enumerable.Range(24 + (5 * g), 5).ToArray();
+            var guid = $"team-{g}-{Guid.NewGuid():N}";
+            using var created = await admin.SendAsync(HttpMethod.Post, "/v1/groups", new { guid, name = $"Team {g}", members = members.Select(i => users[i].Uid).ToArray() });
+            Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+            foreach (var (i, n) in members.Select((i, n) => (i, n)))
+            {
+                await Connect(i, victimSide: (n + g) % 2 == 0);
+            }
+
+            var initiator = clients[users[members[0]].Uid];
+            var started = await initiator.RequestAsync("initiateCall", new { receiverId = guid, receiverType = "group", callType = "video", timeoutSeconds = RingSeconds });
+            Assert.True(started.IsOk(), started.ToString());
+            if (g == 0)
+            {
+                foreach (var i in members[1..3])
+                {
+                    Assert.Equal("ongoing", (await clients[users[i].Uid].RequestAsync("acceptCall", new { sessionId = started.SessionId() })).Status());
+                }
+            }
+
+            groups.Add((guid, started.SessionId(), members.Select(i => users[i].Uid).ToArray()));
         }
 
         var ringDeadline = DateTime.UtcNow.AddSeconds(RingSeconds);
@@ -102,6 +130,21 @@ public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifeti
             await Eventually.Async(async () => await StatusAsync(admin, sessionId, users) == "unanswered", $"call {sessionId} unanswered", TimeSpan.FromSeconds(RingSeconds + 30));
         }
 
+        // The group call nobody answered ends unanswered; in the ongoing one those still ringing stop, the rest go on.
+        var (_, unansweredGroup, quietMembers) = groups[1];
+        await Eventually.Async(async () => await StatusAsync(admin, unansweredGroup, users) == "unanswered", "group call unanswered", TimeSpan.FromSeconds(RingSeconds + 30));
+        var (_, liveGroup, liveMembers) = groups[0];
+        foreach (var uid in liveMembers[3..])
+        {
+            await Eventually.Async(async () => (await clients[uid].RequestAsync("sync")).GetProperty("ringing").GetArrayLength() == 0, $"{uid} stopped ringing", TimeSpan.FromSeconds(30));
+        }
+
+        foreach (var uid in liveMembers[..3])
+        {
+            var active = (await clients[uid].RequestAsync("sync")).GetProperty("activeCall");
+            Assert.Equal((liveGroup, "ongoing"), (active.Str("sessionId"), active.Str("status")));
+        }
+
         var settled = DateTime.UtcNow - ringDeadline;
         output.WriteLine($"ringing calls unanswered at most {settled.TotalSeconds:F1} s after their deadline (kill at {RingSeconds} s before it)");
         Assert.True(usable < TimeSpan.FromSeconds(30), $"calls usable only after {usable.TotalSeconds:F1} s");
@@ -111,6 +154,22 @@ public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifeti
         foreach (var (sessionId, a, _) in ongoing)
         {
             Assert.Equal("ended", (await clients[a].RequestAsync("endCall", new { sessionId })).Status());
+        }
+
+        // A member of the unanswered group can be called at once (whichever side of the kill they were on), and the
+        // members of the live group call hear its end from the initiator (reconnected if it was on the victim).
+        foreach (var uid in quietMembers[1..3])
+        {
+            var call = await clients[users[0].Uid].CallAsync(uid);
+            Assert.True(call.IsOk(), call.ToString());
+            Assert.Equal("cancelled", (await clients[users[0].Uid].RequestAsync("rejectCall", new { sessionId = call.SessionId(), status = "cancelled" })).Status());
+        }
+
+        var before = liveMembers[1..3].ToDictionary(uid => uid, uid => clients[uid].EventNames.Count);
+        Assert.Equal("ended", (await clients[liveMembers[0]].RequestAsync("endCall", new { sessionId = liveGroup })).Status());
+        foreach (var uid in liveMembers[1..3])
+        {
+            await Eventually.Async(() => Task.FromResult(clients[uid].EventNames.Skip(before[uid]).Contains("callEndedMessageReceived")), $"{uid} told the group call ended", TimeSpan.FromSeconds(15));
         }
 
         foreach (var (uid, client) in clients)
