@@ -24,6 +24,8 @@ public sealed class BrowserFixture : IAsyncLifetime
             throw new InvalidOperationException($"{ChromiumPath} is missing: install Debian's chromium (apt-get install -y chromium; tests/run.sh does it)");
         }
 
+        // Playwright's assertions wait 5 s by default, actions 30 s: both get the same bounded patience here.
+        Assertions.SetDefaultExpectTimeout((float)DemoUser.Patience.TotalMilliseconds);
         Node = await DevNode.StartAsync("Development");
         _playwright = await Playwright.CreateAsync();
         List<string> args =

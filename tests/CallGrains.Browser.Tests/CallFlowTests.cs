@@ -7,6 +7,9 @@ namespace CallGrains.Browser.Tests;
 [Collection(BrowserGroup.Name)]
 public sealed class CallFlowTests(BrowserFixture browser, ITestOutputHelper output)
 {
+    // xunit makes an instance per test: names unique to this test, so a test that failed mid-call disturbs no other.
+    private readonly string _run = Guid.NewGuid().ToString("N")[..6];
+
     [Fact]
     public async Task Video_call_connects_both_browsers_plays_remote_video_and_hangs_up()
     {
@@ -59,9 +62,8 @@ public sealed class CallFlowTests(BrowserFixture browser, ITestOutputHelper outp
     [Fact]
     public async Task Callee_declines_and_the_caller_sees_it_declined()
     {
-        var run = Guid.NewGuid().ToString("N")[..6];
-        await using var alice = await DemoUser.SignInAsync(browser, $"Alice{run}", output);
-        await using var bob = await DemoUser.SignInAsync(browser, $"Bob{run}", output);
+        await using var alice = await SignInFreshAsync("Alice");
+        await using var bob = await SignInFreshAsync("Bob");
 
         await alice.CallAsync(bob, "audio");
         await bob.ExpectCallStateAsync("incoming");
@@ -78,9 +80,8 @@ public sealed class CallFlowTests(BrowserFixture browser, ITestOutputHelper outp
     [Fact]
     public async Task Caller_cancels_while_it_rings_and_the_ring_stops()
     {
-        var run = Guid.NewGuid().ToString("N")[..6];
-        await using var alice = await DemoUser.SignInAsync(browser, $"Alice{run}", output);
-        await using var bob = await DemoUser.SignInAsync(browser, $"Bob{run}", output);
+        await using var alice = await SignInFreshAsync("Alice");
+        await using var bob = await SignInFreshAsync("Bob");
 
         await alice.CallAsync(bob, "video");
         await bob.ExpectCallStateAsync("incoming");
@@ -95,4 +96,35 @@ public sealed class CallFlowTests(BrowserFixture browser, ITestOutputHelper outp
         alice.AssertNoPageErrors();
         bob.AssertNoPageErrors();
     }
+
+    [Fact]
+    public async Task A_reloaded_page_rings_again_and_a_reload_mid_call_brings_the_media_back()
+    {
+        await using var alice = await SignInFreshAsync("Alice");
+        await using var bob = await SignInFreshAsync("Bob");
+
+        await alice.CallAsync(bob, "video");
+        await bob.ExpectCallStateAsync("incoming");
+        await bob.Page.ReloadAsync();
+        await bob.ExpectCallStateAsync("incoming");
+        await Expect(bob.Call).ToContainTextAsync($"{alice.Name} is calling");
+
+        await bob.PressAsync("Accept");
+        await alice.ExpectCallStateAsync("in-call");
+        await bob.ExpectRemoteVideoPlaysAsync();
+
+        // Bob's page reloads mid-call: it finds the call in its welcome and asks Alice's page to start the media over.
+        await bob.Page.ReloadAsync();
+        await bob.ExpectCallStateAsync("in-call");
+        await bob.ExpectRemoteVideoPlaysAsync();
+        await alice.ExpectRemoteVideoPlaysAsync();
+
+        await alice.PressAsync("Hang up");
+        await alice.ExpectIdleAsync();
+        await bob.ExpectIdleAsync();
+        alice.AssertNoPageErrors();
+        bob.AssertNoPageErrors();
+    }
+
+    private Task<DemoUser> SignInFreshAsync(string name) => DemoUser.SignInAsync(browser, $"{name}{_run}", output);
 }
