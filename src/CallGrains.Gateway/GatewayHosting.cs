@@ -59,6 +59,7 @@ public static class GatewayHosting
         services.AddSingleton<Operations>();
         services.AddHostedService<GatewayLifecycle>();
         services.AddHealthChecks();
+        services.AddDevelopmentApi(environment);
 
         // ASP.NET Core's hosting diagnostics log each request's whole URL at Information ("Request starting ...
         // /v1/ws?token=..."), and browsers can only pass their auth token in that query string. Those lines are
@@ -79,6 +80,7 @@ public static class GatewayHosting
     {
         app.UseRestRateLimit();
         app.UseWebSockets();
+        app.UseBrowserAssets();
         // Liveness runs no check (the process answers); readiness runs every registered one.
         app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/healthz");
@@ -86,6 +88,7 @@ public static class GatewayHosting
         app.MapWebSocketApi();
         app.MapRestApi();
         app.MapAdminApi();
+        app.MapDevelopmentApi();
         return app;
     }
 

@@ -38,6 +38,20 @@ public static class RestApi
 
     private static async Task<IResult> CreateUser(HttpRequest request, IGrainFactory grains)
     {
+        var (uid, name, refused) = await ReadUserAsync(request, nameRequired: true);
+        if (refused is not null)
+        {
+            return refused;
+        }
+
+        return await grains.GetGrain<IUserGrain>(uid!).Create(name!)
+            ? Results.Json(new { uid, name }, statusCode: StatusCodes.Status201Created)
+            : RestResults.Error(StatusCodes.Status409Conflict, CallErrorCode.BadRequest, $"user {uid} already exists");
+    }
+
+    /// <summary>A <c>{"uid","name"}</c> body, checked; or the 400 that refuses it. Without <paramref name="nameRequired"/> the name may be left out.</summary>
+    internal static async Task<(string? Uid, string? Name, IResult? Refused)> ReadUserAsync(HttpRequest request, bool nameRequired)
+    {
         string? uid;
         string? name;
         try
@@ -48,22 +62,20 @@ public static class RestApi
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            return RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "the body must be a JSON object {\"uid\",\"name\"}");
+            return (null, null, RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "the body must be a JSON object {\"uid\",\"name\"}"));
         }
 
         if (!Identifiers.IsValidUid(uid))
         {
-            return RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "uid must be 1-100 characters of [A-Za-z0-9_-]");
+            return (null, null, RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "uid must be 1-100 characters of [A-Za-z0-9_-]"));
         }
 
-        if (!Identifiers.IsValidName(name))
+        if ((nameRequired || name is not null) && !Identifiers.IsValidName(name))
         {
-            return RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "name must be 1-100 characters");
+            return (null, null, RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "name must be 1-100 characters"));
         }
 
-        return await grains.GetGrain<IUserGrain>(uid!).Create(name!)
-            ? Results.Json(new { uid, name }, statusCode: StatusCodes.Status201Created)
-            : RestResults.Error(StatusCodes.Status409Conflict, CallErrorCode.BadRequest, $"user {uid} already exists");
+        return (uid, name, null);
     }
 
     private static async Task<IResult> GetUser(string uid, IGrainFactory grains) =>

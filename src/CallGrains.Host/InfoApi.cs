@@ -1,4 +1,5 @@
 using CallGrains.Abstractions;
+using CallGrains.Gateway;
 using CallGrains.Grains;
 using Microsoft.Extensions.Options;
 
@@ -6,22 +7,40 @@ namespace CallGrains.Host;
 
 public static class InfoApi
 {
-    /// <summary>A plain description of the running node at <c>/</c>, for people poking at it with curl.</summary>
-    public static IEndpointRouteBuilder MapInfoApi(this IEndpointRouteBuilder app)
+    /// <summary>
+    /// A plain description of the running node at <c>/info</c>, for people poking at it with curl. <c>/</c> answers the
+    /// same, except to a browser in Development (it asks for <c>text/html</c>, not <c>application/json</c>), which gets
+    /// the demo page.
+    /// </summary>
+    public static IEndpointRouteBuilder MapInfoApi(this WebApplication app)
     {
-        app.MapGet("/", (IOptions<CallOptions> calls) => Results.Json(new
-        {
-            service = "CallGrains",
-            protocol = "v1",
-            mode = "embedded (single in-memory silo)",
-            ringTimeoutSeconds = calls.Value.RingTimeoutSeconds,
-            ringTimeoutRange = $"{Limits.MinTimeoutSeconds}-{Limits.MaxTimeoutSeconds}",
-            health = "/healthz",
-            alive = "/alive",
-            websocket = "/v1/ws",
-            metrics = "/metrics",
-        }));
+        app.MapGet("/info", Describe);
+        app.MapGet("/", (HttpContext http, IOptions<CallOptions> calls, IOptions<SiloOptions> silo) =>
+            app.Environment.IsDevelopment() && WantsPage(http.Request)
+                ? BrowserAssets.DemoPage()
+                : Describe(calls, silo));
         return app;
+    }
+
+    private static IResult Describe(IOptions<CallOptions> calls, IOptions<SiloOptions> silo) => Results.Json(new
+    {
+        service = "CallGrains",
+        protocol = "v1",
+        mode = silo.Value.Provider == SiloProvider.Redis ? "cluster (Redis)" : "embedded (single in-memory silo)",
+        ringTimeoutSeconds = calls.Value.RingTimeoutSeconds,
+        ringTimeoutRange = $"{Limits.MinTimeoutSeconds}-{Limits.MaxTimeoutSeconds}",
+        health = "/healthz",
+        alive = "/alive",
+        websocket = "/v1/ws",
+        metrics = "/metrics",
+        client = "/js/callgrains.js",
+    });
+
+    private static bool WantsPage(HttpRequest request)
+    {
+        var accept = request.GetTypedHeaders().Accept;
+        return accept.Any(a => a.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase))
+            && !accept.Any(a => a.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase));
     }
 }
 
@@ -32,6 +51,11 @@ public static class StartupBanner
         foreach (var url in app.Urls)
         {
             Console.WriteLine($"CallGrains listening on {url} (health: {url.TrimEnd('/')}/healthz)");
+        }
+
+        if (app.Environment.IsDevelopment() && app.Urls.FirstOrDefault() is { } first)
+        {
+            Console.WriteLine($"Try a call in the browser: {first.TrimEnd('/')}/ (two windows, two names)");
         }
     }
 }
