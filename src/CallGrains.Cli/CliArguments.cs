@@ -1,0 +1,119 @@
+using System.Globalization;
+
+namespace CallGrains.Cli;
+
+/// <summary>The command line of <c>callgrains</c>: where to connect and as whom.</summary>
+internal sealed record CliArguments
+{
+    public const string Usage = """
+        callgrains: a CallGrains softphone. Commands on stdin, one per line; events and results on stdout, one per line.
+
+        usage: callgrains --server URL (--token TOKEN | --uid UID --admin-key KEY [--create [--name NAME]]) [--device ID]
+
+          --server URL       the CallGrains server (default http://localhost:5080)
+          --token TOKEN      the user's auth token
+          --uid UID          mint a token for UID with the admin API (needs --admin-key)
+          --admin-key KEY    the server's admin key (Auth:AdminKey), for --uid
+          --create           with --uid: create the user first if it does not exist
+          --name NAME        with --create: the user's display name (default: the uid)
+          --device ID        this device's id (default: one the server chooses)
+          --help             print this and exit
+
+        commands:
+          call <uid> [audio|video]     call a user (default video)
+          call-group <guid> [audio|video]
+          accept [sessionId]           answer (default: the oldest ringing call)
+          reject [sessionId] [busy]    decline (default: the oldest ringing call)
+          cancel                       cancel this user's ringing outgoing call
+          end                          end the current call
+          join <sessionId>             join a live group call
+          leave                        leave the current group call
+          signal <uid> <json>          send signalling data to a participant of the current call
+          token [sessionId]            get a media token (default: the current call)
+          log [n]                      the last n calls of the log (default 10)
+          status                       connection, current call, ringing calls
+          help                         list the commands
+          quit                         leave (so does end of input)
+
+        output: "event <name> session=... key=value..." as events arrive, "ok <command> ..." for a command done,
+        "error <CODE> <message>" for one that failed. Exit status: 0 on quit or end of input, 2 for bad arguments,
+        3 when the server refuses the token or the admin key, 4 when the server cannot be reached.
+        """;
+
+    public Uri Server { get; init; } = new("http://localhost:5080");
+
+    public string? Token { get; init; }
+
+    public string? Uid { get; init; }
+
+    public string? AdminKey { get; init; }
+
+    public bool Create { get; init; }
+
+    public string? Name { get; init; }
+
+    public string? DeviceId { get; init; }
+
+    public bool Help { get; init; }
+
+    /// <summary>The arguments, or what is wrong with them.</summary>
+    public static (CliArguments? Arguments, string? Problem) Parse(IReadOnlyList<string> args)
+    {
+        var parsed = new CliArguments();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            if (name is "--help" or "-h")
+            {
+                return (parsed with { Help = true }, null);
+            }
+
+            if (name == "--create")
+            {
+                parsed = parsed with { Create = true };
+                continue;
+            }
+
+            if (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+            {
+                return (null, $"{name} needs a value");
+            }
+
+            var value = args[++i];
+            switch (name)
+            {
+                case "--server" when Uri.TryCreate(value, UriKind.Absolute, out var server) && server.Scheme is "http" or "https":
+                    parsed = parsed with { Server = server };
+                    break;
+                case "--server":
+                    return (null, $"--server must be an http or https address, not '{value}'");
+                case "--token":
+                    parsed = parsed with { Token = value };
+                    break;
+                case "--uid":
+                    parsed = parsed with { Uid = value };
+                    break;
+                case "--admin-key":
+                    parsed = parsed with { AdminKey = value };
+                    break;
+                case "--name":
+                    parsed = parsed with { Name = value };
+                    break;
+                case "--device":
+                    parsed = parsed with { DeviceId = value };
+                    break;
+                default:
+                    return (null, string.Create(CultureInfo.InvariantCulture, $"unknown argument '{name}'"));
+            }
+        }
+
+        return (parsed.Token, parsed.Uid, parsed.AdminKey) switch
+        {
+            (not null, null, null) => (parsed, null),
+            (null, not null, not null) => (parsed, null),
+            (not null, _, _) => (null, "give either --token or --uid with --admin-key, not both"),
+            (null, not null, null) => (null, "--uid needs --admin-key to mint a token"),
+            _ => (null, "--token, or --uid with --admin-key, is required"),
+        };
+    }
+}

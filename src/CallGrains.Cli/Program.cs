@@ -1,0 +1,3 @@
+using CallGrains.Cli;
+
+return await Softphone.RunAsync(args, Console.In, Console.Out, Console.Error);

@@ -1,0 +1,79 @@
+using System.Text.Json;
+using CallGrains.Client.Internal;
+
+namespace CallGrains.Client;
+
+/// <summary>
+/// The admin REST API (PROTOCOL section 8) for your backend: create users, mint their auth tokens, revoke them, manage
+/// groups. It carries the admin key (<c>X-Api-Key</c>): never ship it in an app; apps get tokens from your backend.
+/// </summary>
+public sealed class CallGrainsAdminClient : IDisposable
+{
+    private readonly RestChannel _rest;
+
+    /// <summary>Creates an admin client.</summary>
+    /// <param name="server">The server's base address.</param>
+    /// <param name="adminKey">The server's <c>Auth:AdminKey</c>.</param>
+    /// <param name="handler">An HTTP handler to use (not disposed by this client); null for a default one.</param>
+    public CallGrainsAdminClient(Uri server, string adminKey, HttpMessageHandler? handler = null)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        ArgumentException.ThrowIfNullOrEmpty(adminKey);
+        _rest = new RestChannel(server, handler, TimeSpan.FromSeconds(30), headers => headers.Add("X-Api-Key", adminKey));
+    }
+
+    /// <summary>Creates a user (<c>POST /v1/users</c>); a uid that exists fails with <see cref="ErrorCodes.BadRequest"/> and HTTP 409.</summary>
+    /// <param name="uid">1-100 characters of <c>[A-Za-z0-9_-]</c>.</param>
+    /// <param name="name">The display name, 1-100 characters.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The user.</returns>
+    public async Task<CallUser> CreateUserAsync(string uid, string name, CancellationToken cancellationToken = default) =>
+        WireFormat.ParseUser(await _rest.SendAsync(HttpMethod.Post, "/v1/users", new { uid, name }, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Reads a user (<c>GET /v1/users/{uid}</c>); fails with <see cref="ErrorCodes.UidNotFound"/> if there is none.</summary>
+    /// <param name="uid">The user's id.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The user.</returns>
+    public async Task<CallUser> GetUserAsync(string uid, CancellationToken cancellationToken = default) =>
+        WireFormat.ParseUser(await _rest.SendAsync(HttpMethod.Get, $"/v1/users/{Uri.EscapeDataString(uid)}", null, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Mints an auth token for a user (<c>POST /v1/users/{uid}/tokens</c>).</summary>
+    /// <param name="uid">The user's id.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The token and when it expires.</returns>
+    public async Task<AuthToken> IssueTokenAsync(string uid, CancellationToken cancellationToken = default)
+    {
+        var body = await _rest.SendAsync(HttpMethod.Post, $"/v1/users/{Uri.EscapeDataString(uid)}/tokens", null, cancellationToken).ConfigureAwait(false);
+        return new AuthToken(WireFormat.Str(body, "authToken"), WireFormat.UnixSeconds(WireFormat.OptionalLong(body, "expiresAt") ?? 0));
+    }
+
+    /// <summary>Revokes every token of a user (<c>DELETE /v1/users/{uid}/tokens</c>); their open connections close (4001).</summary>
+    /// <param name="uid">The user's id.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>A task that completes when the server has revoked them.</returns>
+    public async Task RevokeTokensAsync(string uid, CancellationToken cancellationToken = default) =>
+        await _rest.SendAsync(HttpMethod.Delete, $"/v1/users/{Uri.EscapeDataString(uid)}/tokens", null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Creates a group (<c>POST /v1/groups</c>).</summary>
+    /// <param name="groupId">The group's guid (the same rule as a uid).</param>
+    /// <param name="name">The group's name.</param>
+    /// <param name="members">The uids of its members.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The member uids as the server stored them (sorted, without duplicates).</returns>
+    public async Task<IReadOnlyList<string>> CreateGroupAsync(string groupId, string name, IEnumerable<string> members, CancellationToken cancellationToken = default)
+    {
+        var body = await _rest.SendAsync(HttpMethod.Post, "/v1/groups", new { guid = groupId, name, members = members.ToArray() }, cancellationToken).ConfigureAwait(false);
+        return body.TryGetProperty("members", out var list) && list.ValueKind == JsonValueKind.Array ? [.. list.EnumerateArray().Select(m => m.GetString()!)] : [];
+    }
+
+    /// <summary>Reads any user's call log (<c>GET /v1/users/{uid}/calls</c>).</summary>
+    /// <param name="uid">The user's id.</param>
+    /// <param name="query">Filters and paging; null for the first page of everything.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>One page, newest first.</returns>
+    public async Task<CallLogPage> GetCallLogAsync(string uid, CallLogQuery? query = null, CancellationToken cancellationToken = default) =>
+        WireFormat.ParseLogPage(await _rest.SendAsync(HttpMethod.Get, $"/v1/users/{Uri.EscapeDataString(uid)}/calls{WireFormat.LogQueryString(query ?? new CallLogQuery())}", null, cancellationToken).ConfigureAwait(false));
+
+    /// <inheritdoc/>
+    public void Dispose() => _rest.Dispose();
+}
