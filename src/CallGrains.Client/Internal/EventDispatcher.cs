@@ -11,7 +11,16 @@ internal sealed class EventDispatcher
 {
     private static readonly AsyncLocal<EventDispatcher?> Running = new();
 
-    private readonly Channel<Func<Task>> _queue = Channel.CreateUnbounded<Func<Task>>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>
+    /// Events waiting for a handler at most. Past it (a handler that never returns while events keep coming) the oldest
+    /// are dropped, with a trace error: memory stays bounded, and <c>CurrentCall</c>/<c>RingingCalls</c> stay right,
+    /// since the view is kept by the reader, not by the handlers.
+    /// </summary>
+    public const int MaxQueued = 4_096;
+
+    private readonly Channel<Func<Task>> _queue = Channel.CreateBounded<Func<Task>>(
+        new BoundedChannelOptions(MaxQueued) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest },
+        _ => Trace.TraceError($"CallGrains.Client: more than {MaxQueued} events wait for a blocked handler; the oldest is dropped"));
     private readonly Task _loop;
 
     public EventDispatcher() => _loop = Task.Run(RunAsync);
