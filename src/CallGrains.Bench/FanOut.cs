@@ -16,6 +16,7 @@ public static class FanOut
         var size = options.Int("members", 100);
         var calls = options.Int("calls", 200);
         var warmup = options.Int("warmup-calls", 20);
+        var gap = options.Int("gap-ms", 0);
         var key = "bench-admin-key-" + Guid.NewGuid().ToString("N");
         Console.WriteLine("building the host (Release)...");
         var dll = options.Get("host-dll", "") is { Length: > 0 } given ? given : ServerProcess.BuildHost();
@@ -23,13 +24,13 @@ public static class FanOut
         var rows = new List<string>();
         await using (var single = await ServerProcess.StartAsync(dll, key, null, []))
         {
-            rows.Add(await MeasureAsync("embedded (1 host)", [single.Url], key, size, calls, warmup));
+            rows.Add(await MeasureAsync("embedded (1 host)", [single.Url], key, size, calls, warmup, gap));
         }
 
         if (options.Get("setups", "embedded,cluster").Contains("cluster", StringComparison.Ordinal))
         {
             await using var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(3, dll, key, []);
-            rows.Add(await MeasureAsync("cluster (redis-server + 3 hosts)", [.. cluster.Hosts.Select(h => h.Url)], key, size, calls, warmup));
+            rows.Add(await MeasureAsync("cluster (redis-server + 3 hosts)", [.. cluster.Hosts.Select(h => h.Url)], key, size, calls, warmup, gap));
         }
 
         Console.WriteLine();
@@ -40,7 +41,7 @@ public static class FanOut
     }
 
     /// <summary>One setup's row of the table; the servers at <paramref name="urls"/> are already running.</summary>
-    public static async Task<string> MeasureAsync(string label, Uri[] urls, string key, int size, int calls, int warmup)
+    public static async Task<string> MeasureAsync(string label, Uri[] urls, string key, int size, int calls, int warmup, int gapMs = 0)
     {
         using var admin = new BenchAdmin(urls[0], key);
         var run = Guid.NewGuid().ToString("N")[..6];
@@ -84,6 +85,11 @@ public static class FanOut
                 }
 
                 await Task.WhenAll(canceled).WaitAsync(TimeSpan.FromSeconds(30));
+                if (gapMs > 0)
+                {
+                    // Lets the settled call's background work (history for every member) finish before the next ring.
+                    await Task.Delay(gapMs);
+                }
                 if ((n + 1) % 50 == 0)
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{label}] {n + 1} of {warmup + calls} calls"));
