@@ -44,7 +44,7 @@ public static class AdminApi
     /// <summary><c>{"uid","seq","activeCall","ringing","devices":[{"deviceId","gatewayId","connectedAt"}]}</c>, as the user grain holds it.</summary>
     private static async Task<IResult> GetUserState(string uid, IGrainFactory grains)
     {
-        if (!Identifiers.IsValidUid(uid) || await grains.GetGrain<IUserGrain>(uid).GetSnapshot() is not { } snapshot)
+        if (!Identifiers.IsValidUid(uid) || await grains.Ref<IUserGrain>(uid).GetSnapshot() is not { } snapshot)
         {
             return RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.UidNotFound, $"no user {uid}");
         }
@@ -78,7 +78,7 @@ public static class AdminApi
         var result = !IsAdmin(http) ? WrongKey()
             : !Identifiers.IsValidSessionId(sessionId)
                 ? RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.InvalidSessionId, "sessionId must be 1-128 characters of [A-Za-z0-9._:-]")
-            : await http.RequestServices.GetRequiredService<IGrainFactory>().GetGrain<ICallSessionGrain>(sessionId!).Peek() is { } call
+            : await http.RequestServices.GetRequiredService<IGrainFactory>().Ref<ICallSessionGrain>(sessionId!).Peek() is { } call
                 ? RestResults.Call(call)
                 : RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.CallNotFound, $"no call {sessionId}");
         await result.ExecuteAsync(http);

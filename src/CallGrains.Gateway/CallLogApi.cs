@@ -18,7 +18,7 @@ public static class CallLogApi
             : RestResults.NotLoggedIn();
 
     public static async Task<IResult> ListAnyUsersCalls(string uid, HttpRequest request, IGrainFactory grains, Tokens tokens, ICallLog log) =>
-        Identifiers.IsValidUid(uid) && await grains.GetGrain<IUserGrain>(uid).GetProfile() is not null
+        Identifiers.IsValidUid(uid) && await grains.Ref<IUserGrain>(uid).GetProfile() is not null
             ? await ListAsync(uid, request.Query, tokens, log)
             : RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.UidNotFound, $"no user {uid}");
 

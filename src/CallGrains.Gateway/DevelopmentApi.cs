@@ -51,7 +51,7 @@ public static class DevelopmentApi
             return refused;
         }
 
-        var user = grains.GetGrain<IUserGrain>(uid!);
+        var user = grains.Ref<IUserGrain>(uid!);
         await user.Create(name ?? uid!);
         if (await user.GetProfile() is not { } profile || await user.GetTokenGeneration() is not { } generation)
         {
@@ -76,7 +76,7 @@ public static class DevelopmentApi
     /// </summary>
     private static async Task<IResult> ListUsersAsync(IGrainFactory grains, DemoUsers users)
     {
-        var snapshots = await Task.WhenAll(users.All().Select(uid => grains.GetGrain<IUserGrain>(uid).GetSnapshot()));
+        var snapshots = await Task.WhenAll(users.All().Select(uid => grains.Ref<IUserGrain>(uid).GetSnapshot()));
         return Results.Json(new
         {
             users = snapshots.OfType<UserSnapshot>()

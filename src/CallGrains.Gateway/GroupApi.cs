@@ -54,12 +54,12 @@ public static class GroupApi
                 return BadRequest($"members must be an array of at most {MaxUidsPerRequest} uid strings");
             }
 
-            return Answer(await grains.GetGrain<IGroupGrain>(guid!).Create(name!, members), StatusCodes.Status201Created);
+            return Answer(await grains.Ref<IGroupGrain>(guid!).Create(name!, members), StatusCodes.Status201Created);
         }
     }
 
     private static async Task<IResult> Get(string guid, IGrainFactory grains) =>
-        Identifiers.IsValidUid(guid) && await grains.GetGrain<IGroupGrain>(guid).GetGroup() is { } group
+        Identifiers.IsValidUid(guid) && await grains.Ref<IGroupGrain>(guid).GetGroup() is { } group
             ? Group(group, StatusCodes.Status200OK)
             : NotFound(guid);
 
@@ -83,13 +83,13 @@ public static class GroupApi
                 return BadRequest($"add and remove must be arrays of at most {MaxUidsPerRequest} uid strings");
             }
 
-            var group = grains.GetGrain<IGroupGrain>(guid);
+            var group = grains.Ref<IGroupGrain>(guid);
             var changed = await group.ChangeMembers(add, remove);
             if (changed.Outcome == GroupOutcome.Done && !remove.IsEmpty && await group.GetLiveCall() is { } live)
             {
                 // Members removed while the group's call rings for them stop ringing (told by the API, so the group
                 // grain never calls a session: sessions call groups).
-                await grains.GetGrain<ICallSessionGrain>(live).StopRingingFor(remove);
+                await grains.Ref<ICallSessionGrain>(live).StopRingingFor(remove);
             }
 
             return Answer(changed, StatusCodes.Status200OK);
@@ -97,7 +97,7 @@ public static class GroupApi
     }
 
     private static async Task<IResult> Delete(string guid, IGrainFactory grains) =>
-        Identifiers.IsValidUid(guid) && await grains.GetGrain<IGroupGrain>(guid).Delete() ? Results.NoContent() : NotFound(guid);
+        Identifiers.IsValidUid(guid) && await grains.Ref<IGroupGrain>(guid).Delete() ? Results.NoContent() : NotFound(guid);
 
     private static IResult Answer(GroupResult result, int success) => result.Outcome switch
     {

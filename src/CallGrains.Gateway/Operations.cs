@@ -128,7 +128,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
             throw new BadRequest("receiverId must be 1-100 characters of [A-Za-z0-9_-]");
         }
 
-        var result = await grains.GetGrain<ICallSessionGrain>(Identifiers.NewSessionId()).InitiateCall(request);
+        var result = await grains.Ref<ICallSessionGrain>(Identifiers.NewSessionId()).InitiateCall(request);
         if (result.Ok)
         {
             metrics.CallSetUp(time.GetElapsedTime(started));
@@ -163,7 +163,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
 
     private async Task<byte[]> SyncAsync(Connection c, string id)
     {
-        var user = grains.GetGrain<IUserGrain>(c.Uid);
+        var user = grains.Ref<IUserGrain>(c.Uid);
         var snapshot = await user.GetSnapshot();
         if (snapshot is null)
         {
@@ -217,7 +217,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
 
         var sessionId = element.GetString()!;
         return Identifiers.IsValidSessionId(sessionId)
-            ? grains.GetGrain<ICallSessionGrain>(sessionId)
+            ? grains.Ref<ICallSessionGrain>(sessionId)
             : throw new BadRequest("sessionId must be 1-128 characters of [A-Za-z0-9._:-]", CallErrorCode.InvalidSessionId);
     }
 

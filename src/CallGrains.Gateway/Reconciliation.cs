@@ -15,7 +15,7 @@ public static class Reconciliation
         var repaired = false;
         foreach (var held in snapshot.Ringing.Prepend(snapshot.ActiveCall).OfType<CallInfo>())
         {
-            var session = grains.GetGrain<ICallSessionGrain>(held.SessionId);
+            var session = grains.Ref<ICallSessionGrain>(held.SessionId);
             var actual = await session.Peek();
             if (actual is null || actual.Status.IsFinal() || (actual.Status == CallStatus.Ongoing && held.Status != CallStatus.Ongoing))
             {

@@ -44,7 +44,7 @@ public static class RestApi
             return refused;
         }
 
-        return await grains.GetGrain<IUserGrain>(uid!).Create(name!)
+        return await grains.Ref<IUserGrain>(uid!).Create(name!)
             ? Results.Json(new { uid, name }, statusCode: StatusCodes.Status201Created)
             : RestResults.Error(StatusCodes.Status409Conflict, CallErrorCode.BadRequest, $"user {uid} already exists");
     }
@@ -79,13 +79,13 @@ public static class RestApi
     }
 
     private static async Task<IResult> GetUser(string uid, IGrainFactory grains) =>
-        Identifiers.IsValidUid(uid) && await grains.GetGrain<IUserGrain>(uid).GetProfile() is { } profile
+        Identifiers.IsValidUid(uid) && await grains.Ref<IUserGrain>(uid).GetProfile() is { } profile
             ? Results.Json(new { uid = profile.Uid, name = profile.Name })
             : RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.UidNotFound, $"no user {uid}");
 
     private static async Task<IResult> IssueToken(string uid, IGrainFactory grains, Tokens tokens)
     {
-        if (!Identifiers.IsValidUid(uid) || await grains.GetGrain<IUserGrain>(uid).GetTokenGeneration() is not { } generation)
+        if (!Identifiers.IsValidUid(uid) || await grains.Ref<IUserGrain>(uid).GetTokenGeneration() is not { } generation)
         {
             return RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.UidNotFound, $"no user {uid}");
         }
@@ -95,7 +95,7 @@ public static class RestApi
     }
 
     private static async Task<IResult> RevokeTokens(string uid, IGrainFactory grains) =>
-        Identifiers.IsValidUid(uid) && await grains.GetGrain<IUserGrain>(uid).RevokeTokens()
+        Identifiers.IsValidUid(uid) && await grains.Ref<IUserGrain>(uid).RevokeTokens()
             ? Results.NoContent()
             : RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.UidNotFound, $"no user {uid}");
 
@@ -139,7 +139,7 @@ public static class RestApi
         }
 
         return Identifiers.IsValidSessionId(sessionId)
-            ? (uid, grains.GetGrain<ICallSessionGrain>(sessionId), null)
+            ? (uid, grains.Ref<ICallSessionGrain>(sessionId), null)
             : (null, null, RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.InvalidSessionId, "sessionId must be 1-128 characters of [A-Za-z0-9._:-]"));
     }
 
@@ -151,7 +151,7 @@ public static class RestApi
             return null;
         }
 
-        return await grains.GetGrain<IUserGrain>(claims.Uid).GetTokenGeneration() == claims.Generation ? claims.Uid : null;
+        return await grains.Ref<IUserGrain>(claims.Uid).GetTokenGeneration() == claims.Generation ? claims.Uid : null;
     }
 }
 

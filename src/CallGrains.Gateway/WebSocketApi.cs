@@ -65,7 +65,7 @@ public static class WebSocketApi
             return;
         }
 
-        var user = grains.GetGrain<IUserGrain>(claims.Uid);
+        var user = grains.Ref<IUserGrain>(claims.Uid);
         DeviceRegistration registration;
         UserSnapshot snapshot;
         try
@@ -126,7 +126,7 @@ public static class WebSocketApi
             await Task.WhenAny(sender, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
             if (!connection.Replaced)
             {
-                await UnregisterAsync(services.GetRequiredService<IGrainFactory>().GetGrain<IUserGrain>(connection.Uid), connection, gatewayId, logger);
+                await UnregisterAsync(services.GetRequiredService<IGrainFactory>().Ref<IUserGrain>(connection.Uid), connection, gatewayId, logger);
             }
 
             logger.Disconnected(connection.Uid, connection.DeviceId);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using CallGrains.Abstractions;
 
@@ -7,6 +8,19 @@ namespace CallGrains.Gateway;
 /// <summary>The JSON of PROTOCOL sections 2, 3 and 5, written straight to UTF-8.</summary>
 public static class Wire
 {
+    // A thread's writer and buffer are kept for its next message unless the buffer grew past this (a large log page).
+    private const int MaxKeptBuffer = 64 * 1024;
+
+    // The JSON of a group call by instance: ringing 100 members sends the same call object, with its 100-entry member
+    // list, in 100 events, and it is written once. Entries go with their call objects.
+    private static readonly ConditionalWeakTable<CallInfo, byte[]> GroupCallJson = [];
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _threadBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? _threadWriter;
+
     public static string Name(this CallStatus status) => status switch
     {
         CallStatus.Initiated => "initiated",
@@ -51,6 +65,18 @@ public static class Wire
 
     /// <summary>A call object of PROTOCOL section 3; <paramref name="more"/> adds properties (a log entry's direction and missed).</summary>
     public static void WriteCall(Utf8JsonWriter w, CallInfo call, Action<Utf8JsonWriter>? more = null)
+    {
+        if (more is null && call.IsGroup)
+        {
+            w.WriteRawValue(GroupCallJson.GetValue(call, static c => Write(x => WriteCallObject(x, c, null))), skipInputValidation: true);
+        }
+        else
+        {
+            WriteCallObject(w, call, more);
+        }
+    }
+
+    private static void WriteCallObject(Utf8JsonWriter w, CallInfo call, Action<Utf8JsonWriter>? more)
     {
         w.WriteStartObject();
         w.WriteString("sessionId", call.SessionId);
@@ -264,13 +290,27 @@ public static class Wire
 
     public static byte[] Write(Action<Utf8JsonWriter> write)
     {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using (var writer = new Utf8JsonWriter(buffer))
+        // Taken from the thread while in use, so a Write nested in another (a group call's cached JSON) gets its own.
+        var buffer = _threadBuffer ?? new ArrayBufferWriter<byte>(4096);
+        var writer = _threadWriter ?? new Utf8JsonWriter(buffer);
+        _threadBuffer = null;
+        _threadWriter = null;
+        writer.Reset(buffer);
+        try
         {
             write(writer);
+            writer.Flush();
+            return buffer.WrittenSpan.ToArray();
         }
-
-        return buffer.WrittenSpan.ToArray();
+        finally
+        {
+            if (buffer.Capacity <= MaxKeptBuffer)
+            {
+                buffer.ResetWrittenCount();
+                _threadBuffer = buffer;
+                _threadWriter = writer;
+            }
+        }
     }
 
     private static void WriteErrorObject(Utf8JsonWriter w, CallErrorCode code, string message)

@@ -135,13 +135,13 @@ public sealed class MemoryCallLog(IGrainFactory grains) : ICallLog
     {
         // The record first: an entry in a history always finds its record.
         await Shard(settled.SessionId).Put(settled);
-        await Task.WhenAll(CallHistory.Entries(settled).Select(e => grains.GetGrain<ICallLogGrain>(e.Uid).Add(e.Entry)));
+        await Task.WhenAll(CallHistory.Entries(settled).Select(e => grains.Ref<ICallLogGrain>(e.Uid).Add(e.Entry)));
     }
 
-    public Task<CallLogPage> QueryAsync(string uid, CallLogQuery query) => grains.GetGrain<ICallLogGrain>(uid).Query(query);
+    public Task<CallLogPage> QueryAsync(string uid, CallLogQuery query) => grains.Ref<ICallLogGrain>(uid).Query(query);
 
     public Task<CallInfo?> FindAsync(string sessionId) => Shard(sessionId).Find(sessionId);
 
     private ICallRecordShardGrain Shard(string sessionId) =>
-        grains.GetGrain<ICallRecordShardGrain>(CallRecordShardGrain.ShardOf(sessionId));
+        grains.Ref<ICallRecordShardGrain>(CallRecordShardGrain.ShardOf(sessionId));
 }

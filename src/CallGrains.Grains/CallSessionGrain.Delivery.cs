@@ -167,7 +167,7 @@ public sealed partial class CallSessionGrain
         {
             try
             {
-                seq = await GrainFactory.GetGrain<IUserSlotGrain>(items.Key).Update(all[i].Update).WaitAsync(UpdateTimeout);
+                seq = await GrainFactory.Ref<IUserSlotGrain>(items.Key).Update(all[i].Update).WaitAsync(UpdateTimeout);
             }
             catch (Exception ex) when (ex is not ArgumentException)
             {
@@ -186,7 +186,7 @@ public sealed partial class CallSessionGrain
     {
         try
         {
-            await GrainFactory.GetGrain<IGroupGrain>(groupId).ReleaseCall(SessionId);
+            await GrainFactory.Ref<IGroupGrain>(groupId).ReleaseCall(SessionId);
         }
         catch (Exception ex) when (ex is not ArgumentException)
         {
@@ -253,7 +253,7 @@ public sealed partial class CallSessionGrain
         {
             try
             {
-                return await GrainFactory.GetGrain<IUserSlotGrain>(uid).Update(update);
+                return await GrainFactory.Ref<IUserSlotGrain>(uid).Update(update);
             }
             catch (Exception ex) when (attempt < MaxUpdateAttempts && ex is not ArgumentException)
             {

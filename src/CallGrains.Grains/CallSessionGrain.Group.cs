@@ -28,7 +28,7 @@ public sealed partial class CallSessionGrain
             return await ApplyAsync(GroupCallRules.Join(View!, GroupCallRules.RefOf(call, uid), deviceId, time.GetUtcNow()), uid);
         }
 
-        var group = await GrainFactory.GetGrain<IGroupGrain>(call.ReceiverId).GetGroup();
+        var group = await GrainFactory.Ref<IGroupGrain>(call.ReceiverId).GetGroup();
         if (group is null || !group.Members.Contains(uid))
         {
             return CallRules.Refused(call, CallErrorCode.PermissionDenied, $"{uid} is not a member of group {call.ReceiverId}");
@@ -114,7 +114,7 @@ public sealed partial class CallSessionGrain
     private async Task<CallResult> InitiateGroupAsync(InitiateRequest request)
     {
         var callerUid = request.CallerUid;
-        var group = GrainFactory.GetGrain<IGroupGrain>(request.ReceiverId);
+        var group = GrainFactory.Ref<IGroupGrain>(request.ReceiverId);
         var claim = await ClaimGroupAsync(group, callerUid);
         if (claim.Refusal is { } refused)
         {
@@ -192,7 +192,7 @@ public sealed partial class CallSessionGrain
         {
             // Asked once that call's own initiate has finished: one still being set up may yet fail (its caller busy),
             // and a busy answer must not name a call that never rang. This call holds no slot yet, so waiting is safe.
-            var held = await GrainFactory.GetGrain<ICallSessionGrain>(heldBy).PeekAfterInitiate();
+            var held = await GrainFactory.Ref<ICallSessionGrain>(heldBy).PeekAfterInitiate();
             if (held is not null && held.Status.IsLive())
             {
                 return (CallResult.Fail(CallErrorCode.CallBusy, $"group {group.GetPrimaryKeyString()} has a call already; join it", held), []);

@@ -33,7 +33,7 @@ public sealed partial class CallSessionGrain
             }
 
             logger.Glare(SessionId, glareWith);
-            var merged = await GrainFactory.GetGrain<ICallSessionGrain>(glareWith).AcceptCall(request.CallerUid, request.DeviceId);
+            var merged = await GrainFactory.Ref<ICallSessionGrain>(glareWith).AcceptCall(request.CallerUid, request.DeviceId);
             if (merged.Ok || attempt == MaxInitiateAttempts)
             {
                 return merged;
@@ -152,7 +152,7 @@ public sealed partial class CallSessionGrain
     /// </summary>
     private async Task<bool> FreeStaleSlotsAsync(string heldBy, string uid)
     {
-        var holder = GrainFactory.GetGrain<ICallSessionGrain>(heldBy);
+        var holder = GrainFactory.Ref<ICallSessionGrain>(heldBy);
         try
         {
             var held = await holder.Peek();
@@ -211,7 +211,7 @@ public sealed partial class CallSessionGrain
         }
     }
 
-    private Task<Reservation> Reserve(string uid, SlotRequest request) => GrainFactory.GetGrain<IUserSlotGrain>(uid).Reserve(request);
+    private Task<Reservation> Reserve(string uid, SlotRequest request) => GrainFactory.Ref<IUserSlotGrain>(uid).Reserve(request);
 
-    private Task<Reservation> Probe(string uid, SlotRequest request) => GrainFactory.GetGrain<IUserSlotGrain>(uid).Probe(request);
+    private Task<Reservation> Probe(string uid, SlotRequest request) => GrainFactory.Ref<IUserSlotGrain>(uid).Probe(request);
 }

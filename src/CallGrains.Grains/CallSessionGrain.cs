@@ -175,7 +175,7 @@ public sealed partial class CallSessionGrain(
             return missing;
         }
 
-        var seq = (await GrainFactory.GetGrain<IUserGrain>(uid).GetSnapshot())?.Seq ?? 0;
+        var seq = (await GrainFactory.Ref<IUserGrain>(uid).GetSnapshot())?.Seq ?? 0;
         return CallResult.Success(Call!, seq);
     }
 
@@ -201,8 +201,8 @@ public sealed partial class CallSessionGrain(
         }
 
         var evt = new CallEvent { Type = CallEventType.Signal, Call = Call, From = fromUid, Data = data };
-        await GrainFactory.GetGrain<IUserSlotGrain>(toUid).Notify(evt, state.State.Devices.GetValueOrDefault(toUid));
-        var seq = (await GrainFactory.GetGrain<IUserGrain>(fromUid).GetSnapshot())?.Seq ?? 0;
+        await GrainFactory.Ref<IUserSlotGrain>(toUid).Notify(evt, state.State.Devices.GetValueOrDefault(toUid));
+        var seq = (await GrainFactory.Ref<IUserGrain>(fromUid).GetSnapshot())?.Seq ?? 0;
         return CallResult.Success(Call!, seq);
     }
 

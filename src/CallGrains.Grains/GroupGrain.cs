@@ -155,7 +155,7 @@ public sealed class GroupGrain(
             return GroupResult.Refused(GroupOutcome.Invalid, $"member '{bad}' is not a uid (1-100 characters of [A-Za-z0-9_-])");
         }
 
-        var profiles = await Task.WhenAll(check.Select(uid => GrainFactory.GetGrain<IUserGrain>(uid).GetProfile()));
+        var profiles = await Task.WhenAll(check.Select(uid => GrainFactory.Ref<IUserGrain>(uid).GetProfile()));
         var missing = check.Where((_, i) => profiles[i] is null).ToList();
         return missing.Count == 0
             ? null

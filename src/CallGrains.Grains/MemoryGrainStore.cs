@@ -1,4 +1,5 @@
 using CallGrains.Abstractions;
+using Orleans.Concurrency;
 using Orleans.Storage;
 
 namespace CallGrains.Grains;
@@ -14,6 +15,10 @@ public interface IMemoryStoreGrain : IGrainWithIntegerKey
     [Alias("Write")]
     Task<string> Write(string key, byte[] data, string? etag);
 
+    /// <summary>As <see cref="Write"/>, for a state of an immutable type: kept as it is, never serialized within a silo.</summary>
+    [Alias("WriteValue")]
+    Task<string> WriteValue(string key, Immutable<object> value, string? etag);
+
     /// <summary>Deletes the state if <paramref name="etag"/> is the stored one; the key is forgotten.</summary>
     [Alias("Delete")]
     Task Delete(string key, string? etag);
@@ -24,13 +29,22 @@ public interface IMemoryStoreGrain : IGrainWithIntegerKey
 }
 
 [GenerateSerializer, Immutable, Alias("cg.StoredState")]
-public sealed record StoredState([property: Id(0)] byte[] Data, [property: Id(1)] string ETag);
+public sealed record StoredState([property: Id(0)] byte[]? Data, [property: Id(1)] string ETag)
+{
+    /// <summary>A state of an immutable type, kept as it is (<see cref="IMemoryStoreGrain.WriteValue"/>); null when <see cref="Data"/> holds it.</summary>
+    [Id(2)] public object? Value { get; init; }
+}
 
 /// <summary>
 /// Grain state in silo memory for the embedded default, spread over <see cref="Shards"/> grains so that any silo of an
 /// embedded cluster reads what another wrote. Unlike Orleans' memory storage, which keeps a null entry for every state
 /// ever cleared (so that a late writer with an old etag is caught), a cleared state is forgotten: at a settled call per
 /// cleared session, that entry was what still grew with every call after settled calls left grain state.
+/// States of types marked <see cref="ImmutableAttribute"/> (every CallGrains state: records of immutable collections,
+/// replaced and never changed in place) are kept as the objects they are, so a write within a silo costs no
+/// serialization; Orleans serializes them only when the shard lives on another silo of an embedded cluster. Other
+/// states (Orleans' own stream subscriptions) are serialized, so a later change of the grain's object cannot reach the
+/// stored copy.
 /// </summary>
 public sealed class MemoryGrainStore(IGrainFactory grains, IGrainStorageSerializer serializer) : IGrainStorage
 {
@@ -41,7 +55,7 @@ public sealed class MemoryGrainStore(IGrainFactory grains, IGrainStorageSerializ
         var key = Key(stateName, grainId);
         if (await Shard(key).Read(key) is { } stored)
         {
-            grainState.State = serializer.Deserialize<T>(BinaryData.FromBytes(stored.Data));
+            grainState.State = stored.Value is T value ? value : serializer.Deserialize<T>(BinaryData.FromBytes(stored.Data!));
             grainState.ETag = stored.ETag;
             grainState.RecordExists = true;
         }
@@ -50,7 +64,9 @@ public sealed class MemoryGrainStore(IGrainFactory grains, IGrainStorageSerializ
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var key = Key(stateName, grainId);
-        grainState.ETag = await Shard(key).Write(key, serializer.Serialize(grainState.State).ToArray(), grainState.ETag);
+        grainState.ETag = ByReference<T>.Kept && grainState.State is { } value
+            ? await Shard(key).WriteValue(key, new Immutable<object>(value), grainState.ETag)
+            : await Shard(key).Write(key, serializer.Serialize(grainState.State).ToArray(), grainState.ETag);
         grainState.RecordExists = true;
     }
 
@@ -64,7 +80,12 @@ public sealed class MemoryGrainStore(IGrainFactory grains, IGrainStorageSerializ
 
     private static string Key(string stateName, GrainId grainId) => $"{grainId}/{stateName}";
 
-    private IMemoryStoreGrain Shard(string key) => grains.GetGrain<IMemoryStoreGrain>(Fnv.Hash(key) % Shards);
+    private IMemoryStoreGrain Shard(string key) => grains.Ref<IMemoryStoreGrain>(Fnv.Hash(key) % Shards);
+
+    private static class ByReference<T>
+    {
+        public static readonly bool Kept = typeof(T).IsDefined(typeof(ImmutableAttribute), inherit: false);
+    }
 }
 
 /// <summary>One shard of <see cref="MemoryGrainStore"/>; it stays active for the life of its silo.</summary>
@@ -81,13 +102,10 @@ public sealed class MemoryStoreGrain : Grain, IMemoryStoreGrain
 
     public Task<StoredState?> Read(string key) => Task.FromResult(_states.GetValueOrDefault(key));
 
-    public Task<string> Write(string key, byte[] data, string? etag)
-    {
-        Check(key, etag);
-        var stored = new StoredState(data, Guid.NewGuid().ToString("N"));
-        _states[key] = stored;
-        return Task.FromResult(stored.ETag);
-    }
+    public Task<string> Write(string key, byte[] data, string? etag) => Store(key, new StoredState(data, NewETag()), etag);
+
+    public Task<string> WriteValue(string key, Immutable<object> value, string? etag) =>
+        Store(key, new StoredState(null, NewETag()) { Value = value.Value }, etag);
 
     public Task Delete(string key, string? etag)
     {
@@ -95,6 +113,15 @@ public sealed class MemoryStoreGrain : Grain, IMemoryStoreGrain
         _states.Remove(key);
         return Task.CompletedTask;
     }
+
+    private Task<string> Store(string key, StoredState stored, string? etag)
+    {
+        Check(key, etag);
+        _states[key] = stored;
+        return Task.FromResult(stored.ETag);
+    }
+
+    private static string NewETag() => Guid.NewGuid().ToString("N");
 
     public Task<int> Count(string prefix) => Task.FromResult(_states.Keys.Count(k => k.StartsWith(prefix, StringComparison.Ordinal)));
 

@@ -96,7 +96,7 @@ public sealed partial class PresenceSweeper(
 
             foreach (var uid in users)
             {
-                grains.GetGrain<IUserGrain>(uid).GatewayLost(gatewayId).Ignore();
+                grains.Ref<IUserGrain>(uid).GatewayLost(gatewayId).Ignore();
             }
 
             _told[gatewayId] = now;

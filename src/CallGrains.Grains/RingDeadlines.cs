@@ -95,13 +95,13 @@ public sealed partial class RingDeadlineSweeper(
         var due = await deadlines.ClaimDueAsync(now - Grace, Batch, now + Retry - Grace);
         foreach (var sessionId in due)
         {
-            grains.GetGrain<ICallSessionGrain>(sessionId).CheckDeadline().Ignore();
+            grains.Ref<ICallSessionGrain>(sessionId).CheckDeadline().Ignore();
         }
 
         var gone = await graces.ClaimDueAsync(now - Grace, Batch, now + Retry - Grace);
         foreach (var uid in gone)
         {
-            grains.GetGrain<IUserGrain>(uid).CheckGrace().Ignore();
+            grains.Ref<IUserGrain>(uid).CheckGrace().Ignore();
         }
 
         if (due.Count + gone.Count > 0)

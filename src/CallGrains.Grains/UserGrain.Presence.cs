@@ -41,7 +41,7 @@ public sealed partial class UserGrain
 
         // One-way (a user grain never awaits a session); repeated by the timer and the index until the slot is free.
         logger.GraceExpired(Uid, slot.SessionId);
-        GrainFactory.GetGrain<ICallSessionGrain>(slot.SessionId).Abandon(Uid).Ignore();
+        GrainFactory.Ref<ICallSessionGrain>(slot.SessionId).Abandon(Uid).Ignore();
     }
 
     /// <summary>
@@ -96,7 +96,7 @@ public sealed partial class UserGrain
 
             try
             {
-                var held = await GrainFactory.GetGrain<IStreamRelayGrain>(group.Key).HeldDevices(Uid).WaitAsync(DeliveryTimeout);
+                var held = await GrainFactory.Ref<IStreamRelayGrain>(group.Key).HeldDevices(Uid).WaitAsync(DeliveryTimeout);
                 if (held is { } sockets)
                 {
                     phantom.AddRange(group.Where(d => !sockets.Contains(new HeldDevice(d.DeviceId, d.Epoch))));

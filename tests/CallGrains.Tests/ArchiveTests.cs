@@ -229,6 +229,41 @@ public sealed class MemoryStoreTests(ClusterFixture fixture)
         Assert.Equal(CallStatus.Ended, (await kit.Session(calls[0]).GetCall(users[0])).Call!.Status);
     }
 
+    [Fact]
+    public async Task A_state_written_through_one_silo_is_read_through_the_other_and_a_mutable_one_is_a_copy()
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+
+        // Enough keys that both silos write to shards placed on either silo (kept by reference there, or sent over).
+        for (var i = 0; i < 2 * MemoryGrainStore.Shards; i++)
+        {
+            var id = GrainId.Create("test", $"ms-{run}-{i}");
+            var written = new GrainState<UserRef>(new UserRef($"u{i}", $"name {i}"));
+            await Store(i % 2).WriteStateAsync("s", id, written);
+
+            var read = new GrainState<UserRef>();
+            await Store((i + 1) % 2).ReadStateAsync("s", id, read);
+            Assert.True(read.RecordExists);
+            Assert.Equal(written.State, read.State);
+            Assert.Equal(written.ETag, read.ETag);
+
+            // A writer with an old etag is refused, wherever it writes from.
+            await Store(i % 2).WriteStateAsync("s", id, new GrainState<UserRef>(new UserRef("x", "x")) { ETag = read.ETag });
+            await Assert.ThrowsAsync<InconsistentStateException>(() => Store((i + 1) % 2).WriteStateAsync("s", id, read));
+
+            // A state of a type not marked immutable is serialized: changing the object after the write changes nothing stored.
+            List<string> items = ["before"];
+            await Store(i % 2).WriteStateAsync("m", id, new GrainState<List<string>>(items));
+            items.Add("after");
+            var back = new GrainState<List<string>>();
+            await Store(i % 2).ReadStateAsync("m", id, back);
+            Assert.Equal(["before"], back.State);
+        }
+    }
+
+    private IGrainStorage Store(int silo) =>
+        fixture.Cluster.Silos[silo].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageNames.Default);
+
     private static async Task<int> StoredAsync(ClusterFixture fixture, IEnumerable<string> sessionIds)
     {
         var stored = 0;

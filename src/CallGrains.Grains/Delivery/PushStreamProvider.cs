@@ -1,3 +1,4 @@
+using CallGrains.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Streams;
 
@@ -18,7 +19,7 @@ public sealed class PushStreamProvider(string name, IGrainFactory grainFactory, 
     public IAsyncStream<T> GetStream<T>(StreamId streamId) => new PushStream<T>(this, streamId);
 
     internal Task PublishAsync(StreamId streamId, object item) =>
-        grainFactory.GetGrain<IStreamRelayGrain>(streamId.GetKeyAsString()).Deliver(streamId, item);
+        grainFactory.Ref<IStreamRelayGrain>(streamId.GetKeyAsString()).Deliver(streamId, item);
 
     internal LocalStreamHub LocalHub(StreamId streamId) =>
         streamId.GetKeyAsString() == localSilo.SiloAddress.ToParsableString()
