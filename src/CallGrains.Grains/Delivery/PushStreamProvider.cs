@@ -12,17 +12,30 @@ namespace CallGrains.Grains.Delivery;
 /// </summary>
 public sealed class PushStreamProvider(string name, IGrainFactory grainFactory, LocalStreamHub hub, ILocalSiloDetails localSilo) : IStreamProvider
 {
+    private string? _localSilo;
+
     public string Name { get; } = name;
 
     public bool IsRewindable => false;
 
     public IAsyncStream<T> GetStream<T>(StreamId streamId) => new PushStream<T>(this, streamId);
 
-    internal Task PublishAsync(StreamId streamId, object item) =>
-        grainFactory.Ref<IStreamRelayGrain>(streamId.GetKeyAsString()).Deliver(streamId, item);
+    /// <summary>
+    /// To the stream's silo: with a grain call through its relay, or, for a stream of this silo, straight to the
+    /// subscribers here (what the relay would do after a hop that costs a message per event; ringing 100 members on one
+    /// silo is 100 of them). Stream items are immutable (<see cref="Abstractions.GatewayDelivery"/>), so passing the same
+    /// object is what the relay's call would pass within a silo.
+    /// </summary>
+    internal Task PublishAsync(StreamId streamId, object item)
+    {
+        var silo = streamId.GetKeyAsString();
+        return silo == LocalSilo ? hub.PublishAsync(streamId, item) : grainFactory.Ref<IStreamRelayGrain>(silo).Deliver(streamId, item);
+    }
+
+    private string LocalSilo => _localSilo ??= localSilo.SiloAddress.ToParsableString();
 
     internal LocalStreamHub LocalHub(StreamId streamId) =>
-        streamId.GetKeyAsString() == localSilo.SiloAddress.ToParsableString()
+        streamId.GetKeyAsString() == LocalSilo
             ? hub
             : throw new NotSupportedException($"stream {streamId} belongs to silo {streamId.GetKeyAsString()}: subscribe there");
 
