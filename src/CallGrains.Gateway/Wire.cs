@@ -167,12 +167,45 @@ public static class Wire
         w.WriteEndArray();
     }
 
-    public static byte[] Event(CallEvent evt) => Write(w =>
+    public static byte[] Event(CallEvent evt)
+    {
+        if (evt.Call is not { IsGroup: true } group)
+        {
+            return Write(w => WriteEvent(w, evt, null));
+        }
+
+        // A group call's JSON (its member list makes it most of the event) is copied once, into the event's own array:
+        // the rest is written with a one-byte stand-in at the call's place, which is then swapped for the call.
+        var call = GroupCallJson.GetValue(group, static c => Write(x => WriteCallObject(x, c, null)));
+        var at = -1;
+        var rest = Write(w => WriteEvent(w, evt, x =>
+        {
+            x.Flush();
+            at = (int)x.BytesCommitted;
+            x.WriteRawValue("0"u8, skipInputValidation: true);
+        }));
+        var bytes = new byte[rest.Length - 1 + call.Length];
+        rest.AsSpan(0, at).CopyTo(bytes);
+        call.CopyTo(bytes.AsSpan(at));
+        rest.AsSpan(at + 1).CopyTo(bytes.AsSpan(at + call.Length));
+        return bytes;
+    }
+
+    private static void WriteEvent(Utf8JsonWriter w, CallEvent evt, Action<Utf8JsonWriter>? writeGroupCall)
     {
         w.WriteStartObject();
         w.WriteString("event", evt.Type.Name());
         w.WriteNumber("seq", evt.Seq);
-        WriteCallOrNull(w, "call", evt.Call);
+        if (writeGroupCall is null)
+        {
+            WriteCallOrNull(w, "call", evt.Call);
+        }
+        else
+        {
+            w.WritePropertyName("call");
+            writeGroupCall(w);
+        }
+
         if (evt.Reason is { } reason)
         {
             w.WriteString("reason", reason.Name());
@@ -198,7 +231,7 @@ public static class Wire
         }
 
         w.WriteEndObject();
-    });
+    }
 
     public static byte[] Welcome(string deviceId, UserSnapshot snapshot) => Write(w =>
     {

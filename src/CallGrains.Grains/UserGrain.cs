@@ -323,10 +323,27 @@ public sealed partial class UserGrain(
             : State.Settled.Any(s => s.SessionId == sessionId && s.Version >= update.Version);
     }
 
+    /// <summary>The applied update last, without an older one of its call, the oldest dropped beyond <see cref="MaxSettled"/>: one array.</summary>
     private static ImmutableArray<AppliedUpdate> Remember(ImmutableArray<AppliedUpdate> settled, AppliedUpdate applied)
     {
-        var kept = settled.RemoveAll(s => s.SessionId == applied.SessionId).Add(applied);
-        return kept.Length > MaxSettled ? kept.RemoveRange(0, kept.Length - MaxSettled) : kept;
+        var others = 0;
+        foreach (var s in settled)
+        {
+            others += s.SessionId == applied.SessionId ? 0 : 1;
+        }
+
+        var skip = Math.Max(0, others + 1 - MaxSettled);
+        var kept = ImmutableArray.CreateBuilder<AppliedUpdate>(others - skip + 1);
+        foreach (var s in settled)
+        {
+            if (s.SessionId != applied.SessionId && skip-- <= 0)
+            {
+                kept.Add(s);
+            }
+        }
+
+        kept.Add(applied);
+        return kept.MoveToImmutable();
     }
 
     /// <summary>Stores the state; when the store fails, the change is forgotten here too and reloaded next time.</summary>
