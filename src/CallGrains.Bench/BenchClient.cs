@@ -138,12 +138,14 @@ public readonly record struct Message(string? Event, string? Id, bool Ok, string
 {
     public static Message Parse(ReadOnlySpan<byte> json, long ticks)
     {
+        // Property names are compared in place (no string per name): a ring of 100 is 100 messages of a few KiB each,
+        // read on the same cores as the server being measured.
         var reader = new Utf8JsonReader(json);
         string? evt = null, id = null, sessionId = null, error = null;
         var ok = false;
         var depth = 0;
-        string? parent = null;
-        string? property = null;
+        var parent = Field.Other;
+        var property = Field.Other;
         while (reader.Read())
         {
             switch (reader.TokenType)
@@ -156,13 +158,10 @@ public readonly record struct Message(string? Event, string? Id, bool Ok, string
                         parent = property;
                     }
 
-                    if (depth > 2 || reader.TokenType == JsonTokenType.StartArray)
+                    if (depth > 2)
                     {
-                        if (depth > 2)
-                        {
-                            reader.Skip();
-                            depth--;
-                        }
+                        reader.Skip();
+                        depth--;
                     }
 
                     break;
@@ -171,21 +170,21 @@ public readonly record struct Message(string? Event, string? Id, bool Ok, string
                     depth--;
                     break;
                 case JsonTokenType.PropertyName:
-                    property = reader.GetString();
+                    property = NameOf(ref reader);
                     break;
-                case JsonTokenType.String when depth == 1 && property == "event":
+                case JsonTokenType.String when depth == 1 && property == Field.Event:
                     evt = reader.GetString();
                     break;
-                case JsonTokenType.String when depth == 1 && property == "id":
+                case JsonTokenType.String when depth == 1 && property == Field.Id:
                     id = reader.GetString();
                     break;
-                case JsonTokenType.True when depth == 1 && property == "ok":
+                case JsonTokenType.True when depth == 1 && property == Field.Ok:
                     ok = true;
                     break;
-                case JsonTokenType.String when depth == 2 && parent == "call" && property == "sessionId":
+                case JsonTokenType.String when depth == 2 && parent == Field.Call && property == Field.SessionId:
                     sessionId = reader.GetString();
                     break;
-                case JsonTokenType.String when depth == 2 && parent == "error" && property == "code":
+                case JsonTokenType.String when depth == 2 && parent == Field.Error && property == Field.Code:
                     error = reader.GetString();
                     break;
             }
@@ -193,4 +192,26 @@ public readonly record struct Message(string? Event, string? Id, bool Ok, string
 
         return new Message(evt, id, ok, sessionId, error, ticks);
     }
+
+    private enum Field
+    {
+        Other,
+        Event,
+        Id,
+        Ok,
+        Call,
+        SessionId,
+        Error,
+        Code,
+    }
+
+    private static Field NameOf(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("event"u8) ? Field.Event
+        : reader.ValueTextEquals("id"u8) ? Field.Id
+        : reader.ValueTextEquals("ok"u8) ? Field.Ok
+        : reader.ValueTextEquals("call"u8) ? Field.Call
+        : reader.ValueTextEquals("sessionId"u8) ? Field.SessionId
+        : reader.ValueTextEquals("error"u8) ? Field.Error
+        : reader.ValueTextEquals("code"u8) ? Field.Code
+        : Field.Other;
 }
