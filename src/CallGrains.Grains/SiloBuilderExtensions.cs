@@ -1,5 +1,10 @@
 using CallGrains.Abstractions;
-using CallGrains.Grains.Delivery;
+using CallGrains.Grains.Calls;
+using CallGrains.Grains.Deadlines;
+using CallGrains.Grains.History;
+using CallGrains.Grains.PushStreams;
+using CallGrains.Grains.Storage;
+using CallGrains.Grains.Users;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Serialization;

@@ -1,4 +1,5 @@
-using CallGrains.Grains;
+using CallGrains.Grains.Deadlines;
+using CallGrains.Grains.Users;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using StackExchange.Redis;

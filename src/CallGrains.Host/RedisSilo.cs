@@ -1,5 +1,8 @@
 using CallGrains.Abstractions;
 using CallGrains.Grains;
+using CallGrains.Grains.Deadlines;
+using CallGrains.Grains.Storage;
+using CallGrains.Grains.Users;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization;

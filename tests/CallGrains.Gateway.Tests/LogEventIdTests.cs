@@ -9,7 +9,7 @@ public sealed class LogEventIdTests
     [Fact]
     public void Every_log_message_of_the_server_has_its_own_event_id()
     {
-        Assembly[] server = [typeof(Wire).Assembly, typeof(CallGrains.Grains.CallRules).Assembly, typeof(CallGrains.Host.SiloOptions).Assembly];
+        Assembly[] server = [typeof(Wire).Assembly, typeof(CallGrains.Grains.CallOptions).Assembly, typeof(CallGrains.Host.SiloOptions).Assembly];
         var messages = server
             .SelectMany(a => a.GetTypes())
             .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))

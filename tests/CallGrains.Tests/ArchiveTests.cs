@@ -1,5 +1,7 @@
 using CallGrains.Abstractions;
 using CallGrains.Grains;
+using CallGrains.Grains.History;
+using CallGrains.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
 using Orleans.TestingHost;

@@ -1,5 +1,6 @@
 using CallGrains.Abstractions;
 using CallGrains.Grains;
+using CallGrains.Grains.History;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Time.Testing;

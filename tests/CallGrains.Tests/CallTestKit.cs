@@ -53,6 +53,25 @@ public sealed class CallTestKit(InProcessTestCluster cluster)
         }
     }
 
+    /// <summary>
+    /// Waits until every user is free. A session reads settled once its transition is stored, while the releases it
+    /// owes the parties are still on their way, so a settle observed from outside the call is followed by this.
+    /// </summary>
+    public Task EventuallyFreeAsync(params string[] uids) =>
+        EventuallyAsync(async () =>
+        {
+            foreach (var uid in uids)
+            {
+                var snap = await SnapshotAsync(uid);
+                if (snap.ActiveCall is not null || !snap.Ringing.IsEmpty)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }, $"{string.Join(", ", uids)} free of every call");
+
     public Task<CallResult> CallAsync(string caller, string callee, int? timeoutSeconds = LongTimeout, string? deviceId = null, string? sessionId = null) =>
         Session(sessionId ?? Identifiers.NewSessionId()).InitiateCall(new InitiateRequest
         {

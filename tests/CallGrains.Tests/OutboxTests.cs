@@ -1,5 +1,6 @@
 using CallGrains.Abstractions;
 using CallGrains.Grains;
+using CallGrains.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
 using Orleans.TestingHost;

@@ -91,7 +91,7 @@ public sealed class PresenceTests(ClusterFixture fixture)
         await probe.DisconnectAsync(_kit.Client, a);
 
         await CallTestKit.EventuallyAsync(async () => (await _kit.Session(call.SessionId).Peek())!.Status == CallStatus.Cancelled, "cancelled");
-        await _kit.AssertFreeAsync(a, b);
+        await _kit.EventuallyFreeAsync(a, b);
         await probe.WaitForAsync(b, 2);
         Assert.Equal(CancelReason.Cancelled, probe.For(b)[1].Reason);
     }
@@ -106,7 +106,7 @@ public sealed class PresenceTests(ClusterFixture fixture)
         await probe.DisconnectAsync(_kit.Client, b);
 
         await CallTestKit.EventuallyAsync(async () => (await _kit.Session(call.SessionId).Peek())!.Status == CallStatus.Unanswered, "unanswered");
-        await _kit.AssertFreeAsync(a, b);
+        await _kit.EventuallyFreeAsync(a, b);
     }
 
     [Fact]
@@ -119,7 +119,7 @@ public sealed class PresenceTests(ClusterFixture fixture)
         await probe.DisconnectAsync(_kit.Client, b);
 
         await CallTestKit.EventuallyAsync(async () => (await _kit.Session(call.SessionId).Peek())!.Status == CallStatus.Ended, "ended");
-        await _kit.AssertFreeAsync(a, b);
+        await _kit.EventuallyFreeAsync(a, b);
         await probe.WaitForAsync(a, 2);
         Assert.Equal(CallEventType.CallEndedMessageReceived, probe.For(a)[1].Type);
     }

@@ -1,5 +1,5 @@
 using CallGrains.Abstractions;
-using CallGrains.Grains;
+using CallGrains.Grains.Calls;
 
 namespace CallGrains.Tests;
 

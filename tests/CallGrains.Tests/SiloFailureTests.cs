@@ -1,5 +1,5 @@
 using CallGrains.Abstractions;
-using CallGrains.Grains;
+using CallGrains.Grains.Deadlines;
 using CallGrains.Host;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,9 +1,9 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
-using CallGrains.Grains.Delivery;
+using CallGrains.Grains.PushStreams;
 using Orleans.Runtime.Placement;
 
-namespace CallGrains.Grains;
+namespace CallGrains.Grains.Users;
 
 /// <summary>
 /// Presence: which devices count, the disconnect grace, and where the grain lives. A device counts while its gateway

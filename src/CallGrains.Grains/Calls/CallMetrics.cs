@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using CallGrains.Abstractions;
 
-namespace CallGrains.Grains;
+namespace CallGrains.Grains.Calls;
 
 /// <summary>The grains' meter: calls by the final status they settled in, and their move into the call log.</summary>
 public sealed class CallMetrics : IDisposable

@@ -2,7 +2,7 @@ using CallGrains.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Streams;
 
-namespace CallGrains.Grains.Delivery;
+namespace CallGrains.Grains.PushStreams;
 
 /// <summary>
 /// An Orleans stream provider that pushes each item with one grain call to the silo that owns the stream, instead

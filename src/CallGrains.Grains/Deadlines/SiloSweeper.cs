@@ -1,4 +1,4 @@
-namespace CallGrains.Grains;
+namespace CallGrains.Grains.Deadlines;
 
 /// <summary>
 /// A loop every silo runs while it is active: once per <see cref="Interval"/>, one <see cref="SweepAsync"/>. A sweep

@@ -1,6 +1,6 @@
 using CallGrains.Abstractions;
 
-namespace CallGrains.Grains.Delivery;
+namespace CallGrains.Grains.PushStreams;
 
 /// <summary>What cluster membership says about a gateway, named by its silo's address (<see cref="GatewayIdentity"/>).</summary>
 public static class Gateways

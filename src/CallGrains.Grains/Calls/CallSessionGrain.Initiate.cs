@@ -1,6 +1,6 @@
 using CallGrains.Abstractions;
 
-namespace CallGrains.Grains;
+namespace CallGrains.Grains.Calls;
 
 /// <summary>
 /// Starting a 1:1 call: reserving both users in uid order, glare, and repairing slots left behind by calls that

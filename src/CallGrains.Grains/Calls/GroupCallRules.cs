@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
 
-namespace CallGrains.Grains;
+namespace CallGrains.Grains.Calls;
 
 /// <summary>
 /// The rules of a group call (PROTOCOL section 6, "Group calls"), with no storage, timers or messages: given the call

@@ -3,7 +3,7 @@ using CallGrains.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Concurrency;
 
-namespace CallGrains.Grains.Delivery;
+namespace CallGrains.Grains.PushStreams;
 
 /// <summary>Carries one stream item to the silo that owns the stream; used only by <see cref="PushStreamProvider"/>.</summary>
 [Alias("cg.IStreamRelayGrain")]

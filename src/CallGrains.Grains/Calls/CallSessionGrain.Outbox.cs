@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
 
-namespace CallGrains.Grains;
+namespace CallGrains.Grains.Calls;
 
 /// <summary>
 /// Storing a transition with the updates it owes (the outbox), delivering them to the parties' user grains, and moving

@@ -1,7 +1,7 @@
 using Orleans.Placement;
 using Orleans.Runtime.Placement;
 
-namespace CallGrains.Grains.Delivery;
+namespace CallGrains.Grains.PushStreams;
 
 /// <summary>
 /// Places a grain on the silo its key names (the key is a <see cref="SiloAddress"/> in parsable form). A gateway's

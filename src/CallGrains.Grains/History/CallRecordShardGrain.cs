@@ -1,7 +1,7 @@
 using CallGrains.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace CallGrains.Grains;
+namespace CallGrains.Grains.History;
 
 /// <summary>Final records of settled calls by session id, for one shard of them (<see cref="MemoryCallLog"/>).</summary>
 [Alias("cg.ICallRecordShardGrain")]

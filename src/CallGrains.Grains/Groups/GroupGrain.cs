@@ -1,8 +1,9 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
+using CallGrains.Grains.Storage;
 using Microsoft.Extensions.Options;
 
-namespace CallGrains.Grains;
+namespace CallGrains.Grains.Groups;
 
 [GenerateSerializer, Immutable, Alias("cg.GroupState")]
 public sealed record GroupState

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Orleans.Streams;
 
-namespace CallGrains.Grains.Delivery;
+namespace CallGrains.Grains.PushStreams;
 
 /// <summary>The subscribers in this silo of the push streams this silo owns.</summary>
 public sealed class LocalStreamHub

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
 
-namespace CallGrains.Grains;
+namespace CallGrains.Grains.Calls;
 
 /// <summary>
 /// Group calls: starting one (claim the group's one live call, reserve the initiator, ring the members in parallel)

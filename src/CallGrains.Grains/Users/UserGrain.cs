@@ -1,56 +1,12 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
-using CallGrains.Grains.Delivery;
+using CallGrains.Grains.Deadlines;
+using CallGrains.Grains.PushStreams;
+using CallGrains.Grains.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace CallGrains.Grains;
-
-[GenerateSerializer, Immutable, Alias("cg.UserState")]
-public sealed record UserState
-{
-    [Id(0)] public UserRef? Profile { get; init; }
-    [Id(1)] public long Seq { get; init; }
-    [Id(2)] public CallSlot? Slot { get; init; }
-    [Id(3)] public ImmutableArray<DeviceInfo> Devices { get; init; } = [];
-
-    /// <summary>Tokens carry the generation they were issued in; revoking moves it on.</summary>
-    [Id(4)] public long TokenGeneration { get; init; }
-
-    /// <summary>The last registration epoch given out.</summary>
-    [Id(5)] public long Epochs { get; init; }
-
-    /// <summary>When the disconnect grace of a user with no device left in a call ends; null when not in grace.</summary>
-    [Id(6)] public DateTimeOffset? GraceEndsAt { get; init; }
-
-    /// <summary>The last transitions applied of calls that released this user, newest last (at most <see cref="UserGrain.MaxSettled"/>).</summary>
-    [Id(7)] public ImmutableArray<AppliedUpdate> Settled { get; init; } = [];
-
-    /// <summary>The last numbered event published, so that a redelivered update publishes it again with its seq.</summary>
-    [Id(8)] public SentEvent? LastEvent { get; init; }
-}
-
-/// <summary>The one call a user is in, as the session that holds it last told the user.</summary>
-[GenerateSerializer, Immutable, Alias("cg.CallSlot")]
-public sealed record CallSlot
-{
-    [Id(0)] public required CallInfo Call { get; init; }
-    [Id(1)] public required CallRole Role { get; init; }
-    [Id(2)] public required string PeerId { get; init; }
-    [Id(3)] public required SlotPhase Phase { get; init; }
-    [Id(4)] public DateTimeOffset? ExpiresAt { get; init; }
-
-    /// <summary>The session's transition this slot reflects (<see cref="SlotUpdate.Version"/>).</summary>
-    [Id(5)] public long Version { get; init; }
-
-    public string SessionId => Call.SessionId;
-}
-
-[GenerateSerializer, Immutable, Alias("cg.AppliedUpdate")]
-public sealed record AppliedUpdate([property: Id(0)] string SessionId, [property: Id(1)] long Version);
-
-[GenerateSerializer, Immutable, Alias("cg.SentEvent")]
-public sealed record SentEvent([property: Id(0)] AppliedUpdate Update, [property: Id(1)] GatewayDelivery Delivery);
+namespace CallGrains.Grains.Users;
 
 /// <summary>
 /// One user. Keeps the one active-call slot that makes the user busy, the user's devices and the seq that numbers
@@ -491,15 +447,4 @@ public sealed partial class UserGrain(
 
         return revoked.Count > 0;
     }
-}
-
-public static class StorageNames
-{
-    public const string Default = "Default";
-
-    /// <summary>Where Orleans keeps stream subscriptions.</summary>
-    public const string PubSub = "PubSubStore";
-
-    /// <summary>Every store a CallGrains silo has.</summary>
-    public static readonly IReadOnlyList<string> All = [Default, PubSub];
 }

@@ -1,0 +1,45 @@
+using System.Collections.Immutable;
+using CallGrains.Abstractions;
+using CallGrains.Grains.Deadlines;
+
+namespace CallGrains.Grains.Calls;
+
+[GenerateSerializer, Immutable, Alias("cg.CallSessionState")]
+public sealed record CallSessionState
+{
+    [Id(0)] public CallInfo? Call { get; init; }
+
+    /// <summary>The callee of a 1:1 call.</summary>
+    [Id(1)] public string? CalleeUid { get; init; }
+
+    /// <summary>When a ringing call becomes unanswered.</summary>
+    [Id(2)] public DateTimeOffset? RingDeadline { get; init; }
+
+    /// <summary>The call has an entry in the durable wake-up index (<see cref="IRingDeadlines"/>).</summary>
+    [Id(3)] public bool Watched { get; init; }
+
+    /// <summary>The device each participant is in the call on (the one that initiated or accepted), for signals.</summary>
+    [Id(4)] public ImmutableDictionary<string, string> Devices { get; init; } = ImmutableDictionary<string, string>.Empty;
+
+    /// <summary>Transitions so far; each one's updates carry its number, so the parties apply each exactly once.</summary>
+    [Id(5)] public long Version { get; init; }
+
+    /// <summary>
+    /// The updates of transitions stored with them and not known to be applied by their users, in order (at most
+    /// <see cref="CallSessionGrain.MaxOutbox"/>). Stored in the same write as the transition, so a crash between storing
+    /// and telling leaves them here for redelivery.
+    /// </summary>
+    [Id(6)] public ImmutableArray<OutboxItem> Outbox { get; init; } = [];
+
+    /// <summary>When a group call with one participant left alone ends by itself (<see cref="CallOptions.IdleSessionEndSeconds"/>).</summary>
+    [Id(7)] public DateTimeOffset? IdleDeadline { get; init; }
+
+    /// <summary>When the call is next due: its ring deadline while it rings for someone, or its idle end.</summary>
+    public DateTimeOffset? DueAt => Call is { } call && CallRules.Rings(call) && RingDeadline is { } ring
+        ? IdleDeadline is { } idle && idle < ring ? idle : ring
+        : IdleDeadline;
+}
+
+/// <summary>An update for one party's user grain, waiting in a session's outbox.</summary>
+[GenerateSerializer, Immutable, Alias("cg.OutboxItem")]
+public sealed record OutboxItem([property: Id(0)] string Uid, [property: Id(1)] SlotUpdate Update);
