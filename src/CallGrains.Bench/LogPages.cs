@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using CallGrains.Abstractions;
 using CallGrains.Grains;
-using CallGrains.Host;
+using CallGrains.Host.Redis;
 using CallGrains.LocalCluster;
 using HdrHistogram;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,3 +1,4 @@
+using CallGrains.Host.Redis;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using StackExchange.Redis;
 

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net;
 using CallGrains.Grains;
+using CallGrains.Host.Redis;
 using Orleans.Configuration;
 
 namespace CallGrains.Host;

@@ -1,6 +1,6 @@
 using CallGrains.Abstractions;
 using CallGrains.Grains;
-using CallGrains.Host;
+using CallGrains.Host.Redis;
 using CallGrains.LocalCluster;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

@@ -1,5 +1,5 @@
 using CallGrains.Grains;
-using CallGrains.Host;
+using CallGrains.Host.Redis;
 using CallGrains.LocalCluster;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;

@@ -108,15 +108,15 @@ public sealed class ReferenceModel
     // around them, written as plainly as it can be: one slot per user, one step per request, no storage or delivery.
     public Outcome Accept(string sessionId, string uid) => Decide(
         sessionId,
-        view => view.Call.IsGroup ? GroupCallRules.Accept(view, uid, null, Now) : CallRules.Accept(view, uid, null, Now));
+        view => CallKindRules.Accept(view, uid, null, Now));
 
     public Outcome Reject(string sessionId, string uid, CallStatus status) => Decide(
         sessionId,
-        view => view.Call.IsGroup ? GroupCallRules.Reject(view, uid, status, null, Now) : CallRules.Reject(view, uid, status, null, Now));
+        view => CallKindRules.Reject(view, uid, status, null, Now));
 
     public Outcome End(string sessionId, string uid) => Decide(
         sessionId,
-        view => view.Call.IsGroup ? GroupCallRules.End(view, uid, null, Now) : CallRules.End(view, uid, null, Now));
+        view => CallKindRules.End(view, uid, null, Now));
 
     public Outcome Leave(string sessionId, string uid) =>
         Calls[sessionId].Group is null ? new(CallErrorCode.BadRequest, null, null) : Decide(sessionId, view => GroupCallRules.Leave(view, uid, null, Now));

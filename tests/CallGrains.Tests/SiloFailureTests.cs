@@ -1,6 +1,6 @@
 using CallGrains.Abstractions;
 using CallGrains.Grains.Deadlines;
-using CallGrains.Host;
+using CallGrains.Host.Redis;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CallGrains.Tests;

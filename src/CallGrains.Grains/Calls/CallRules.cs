@@ -63,7 +63,10 @@ public static class CallRules
     };
 
     /// <summary>Whether the call rings for someone: a 1:1 call while initiated, a group call while a member rings.</summary>
-    public static bool Rings(CallInfo call) => call.IsGroup ? GroupCallRules.Rings(call) : call.Status == CallStatus.Initiated;
+    public static bool Rings(CallInfo call) => call.Status == CallStatus.Initiated;
+
+    /// <summary>A 1:1 party's slot is restated only once the call is ongoing; a ringing slot lapses by its own expiry.</summary>
+    public static SlotPhase? PhaseOf(CallInfo call) => call.Status == CallStatus.Ongoing ? SlotPhase.Ongoing : null;
 
     /// <summary>Both parties reserved: the callee's devices ring.</summary>
     public static Decision Ring(CallInfo call) => new()

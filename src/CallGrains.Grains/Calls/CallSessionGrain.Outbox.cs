@@ -19,7 +19,7 @@ public sealed partial class CallSessionGrain
     {
         var previous = state.State;
         var now = time.GetUtcNow();
-        var ringing = CallRules.Rings(call);
+        var ringing = CallKindRules.Rings(call);
         var settles = call.Status.IsFinal() && previous.Call?.Status.IsFinal() != true;
 
         // Each update of a transition for the same user gets its own version (a group's first join tells the initiator

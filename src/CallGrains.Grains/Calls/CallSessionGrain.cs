@@ -107,8 +107,7 @@ public sealed partial class CallSessionGrain(
             return missing;
         }
 
-        await CatchUpAsync();
-        var decision = Call!.IsGroup ? GroupCallRules.Accept(View!, uid, deviceId, time.GetUtcNow()) : CallRules.Accept(View!, uid, deviceId, time.GetUtcNow());
+        var decision = await DecideAsync(now => CallKindRules.Accept(View!, uid, deviceId, now));
         if (decision.Refusal is null)
         {
             // The device that answered is the one the call's signals go to.
@@ -121,15 +120,11 @@ public sealed partial class CallSessionGrain(
     public async Task<CallResult> RejectCall(string uid, CallStatus status, string? deviceId) =>
         CallRules.RefuseRejectStatus(status)
         ?? await MissingAsync(uid)
-        ?? await ApplyAsync(await DecideAsync(
-            now => CallRules.Reject(View!, uid, status, deviceId, now),
-            now => GroupCallRules.Reject(View!, uid, status, deviceId, now)), uid);
+        ?? await ApplyAsync(await DecideAsync(now => CallKindRules.Reject(View!, uid, status, deviceId, now)), uid);
 
     public async Task<CallResult> EndCall(string uid, string? deviceId) =>
         await MissingAsync(uid)
-        ?? await ApplyAsync(await DecideAsync(
-            now => CallRules.End(View!, uid, deviceId, now),
-            now => GroupCallRules.End(View!, uid, deviceId, now)), uid);
+        ?? await ApplyAsync(await DecideAsync(now => CallKindRules.End(View!, uid, deviceId, now)), uid);
 
     public async Task<CallResult> GetCall(string uid)
     {
@@ -184,7 +179,7 @@ public sealed partial class CallSessionGrain(
             // move to the parties' histories is due (deactivating here lost that move, and the call stayed in storage).
             LeaveIfNotLive();
         }
-        else if ((Call.IsGroup ? GroupCallRules.PhaseOf(Call, uid) : Call.Status == CallStatus.Ongoing ? SlotPhase.Ongoing : null) is { } phase)
+        else if (CallKindRules.PhaseOf(Call, uid) is { } phase)
         {
             await UpdateAsync(uid, Call, phase, null, null);
         }
@@ -196,7 +191,7 @@ public sealed partial class CallSessionGrain(
     {
         var decision = Call is null
             ? Decision.Allowed
-            : await DecideAsync(now => CallRules.Abandon(View!, uid, now), now => GroupCallRules.Abandon(View!, uid, now));
+            : await DecideAsync(now => CallKindRules.Abandon(View!, uid, now));
         if (decision.Next is null)
         {
             // Settled already, or not theirs: make sure the user's slot agrees, since that is why the grace timer fires.
@@ -240,7 +235,7 @@ public sealed partial class CallSessionGrain(
 
         if (View!.RingsPast(now))
         {
-            var timeOut = Call.IsGroup ? GroupCallRules.TimeOut(View, now) : CallRules.TimeOut(View, now);
+            var timeOut = CallKindRules.TimeOut(View, now);
             await ApplyAsync(timeOut, Call.Initiator.Uid);
         }
 
@@ -261,15 +256,10 @@ public sealed partial class CallSessionGrain(
     }
 
     /// <summary>Decides a command by the rules of the call's kind (a group call caught up with its deadline first).</summary>
-    private async Task<Decision> DecideAsync(Func<DateTimeOffset, Decision> oneToOne, Func<DateTimeOffset, Decision> group)
+    private async Task<Decision> DecideAsync(Func<DateTimeOffset, Decision> decide)
     {
-        if (!Call!.IsGroup)
-        {
-            return oneToOne(time.GetUtcNow());
-        }
-
         await CatchUpAsync();
-        return group(time.GetUtcNow());
+        return decide(time.GetUtcNow());
     }
 
     /// <summary>

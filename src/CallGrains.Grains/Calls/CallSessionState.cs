@@ -35,7 +35,7 @@ public sealed record CallSessionState
     [Id(7)] public DateTimeOffset? IdleDeadline { get; init; }
 
     /// <summary>When the call is next due: its ring deadline while it rings for someone, or its idle end.</summary>
-    public DateTimeOffset? DueAt => Call is { } call && CallRules.Rings(call) && RingDeadline is { } ring
+    public DateTimeOffset? DueAt => Call is { } call && CallKindRules.Rings(call) && RingDeadline is { } ring
         ? IdleDeadline is { } idle && idle < ring ? idle : ring
         : IdleDeadline;
 }

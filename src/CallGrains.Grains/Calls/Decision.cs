@@ -16,7 +16,7 @@ public sealed record CallView(CallInfo Call, string Callee, DateTimeOffset? Ring
 
     public string Peer(string uid) => uid == Call.Initiator.Uid ? Callee : Call.Initiator.Uid;
 
-    public bool RingsPast(DateTimeOffset now) => CallRules.Rings(Call) && RingDeadline is { } deadline && now >= deadline;
+    public bool RingsPast(DateTimeOffset now) => CallKindRules.Rings(Call) && RingDeadline is { } deadline && now >= deadline;
 }
 
 /// <summary>

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using CallGrains.Abstractions;
 using CallGrains.Grains.Deadlines;
 using CallGrains.Grains.PushStreams;
@@ -31,9 +30,6 @@ public sealed partial class UserGrain(
     TimeProvider time,
     ILogger<UserGrain> logger) : Grain, IUserGrain, IUserSlotGrain
 {
-    /// <summary>Applied transitions of released calls remembered to drop their redeliveries.</summary>
-    public const int MaxSettled = 16;
-
     // Revocation close orders are repeated this often, this many times, while devices of revoked tokens remain.
     private static readonly TimeSpan RevocationRepeat = TimeSpan.FromSeconds(5);
     private const int RevocationRepeats = 6;
@@ -172,22 +168,10 @@ public sealed partial class UserGrain(
 
     public async Task<Reservation> Reserve(SlotRequest request)
     {
-        var answer = Decide(request);
+        var answer = SlotRules.Reserve(State, FreshSlot(), request);
         if (answer.Outcome == ReservationOutcome.Reserved && State.Slot?.SessionId != request.Call.SessionId)
         {
-            // The caller's slot shows the call with the caller's own profile, which only this grain knows.
-            var call = request.Role == CallRole.Caller ? request.Call with { Initiator = State.Profile! } : request.Call;
-            state.State = State with
-            {
-                Slot = new CallSlot
-                {
-                    Call = call,
-                    Role = request.Role,
-                    PeerId = request.PeerId,
-                    Phase = SlotPhase.Pending,
-                    ExpiresAt = request.ExpiresAt,
-                },
-            };
+            state.State = State with { Slot = SlotRules.Pending(State, request) };
             await SaveAsync();
             ArmPresenceCheck();
         }
@@ -195,16 +179,15 @@ public sealed partial class UserGrain(
         return answer;
     }
 
-    public Task<Reservation> Probe(SlotRequest request) => Task.FromResult(Decide(request));
+    public Task<Reservation> Probe(SlotRequest request) => Task.FromResult(SlotRules.Reserve(State, FreshSlot(), request));
 
     public async Task<long> Update(SlotUpdate update)
     {
-        var sessionId = update.Call.SessionId;
         var slot = FreshSlot();
-        if (IsRepeat(update, slot))
+        if (SlotRules.IsRepeat(State, slot, update))
         {
             // Applied before (the session redelivers until it knows): the same event again, with the seq it got.
-            if (State.LastEvent is { } last && last.Update == new AppliedUpdate(sessionId, update.Version))
+            if (State.LastEvent is { } last && last.Update == new AppliedUpdate(update.Call.SessionId, update.Version))
             {
                 await PublishAsync(last.Delivery);
             }
@@ -212,37 +195,10 @@ public sealed partial class UserGrain(
             return State.Seq;
         }
 
-        var next = State;
-        if (slot?.SessionId == sessionId)
+        var (next, delivery, mismatch) = SlotRules.Apply(Uid, State, slot, update);
+        if (mismatch)
         {
-            next = update.Phase == SlotPhase.Free
-                ? next with { Slot = null, Settled = Remember(next.Settled, new AppliedUpdate(sessionId, update.Version)) }
-                : next with { Slot = slot with { Call = update.Call, Phase = update.Phase, Version = Math.Max(slot.Version, update.Version) } };
-        }
-        else if (slot is null && update.Phase == SlotPhase.Ongoing)
-        {
-            // The slot went stale (the session was slow past the ring deadline); the user did join this call.
-            next = next with { Slot = NewSlot(update, SlotPhase.Ongoing) };
-        }
-        else
-        {
-            if (update.Phase != SlotPhase.Free)
-            {
-                logger.SlotMismatch(sessionId, Uid, slot?.SessionId);
-            }
-
-            if (update.Version > 0)
-            {
-                next = next with { Settled = Remember(next.Settled, new AppliedUpdate(sessionId, update.Version)) };
-            }
-        }
-
-        GatewayDelivery? delivery = null;
-        if (update.Event is { } evt)
-        {
-            var numbered = evt with { Seq = next.Seq + 1, Call = evt.Call ?? update.Call };
-            delivery = new GatewayDelivery(Uid, update.ExceptDeviceId, numbered);
-            next = next with { Seq = numbered.Seq, LastEvent = new SentEvent(new AppliedUpdate(sessionId, update.Version), delivery) };
+            logger.SlotMismatch(update.Call.SessionId, Uid, slot?.SessionId);
         }
 
         var freed = next.Slot is null && State.Slot is not null;
@@ -265,43 +221,6 @@ public sealed partial class UserGrain(
         return State.Seq;
     }
 
-    /// <summary>Whether <paramref name="update"/> was applied already: the slot or a released call shows its version.</summary>
-    private bool IsRepeat(SlotUpdate update, CallSlot? slot)
-    {
-        if (update.Version == 0)
-        {
-            return false;
-        }
-
-        var sessionId = update.Call.SessionId;
-        return slot?.SessionId == sessionId
-            ? update.Version <= slot.Version
-            : State.Settled.Any(s => s.SessionId == sessionId && s.Version >= update.Version);
-    }
-
-    /// <summary>The applied update last, without an older one of its call, the oldest dropped beyond <see cref="MaxSettled"/>: one array.</summary>
-    private static ImmutableArray<AppliedUpdate> Remember(ImmutableArray<AppliedUpdate> settled, AppliedUpdate applied)
-    {
-        var others = 0;
-        foreach (var s in settled)
-        {
-            others += s.SessionId == applied.SessionId ? 0 : 1;
-        }
-
-        var skip = Math.Max(0, others + 1 - MaxSettled);
-        var kept = ImmutableArray.CreateBuilder<AppliedUpdate>(others - skip + 1);
-        foreach (var s in settled)
-        {
-            if (s.SessionId != applied.SessionId && skip-- <= 0)
-            {
-                kept.Add(s);
-            }
-        }
-
-        kept.Add(applied);
-        return kept.MoveToImmutable();
-    }
-
     /// <summary>Stores the state; when the store fails, the change is forgotten here too and reloaded next time.</summary>
     private async Task SaveAsync()
     {
@@ -316,49 +235,11 @@ public sealed partial class UserGrain(
         }
     }
 
-    private CallSlot NewSlot(SlotUpdate update, SlotPhase phase) => new()
-    {
-        Call = update.Call,
-        Role = update.Call.Initiator.Uid == Uid ? CallRole.Caller : CallRole.Callee,
-        PeerId = update.Call.Initiator.Uid == Uid ? update.Call.ReceiverId : update.Call.Initiator.Uid,
-        Phase = phase,
-        Version = update.Version,
-    };
-
-    private Reservation Decide(SlotRequest request)
-    {
-        if (State.Profile is null)
-        {
-            return new Reservation { Outcome = ReservationOutcome.UserNotFound };
-        }
-
-        var slot = FreshSlot();
-        if (slot is null || slot.SessionId == request.Call.SessionId)
-        {
-            return new Reservation { Outcome = ReservationOutcome.Reserved, Seq = State.Seq, Profile = State.Profile };
-        }
-
-        var glare = slot.Phase is SlotPhase.Pending or SlotPhase.Ringing
-            && slot.Role != request.Role
-            && slot.PeerId == request.PeerId
-            && slot.Call.ReceiverType == ReceiverType.User
-            && request.Call.ReceiverType == ReceiverType.User;
-        return new Reservation
-        {
-            Outcome = glare ? ReservationOutcome.Glare : ReservationOutcome.Taken,
-            Seq = State.Seq,
-            HeldBy = slot.SessionId,
-            HeldRole = slot.Role,
-            HeldPhase = slot.Phase,
-            Profile = State.Profile,
-        };
-    }
-
     /// <summary>The slot, unless it is a ringing call whose session has let it lapse.</summary>
     private CallSlot? FreshSlot()
     {
         var slot = State.Slot;
-        if (slot is { ExpiresAt: { } expires } && slot.Phase != SlotPhase.Ongoing && time.GetUtcNow() > expires)
+        if (slot is not null && SlotRules.IsLapsed(slot, time.GetUtcNow()))
         {
             logger.StaleSlotReleased(Uid, slot.SessionId);
             state.State = State with { Slot = null };
@@ -368,26 +249,7 @@ public sealed partial class UserGrain(
         return slot;
     }
 
-    private UserSnapshot? BuildSnapshot()
-    {
-        if (State.Profile is null)
-        {
-            return null;
-        }
-
-        var slot = FreshSlot();
-        var ringing = slot is { Role: CallRole.Callee, Phase: SlotPhase.Ringing };
-        var active = slot is not null && !ringing && (slot.Phase == SlotPhase.Ongoing || slot.Role == CallRole.Caller);
-        return new UserSnapshot
-        {
-            Uid = Uid,
-            Name = State.Profile.Name,
-            Seq = State.Seq,
-            ActiveCall = active ? slot!.Call : null,
-            Ringing = ringing ? [slot!.Call] : [],
-            Devices = State.Devices,
-        };
-    }
+    private UserSnapshot? BuildSnapshot() => SlotRules.Snapshot(Uid, State, FreshSlot());
 
     /// <summary>
     /// Hands a delivery to every gateway holding a device it is for, all at once, each given at most

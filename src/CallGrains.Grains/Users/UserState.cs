@@ -20,7 +20,7 @@ public sealed record UserState
     /// <summary>When the disconnect grace of a user with no device left in a call ends; null when not in grace.</summary>
     [Id(6)] public DateTimeOffset? GraceEndsAt { get; init; }
 
-    /// <summary>The last transitions applied of calls that released this user, newest last (at most <see cref="UserGrain.MaxSettled"/>).</summary>
+    /// <summary>The last transitions applied of calls that released this user, newest last (at most <see cref="SlotRules.MaxSettled"/>).</summary>
     [Id(7)] public ImmutableArray<AppliedUpdate> Settled { get; init; } = [];
 
     /// <summary>The last numbered event published, so that a redelivered update publishes it again with its seq.</summary>

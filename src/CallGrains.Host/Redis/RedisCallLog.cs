@@ -6,7 +6,7 @@ using Orleans.Configuration;
 using Orleans.Serialization;
 using StackExchange.Redis;
 
-namespace CallGrains.Host;
+namespace CallGrains.Host.Redis;
 
 /// <summary>
 /// Call history in Redis (docs/architecture.md, "Call history and retention"):

@@ -9,7 +9,7 @@ using Orleans.Serialization;
 using Orleans.Storage;
 using StackExchange.Redis;
 
-namespace CallGrains.Host;
+namespace CallGrains.Host.Redis;
 
 public static class RedisSilo
 {
