@@ -212,8 +212,8 @@ public static class Limits
     /// <summary>Opaque signal data relayed between participants.</summary>
     public const int MaxSignalBytes = 16 * 1024;
 
-    /// <summary>WebSocket close code for a revoked or expired login (PROTOCOL: revocation closes with 4001).</summary>
-    public const int CloseRevoked = 4001;
+    /// <summary>The int form of <see cref="CloseCodes.Revoked"/> that <see cref="GatewayDelivery.CloseCode"/> carries.</summary>
+    public const int CloseRevoked = (int)CloseCodes.Revoked;
 
     public const int MinTimeoutSeconds = 5;
     public const int MaxTimeoutSeconds = 180;

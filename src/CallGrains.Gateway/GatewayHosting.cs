@@ -1,6 +1,8 @@
-using System.Net.WebSockets;
 using System.Security.Cryptography;
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Auth;
+using CallGrains.Gateway.Rest;
+using CallGrains.Gateway.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
@@ -11,7 +13,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
-using Orleans.Streams;
 
 namespace CallGrains.Gateway;
 
@@ -56,7 +57,8 @@ public static class GatewayHosting
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<IDeviceDirectory>(sp => sp.GetRequiredService<ConnectionRegistry>());
-        services.AddSingleton<Operations>();
+        services.AddSingleton<RequestDispatcher>();
+        services.AddSingleton<WebSocketEndpoint>();
         services.AddHostedService<GatewayLifecycle>();
         services.AddHealthChecks();
         services.AddDevelopmentApi(environment);
@@ -97,51 +99,6 @@ public static class GatewayHosting
         if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
         {
             services.AddSingleton(TimeProvider.System);
-        }
-    }
-}
-
-/// <summary>
-/// Subscribes this gateway to its own event stream when the host starts (a restarted silo has a new address, so a
-/// new stream, and subscribes again here), and on stop tells every socket 1012 so clients reconnect elsewhere.
-/// </summary>
-internal sealed class GatewayLifecycle(
-    [FromKeyedServices(StreamNames.Provider)] IStreamProvider streams,
-    GatewayIdentity gateway,
-    ConnectionRegistry registry,
-    IHostApplicationLifetime lifetime,
-    ILogger<GatewayLifecycle> logger) : IHostedService
-{
-    private StreamSubscriptionHandle<GatewayDelivery>? _subscription;
-
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        _subscription = await streams.GetStream<GatewayDelivery>(StreamId.Create(StreamNames.GatewayNamespace, gateway.Id))
-            .SubscribeAsync((delivery, _) => registry.DeliverAsync(delivery));
-        logger.Subscribed(gateway.Id);
-        lifetime.ApplicationStopping.Register(Drain);
-    }
-
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (_subscription is not null)
-        {
-            await _subscription.UnsubscribeAsync();
-        }
-    }
-
-    /// <summary>
-    /// Runs first when the host stops, before Kestrel stops: every socket is told 1012 (queued behind what it is
-    /// already owed). Kestrel then waits, up to the host's shutdown timeout, for the socket handlers to finish, which
-    /// they do once the close handshake is done; the silo stops after that. Nothing here blocks.
-    /// </summary>
-    private void Drain()
-    {
-        var open = registry.All().ToList();
-        logger.Draining(open.Count);
-        foreach (var connection in open)
-        {
-            connection.Close(WebSocketCloseStatus.EndpointUnavailable + 11, "service restart: reconnect");
         }
     }
 }

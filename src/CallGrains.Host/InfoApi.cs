@@ -1,5 +1,5 @@
 using CallGrains.Abstractions;
-using CallGrains.Gateway;
+using CallGrains.Gateway.Rest;
 using CallGrains.Grains;
 using Microsoft.Extensions.Options;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
+using CallGrains.Gateway.Auth;
 using Microsoft.Extensions.Options;
 
 namespace CallGrains.Gateway.Tests;

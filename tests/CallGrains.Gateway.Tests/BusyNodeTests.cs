@@ -1,5 +1,6 @@
 using System.Net.WebSockets;
 using System.Text.RegularExpressions;
+using CallGrains.Gateway.Sockets;
 
 namespace CallGrains.Gateway.Tests;
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CallGrains.Gateway.Auth;
 
 namespace CallGrains.Gateway.Tests;
 

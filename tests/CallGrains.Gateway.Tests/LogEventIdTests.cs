@@ -1,4 +1,5 @@
 using System.Reflection;
+using CallGrains.Gateway.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace CallGrains.Gateway.Tests;

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using CallGrains.Gateway.Auth;
 
 namespace CallGrains.Gateway.Tests;
 

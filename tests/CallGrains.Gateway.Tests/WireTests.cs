@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Protocol;
 
 namespace CallGrains.Gateway.Tests;
 

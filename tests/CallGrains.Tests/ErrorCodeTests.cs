@@ -1,4 +1,5 @@
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Protocol;
 
 namespace CallGrains.Tests;
 
@@ -194,7 +195,7 @@ public sealed class ErrorCodeTests(ClusterFixture fixture)
         var result = await pending;
         Assert.False(result.Ok, $"expected {wire}, got ok");
         Assert.Equal(expected, result.Error!.Code);
-        Assert.Equal(wire, result.Error.Code.ToWire());
+        Assert.Equal(wire, result.Error.Code.Name());
         Assert.False(string.IsNullOrWhiteSpace(result.Error.Message));
     }
 

@@ -2,7 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Auth;
 
 /// <summary>
 /// Outside Development the keys that open the admin API and sign tokens must be real secrets: at least

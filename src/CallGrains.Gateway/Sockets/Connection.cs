@@ -1,7 +1,9 @@
 using System.Net.WebSockets;
 using System.Threading.Channels;
+using CallGrains.Abstractions;
+using CallGrains.Gateway.Auth;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Sockets;
 
 /// <summary>
 /// One device's socket. Everything sent to it goes through one queue drained by one loop, so sends never overlap
@@ -79,7 +81,7 @@ public sealed class Connection
     {
         if (Interlocked.Add(ref _queuedBytes, message.Length) > _bytesLimit || !_outbox.Writer.TryWrite(new Outgoing(message, null, null)))
         {
-            Abandon(WebSocketCloseStatus.PolicyViolation, "too far behind: messages were not read");
+            Abandon(CloseCodes.TooFarBehind, "too far behind: messages were not read");
         }
     }
 

@@ -1,11 +1,12 @@
 using System.Text.Json;
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Rest;
 
 /// <summary>PROTOCOL section 8: users and tokens (admin), calls by id and call logs (user; any user's log for admins).</summary>
 public static class RestApi
@@ -152,52 +153,5 @@ public static class RestApi
         }
 
         return await grains.Ref<IUserGrain>(claims.Uid).GetTokenGeneration() == claims.Generation ? claims.Uid : null;
-    }
-}
-
-public static class RestResults
-{
-    public static IResult Error(int status, CallErrorCode code, string message) =>
-        new JsonBytes(Wire.ErrorBody(code, message), status);
-
-    public static IResult NotLoggedIn() => Error(StatusCodes.Status401Unauthorized, CallErrorCode.UserNotLoggedIn, "a valid auth token is required");
-
-    public static IResult Call(CallInfo call) => new JsonBytes(Wire.Write(w =>
-    {
-        w.WriteStartObject();
-        w.WritePropertyName("call");
-        Wire.WriteCall(w, call);
-        w.WriteEndObject();
-    }), StatusCodes.Status200OK);
-
-    public static IResult FromError(CallError error) => Error(StatusFor(error.Code), error.Code, error.Message);
-
-    public static int StatusFor(CallErrorCode code) => code switch
-    {
-        CallErrorCode.CallNotFound or CallErrorCode.UidNotFound or CallErrorCode.GuidNotFound => StatusCodes.Status404NotFound,
-        CallErrorCode.PermissionDenied => StatusCodes.Status403Forbidden,
-        CallErrorCode.UserNotLoggedIn => StatusCodes.Status401Unauthorized,
-        CallErrorCode.BadRequest or CallErrorCode.InvalidSessionId or CallErrorCode.CallingSelf => StatusCodes.Status400BadRequest,
-        CallErrorCode.TooManyRequests => StatusCodes.Status429TooManyRequests,
-        CallErrorCode.Internal => StatusCodes.Status500InternalServerError,
-        _ => StatusCodes.Status409Conflict,
-    };
-
-    public static async Task WriteError(HttpContext http, int status, CallErrorCode code, string message)
-    {
-        http.Response.StatusCode = status;
-        http.Response.ContentType = "application/json";
-        await http.Response.Body.WriteAsync(Wire.ErrorBody(code, message));
-    }
-}
-
-/// <summary>Pre-serialised JSON with a status code.</summary>
-internal sealed class JsonBytes(byte[] body, int status) : IResult
-{
-    public async Task ExecuteAsync(HttpContext httpContext)
-    {
-        httpContext.Response.StatusCode = status;
-        httpContext.Response.ContentType = "application/json";
-        await httpContext.Response.Body.WriteAsync(body);
     }
 }

@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Auth;
+using CallGrains.Gateway.Protocol;
+using CallGrains.Gateway.Rest;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -8,61 +11,90 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Sockets;
 
 public static class WebSocketApi
+{
+    public static IEndpointRouteBuilder MapWebSocketApi(this IEndpointRouteBuilder app)
+    {
+        app.Map("/v1/ws", http => http.RequestServices.GetRequiredService<WebSocketEndpoint>().HandleAsync(http));
+        return app;
+    }
+}
+
+/// <summary>The WebSocket endpoint of PROTOCOL section 2: admits a socket, serves it, and reads its requests one at a time.</summary>
+internal sealed class WebSocketEndpoint(
+    IOptions<GatewayOptions> options,
+    ConnectionRegistry registry,
+    Tokens tokens,
+    IGrainFactory grains,
+    GatewayIdentity gateway,
+    [FromKeyedServices(GatewayHosting.ClockKey)] TimeProvider clock,
+    RequestDispatcher dispatcher,
+    ILogger<Connection> logger)
 {
     private const int InitialBufferBytes = 4 * 1024;
 
     // 250 ms, 1 s, 4 s apart.
     private const int UnregisterAttempts = 3;
 
-    public static IEndpointRouteBuilder MapWebSocketApi(this IEndpointRouteBuilder app)
+    private readonly GatewayOptions _options = options.Value;
+
+    public async Task HandleAsync(HttpContext http)
     {
-        app.Map("/v1/ws", HandleAsync);
-        return app;
+        if (await AdmitAsync(http) is not { } admitted)
+        {
+            return;
+        }
+
+        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            KeepAliveInterval = TimeSpan.FromSeconds(_options.PingIntervalSeconds),
+            KeepAliveTimeout = TimeSpan.FromSeconds(_options.IdleTimeoutSeconds),
+        });
+        var connection = new Connection(admitted.Claims, admitted.DeviceId, socket, _options, clock)
+        {
+            Epoch = admitted.Epoch,
+        };
+        connection.SawSeq(admitted.Snapshot.Seq);
+        connection.Send(Wire.Welcome(admitted.DeviceId, admitted.Snapshot));
+        await ServeAsync(connection, socket, http.RequestAborted);
     }
 
-    private static async Task HandleAsync(HttpContext http)
+    /// <summary>Checks origin, token, device and limits, then registers the device; null once a refusal has been written.</summary>
+    private async Task<(AuthClaims Claims, string DeviceId, long Epoch, UserSnapshot Snapshot)?> AdmitAsync(HttpContext http)
     {
-        var services = http.RequestServices;
-        var options = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
-        var registry = services.GetRequiredService<ConnectionRegistry>();
-        var tokens = services.GetRequiredService<Tokens>();
-        var grains = services.GetRequiredService<IGrainFactory>();
-        var gateway = services.GetRequiredService<GatewayIdentity>();
-
         // Everything is checked before the upgrade, so a refused client gets a plain HTTP status and JSON body.
-        if (!IsAllowedOrigin(http.Request, options))
+        if (!IsAllowedOrigin(http.Request))
         {
             await RestResults.WriteError(http, StatusCodes.Status403Forbidden, CallErrorCode.PermissionDenied, "this origin may not open a WebSocket here (Gateway:AllowedOrigins)");
-            return;
+            return null;
         }
 
         var token = Tokens.BearerToken(http.Request) ?? http.Request.Query["token"].FirstOrDefault();
         if (tokens.VerifyAuthToken(token) is not { } claims)
         {
             await RestResults.WriteError(http, StatusCodes.Status401Unauthorized, CallErrorCode.UserNotLoggedIn, "a valid auth token is required (Authorization: Bearer or ?token=)");
-            return;
+            return null;
         }
 
         if (!http.WebSockets.IsWebSocketRequest)
         {
             await RestResults.WriteError(http, StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "this endpoint speaks WebSocket only");
-            return;
+            return null;
         }
 
         var deviceId = http.Request.Query["deviceId"].FirstOrDefault() ?? $"d-{Guid.NewGuid():N}";
         if (!Identifiers.IsValidDeviceId(deviceId))
         {
             await RestResults.WriteError(http, StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "deviceId must be 1-64 characters of [A-Za-z0-9._-]");
-            return;
+            return null;
         }
 
-        if (registry.Count >= options.MaxConnections)
+        if (registry.Count >= _options.MaxConnections)
         {
             await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, CallErrorCode.TooManyRequests, "this gateway is full; try another");
-            return;
+            return null;
         }
 
         var user = grains.Ref<IUserGrain>(claims.Uid);
@@ -77,9 +109,9 @@ public static class WebSocketApi
         {
             // The cluster is briefly unable to answer (a silo leaving or dying, the store unreachable): say so
             // before the upgrade, so the client backs off and retries, here or at another gateway.
-            services.GetRequiredService<ILogger<Connection>>().ConnectFailed(ex, claims.Uid, deviceId);
+            logger.ConnectFailed(ex, claims.Uid, deviceId);
             await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, CallErrorCode.Internal, "the cluster could not take this connection now; retry shortly");
-            return;
+            return null;
         }
 
         if (registration.Error is { } error)
@@ -87,46 +119,33 @@ public static class WebSocketApi
             var status = error.Code == CallErrorCode.TooManyRequests ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized;
             var code = error.Code == CallErrorCode.TooManyRequests ? error.Code : CallErrorCode.UserNotLoggedIn;
             await RestResults.WriteError(http, status, code, error.Message);
-            return;
+            return null;
         }
 
-        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-        {
-            KeepAliveInterval = TimeSpan.FromSeconds(options.PingIntervalSeconds),
-            KeepAliveTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds),
-        });
-        var connection = new Connection(claims, deviceId, socket, options, services.GetRequiredKeyedService<TimeProvider>(GatewayHosting.ClockKey))
-        {
-            Epoch = registration.Epoch,
-        };
-        connection.SawSeq(snapshot.Seq);
-        connection.Send(Wire.Welcome(deviceId, snapshot));
-        await ServeAsync(connection, socket, services, gateway.Id, http.RequestAborted);
+        return (claims, deviceId, registration.Epoch, snapshot);
     }
 
     /// <summary>
     /// The life of an open socket. Kept apart from the upgrade so that, while the socket idles, nothing from the
-    /// handshake (snapshot, claims, services) stays reachable from its state machine.
+    /// handshake (snapshot, claims) stays reachable from its state machine.
     /// </summary>
-    private static async Task ServeAsync(Connection connection, WebSocket socket, IServiceProvider services, string gatewayId, CancellationToken aborted)
+    private async Task ServeAsync(Connection connection, WebSocket socket, CancellationToken aborted)
     {
-        var registry = services.GetRequiredService<ConnectionRegistry>();
-        var logger = services.GetRequiredService<ILogger<Connection>>();
         registry.Add(connection);
         logger.Connected(connection.Uid, connection.DeviceId);
         var sender = connection.RunSenderAsync(aborted);
         try
         {
-            await ReceiveLoopAsync(connection, socket, services.GetRequiredService<IOptions<GatewayOptions>>().Value, services.GetRequiredService<Operations>());
+            await ReceiveLoopAsync(connection, socket);
         }
         finally
         {
             registry.Remove(connection);
-            connection.Close(WebSocketCloseStatus.NormalClosure, "bye");
+            connection.Close(CloseCodes.Normal, "bye");
             await Task.WhenAny(sender, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
             if (!connection.Replaced)
             {
-                await UnregisterAsync(services.GetRequiredService<IGrainFactory>().Ref<IUserGrain>(connection.Uid), connection, gatewayId, logger);
+                await UnregisterAsync(connection);
             }
 
             logger.Disconnected(connection.Uid, connection.DeviceId);
@@ -138,14 +157,15 @@ public static class WebSocketApi
     /// Retried a few times; what is still lost is caught by the user grain's check of its devices with this gateway
     /// while it is in a call (Calls:PresenceCheckSeconds), or when this gateway dies, by the presence index.
     /// </summary>
-    private static async Task UnregisterAsync(IUserGrain user, Connection connection, string gatewayId, ILogger logger)
+    private async Task UnregisterAsync(Connection connection)
     {
+        var user = grains.Ref<IUserGrain>(connection.Uid);
         var delay = TimeSpan.FromMilliseconds(250);
         for (var attempt = 1; attempt <= UnregisterAttempts; attempt++)
         {
             try
             {
-                await user.UnregisterDevice(connection.DeviceId, gatewayId, connection.Epoch);
+                await user.UnregisterDevice(connection.DeviceId, gateway.Id, connection.Epoch);
                 return;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -161,7 +181,7 @@ public static class WebSocketApi
     /// Reads one message at a time. While a socket is idle it holds no buffer: a zero-byte read waits for the next
     /// frame, and only then is a buffer rented, sized to the message, up to the limit.
     /// </summary>
-    private static async Task ReceiveLoopAsync(Connection connection, WebSocket socket, GatewayOptions options, Operations operations)
+    private async Task ReceiveLoopAsync(Connection connection, WebSocket socket)
     {
         try
         {
@@ -170,13 +190,13 @@ public static class WebSocketApi
                 var first = await socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
                 if (first.MessageType == WebSocketMessageType.Close)
                 {
-                    connection.Close(WebSocketCloseStatus.NormalClosure, "bye");
+                    connection.Close(CloseCodes.Normal, "bye");
                     return;
                 }
 
                 if (first.MessageType == WebSocketMessageType.Binary)
                 {
-                    connection.Close(WebSocketCloseStatus.InvalidMessageType, "only text (JSON) messages are accepted");
+                    connection.Close(CloseCodes.BinaryMessage, "only text (JSON) messages are accepted");
                     return;
                 }
 
@@ -189,13 +209,13 @@ public static class WebSocketApi
                     {
                         if (length == buffer.Length)
                         {
-                            if (length > options.MaxMessageBytes)
+                            if (length > _options.MaxMessageBytes)
                             {
-                                connection.Close(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {options.MaxMessageBytes} bytes");
+                                connection.Close(CloseCodes.MessageTooBig, $"messages are limited to {_options.MaxMessageBytes} bytes");
                                 return;
                             }
 
-                            var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 4, options.MaxMessageBytes + 1));
+                            var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 4, _options.MaxMessageBytes + 1));
                             buffer.AsSpan(0, length).CopyTo(larger);
                             ArrayPool<byte>.Shared.Return(buffer);
                             buffer = larger;
@@ -206,13 +226,13 @@ public static class WebSocketApi
                         end = read.EndOfMessage;
                     }
 
-                    if (length > options.MaxMessageBytes)
+                    if (length > _options.MaxMessageBytes)
                     {
-                        connection.Close(WebSocketCloseStatus.MessageTooBig, $"messages are limited to {options.MaxMessageBytes} bytes");
+                        connection.Close(CloseCodes.MessageTooBig, $"messages are limited to {_options.MaxMessageBytes} bytes");
                         return;
                     }
 
-                    connection.Send(await operations.HandleAsync(connection, buffer.AsMemory(0, length)));
+                    connection.Send(await dispatcher.HandleAsync(connection, buffer.AsMemory(0, length)));
                 }
                 finally
                 {
@@ -231,14 +251,14 @@ public static class WebSocketApi
     /// Browsers always send <c>Origin</c>, so <c>Gateway:AllowedOrigins</c> keeps other sites' pages out; clients
     /// that are not browsers send none and are let through.
     /// </summary>
-    private static bool IsAllowedOrigin(HttpRequest request, GatewayOptions options)
+    private bool IsAllowedOrigin(HttpRequest request)
     {
-        if (options.AllowedOrigins.Length == 0 || request.Headers.Origin.FirstOrDefault() is not { } origin)
+        if (_options.AllowedOrigins.Length == 0 || request.Headers.Origin.FirstOrDefault() is not { } origin)
         {
             return true;
         }
 
         origin = origin.TrimEnd('/');
-        return options.AllowedOrigins.Any(allowed => string.Equals(allowed.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase));
+        return _options.AllowedOrigins.Any(allowed => string.Equals(allowed.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase));
     }
 }

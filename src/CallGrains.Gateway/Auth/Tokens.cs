@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Auth;
 
 /// <summary>A verified auth token: who, which revocation generation, until when.</summary>
 public readonly record struct AuthClaims(string Uid, long Generation, DateTimeOffset ExpiresAt);

@@ -1,11 +1,12 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Rest;
 
 /// <summary>
 /// PROTOCOL section 8, groups (admin): <c>POST /v1/groups</c>, <c>POST /v1/groups/{guid}/members</c>,

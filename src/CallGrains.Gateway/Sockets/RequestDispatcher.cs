@@ -1,12 +1,13 @@
-using System.Text;
 using System.Text.Json;
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Auth;
+using CallGrains.Gateway.Protocol;
 using Microsoft.Extensions.Logging;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Sockets;
 
-/// <summary>The operations of PROTOCOL section 4: one request in, exactly one response out.</summary>
-public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetrics metrics, TimeProvider time, ILogger<Operations> logger)
+/// <summary>Dispatches the operations of PROTOCOL section 4: one request in, exactly one response out.</summary>
+public sealed class RequestDispatcher(IGrainFactory grains, Tokens tokens, GatewayMetrics metrics, TimeProvider time, ILogger<RequestDispatcher> logger)
 {
     private const int MaxIdLength = 64;
 
@@ -16,7 +17,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
         if (!connection.TryTakeToken())
         {
             metrics.Request(GatewayMetrics.NoOp, "limited");
-            return Wire.Error(Wire.PeekId(message.Span, MaxIdLength), connection.Seq, CallErrorCode.TooManyRequests, "slow down: too many requests on this connection");
+            return Wire.Error(RequestReader.PeekId(message.Span, MaxIdLength), connection.Seq, CallErrorCode.TooManyRequests, "slow down: too many requests on this connection");
         }
 
         JsonDocument doc;
@@ -65,7 +66,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
                 metrics.Request(op, "done");
                 return response;
             }
-            catch (BadRequest bad)
+            catch (BadRequestException bad)
             {
                 metrics.Request(op, "bad");
                 return Wire.Error(id, connection.Seq, bad.Code, bad.Message);
@@ -89,7 +90,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
     {
         "initiateCall" => InitiateAsync(c, id, root),
         "acceptCall" => CallOpAsync(c, id, s => s.AcceptCall(c.Uid, c.DeviceId), root),
-        "rejectCall" => CallOpAsync(c, id, s => s.RejectCall(c.Uid, ParseRejectStatus(root), c.DeviceId), root),
+        "rejectCall" => CallOpAsync(c, id, s => s.RejectCall(c.Uid, RequestReader.RejectStatus(root), c.DeviceId), root),
         "endCall" => CallOpAsync(c, id, s => s.EndCall(c.Uid, c.DeviceId), root),
         "joinCall" => CallOpAsync(c, id, s => s.JoinCall(c.Uid, c.DeviceId), root),
         "leaveCall" => CallOpAsync(c, id, s => s.LeaveCall(c.Uid, c.DeviceId), root),
@@ -106,26 +107,16 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
         var request = new InitiateRequest
         {
             CallerUid = c.Uid,
-            ReceiverId = RequiredString(root, "receiverId"),
-            ReceiverType = RequiredString(root, "receiverType") switch
-            {
-                "user" => ReceiverType.User,
-                "group" => ReceiverType.Group,
-                _ => throw new BadRequest("receiverType must be \"user\" or \"group\""),
-            },
-            CallType = RequiredString(root, "callType") switch
-            {
-                "audio" => CallType.Audio,
-                "video" => CallType.Video,
-                _ => throw new BadRequest("callType must be \"audio\" or \"video\""),
-            },
-            TimeoutSeconds = OptionalTimeout(root),
-            Metadata = OptionalObject(root, "metadata", Limits.MaxMetadataBytes),
+            ReceiverId = RequestReader.RequiredString(root, "receiverId"),
+            ReceiverType = RequestReader.RequiredReceiverType(root),
+            CallType = RequestReader.RequiredCallType(root),
+            TimeoutSeconds = RequestReader.OptionalTimeout(root),
+            Metadata = RequestReader.OptionalObject(root, "metadata", Limits.MaxMetadataBytes),
             DeviceId = c.DeviceId,
         };
         if (!Identifiers.IsValidUid(request.ReceiverId))
         {
-            throw new BadRequest("receiverId must be 1-100 characters of [A-Za-z0-9_-]");
+            throw new BadRequestException("receiverId must be 1-100 characters of [A-Za-z0-9_-]");
         }
 
         var result = await grains.Ref<ICallSessionGrain>(Identifiers.NewSessionId()).InitiateCall(request);
@@ -183,8 +174,8 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
     private async Task<byte[]> SignalAsync(Connection c, string id, JsonElement root)
     {
         var session = Session(root);
-        var to = RequiredString(root, "to");
-        var data = OptionalObject(root, "data", Limits.MaxSignalBytes) ?? throw new BadRequest("data is required and must be an object");
+        var to = RequestReader.RequiredString(root, "to");
+        var data = RequestReader.OptionalObject(root, "data", Limits.MaxSignalBytes) ?? throw new BadRequestException("data is required and must be an object");
         var result = await session.Signal(c.Uid, to, data);
         if (!result.Ok)
         {
@@ -208,96 +199,7 @@ public sealed class Operations(IGrainFactory grains, Tokens tokens, GatewayMetri
             : Wire.Error(id, seq, result.Error!.Code, result.Error.Message, result.Call);
     }
 
-    private ICallSessionGrain Session(JsonElement root)
-    {
-        if (!root.TryGetProperty("sessionId", out var element) || element.ValueKind != JsonValueKind.String)
-        {
-            throw new BadRequest("sessionId is required and must be a string");
-        }
-
-        var sessionId = element.GetString()!;
-        return Identifiers.IsValidSessionId(sessionId)
-            ? grains.Ref<ICallSessionGrain>(sessionId)
-            : throw new BadRequest("sessionId must be 1-128 characters of [A-Za-z0-9._:-]", CallErrorCode.InvalidSessionId);
-    }
-
-    private static CallStatus ParseRejectStatus(JsonElement root) => RequiredString(root, "status") switch
-    {
-        "rejected" => CallStatus.Rejected,
-        "busy" => CallStatus.Busy,
-        "cancelled" => CallStatus.Cancelled,
-        _ => throw new BadRequest("status must be \"rejected\", \"busy\" or \"cancelled\""),
-    };
-
-    private static string RequiredString(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var element) && element.ValueKind == JsonValueKind.String
-            ? element.GetString()!
-            : throw new BadRequest($"{name} is required and must be a string");
-
-    private static int? OptionalTimeout(JsonElement root)
-    {
-        if (!root.TryGetProperty("timeoutSeconds", out var element) || element.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        return element.ValueKind == JsonValueKind.Number && element.TryGetInt32(out var seconds)
-            && seconds is >= Limits.MinTimeoutSeconds and <= Limits.MaxTimeoutSeconds
-            ? seconds
-            : throw new BadRequest($"timeoutSeconds must be a whole number from {Limits.MinTimeoutSeconds} to {Limits.MaxTimeoutSeconds}");
-    }
-
-    private static string? OptionalObject(JsonElement root, string name, int maxBytes)
-    {
-        if (!root.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (element.ValueKind != JsonValueKind.Object)
-        {
-            throw new BadRequest($"{name} must be a JSON object");
-        }
-
-        var raw = element.GetRawText();
-        return Encoding.UTF8.GetByteCount(raw) <= maxBytes ? raw : throw new BadRequest($"{name} must be at most {maxBytes} bytes");
-    }
+    private ICallSessionGrain Session(JsonElement root) => grains.Ref<ICallSessionGrain>(RequestReader.RequiredSessionId(root));
 
     private static string Truncate(string text) => text.Length <= 40 ? text : text[..40] + "…";
-
-    private sealed class BadRequest(string message, CallErrorCode code = CallErrorCode.BadRequest) : Exception(message)
-    {
-        public CallErrorCode Code { get; } = code;
-    }
-}
-
-/// <summary>The gateway's log messages: event ids 100-199 (the grains' are below 100, every id used once).</summary>
-internal static partial class GatewayLog
-{
-    [LoggerMessage(101, LogLevel.Error, "Op {Op} of user {Uid} failed")]
-    public static partial void OperationFailed(this ILogger logger, Exception exception, string op, string uid);
-
-    [LoggerMessage(102, LogLevel.Information, "User {Uid} device {DeviceId} connected")]
-    public static partial void Connected(this ILogger logger, string uid, string deviceId);
-
-    [LoggerMessage(103, LogLevel.Information, "User {Uid} device {DeviceId} disconnected")]
-    public static partial void Disconnected(this ILogger logger, string uid, string deviceId);
-
-    [LoggerMessage(104, LogLevel.Warning, "User {Uid} device {DeviceId}: could not unregister the device")]
-    public static partial void UnregisterFailed(this ILogger logger, Exception exception, string uid, string deviceId);
-
-    [LoggerMessage(105, LogLevel.Warning, "Auth:AdminKey is not set; generated one for this Development run: {AdminKey}")]
-    public static partial void GeneratedAdminKey(this ILogger logger, string adminKey);
-
-    [LoggerMessage(106, LogLevel.Information, "Gateway stopping: closing {Count} sockets with 1012")]
-    public static partial void Draining(this ILogger logger, int count);
-
-    [LoggerMessage(108, LogLevel.Warning, "User {Uid} device {DeviceId}: could not register the connection")]
-    public static partial void ConnectFailed(this ILogger logger, Exception exception, string uid, string deviceId);
-
-    [LoggerMessage(107, LogLevel.Information, "Gateway {GatewayId} subscribed to its event stream")]
-    public static partial void Subscribed(this ILogger logger, string gatewayId);
-
-    [LoggerMessage(109, LogLevel.Information, "User {Uid} device {DeviceId}: auth token expired, closing with 4001")]
-    public static partial void TokenExpired(this ILogger logger, string uid, string deviceId);
 }

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using CallGrains.Abstractions;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Protocol;
 
 /// <summary>The JSON of PROTOCOL sections 2, 3 and 5, written straight to UTF-8.</summary>
 public static class Wire
@@ -20,46 +20,6 @@ public static class Wire
 
     [ThreadStatic]
     private static Utf8JsonWriter? _threadWriter;
-
-    public static string Name(this CallStatus status) => status switch
-    {
-        CallStatus.Initiated => "initiated",
-        CallStatus.Ongoing => "ongoing",
-        CallStatus.Unanswered => "unanswered",
-        CallStatus.Rejected => "rejected",
-        CallStatus.Busy => "busy",
-        CallStatus.Cancelled => "cancelled",
-        _ => "ended",
-    };
-
-    public static string Name(this CallEventType type) => type switch
-    {
-        CallEventType.IncomingCallReceived => "incomingCallReceived",
-        CallEventType.OutgoingCallAccepted => "outgoingCallAccepted",
-        CallEventType.OutgoingCallRejected => "outgoingCallRejected",
-        CallEventType.IncomingCallCanceled => "incomingCallCanceled",
-        CallEventType.CallEndedMessageReceived => "callEndedMessageReceived",
-        CallEventType.UserJoined => "userJoined",
-        CallEventType.UserLeft => "userLeft",
-        _ => "signal",
-    };
-
-    public static string Name(this MemberStatus status) => status switch
-    {
-        MemberStatus.Ringing => "ringing",
-        MemberStatus.Busy => "busy",
-        MemberStatus.Rejected => "rejected",
-        MemberStatus.Unanswered => "unanswered",
-        _ => "joined",
-    };
-
-    public static string Name(this CancelReason reason) => reason switch
-    {
-        CancelReason.Cancelled => "cancelled",
-        CancelReason.Unanswered => "unanswered",
-        CancelReason.AnsweredElsewhere => "answeredElsewhere",
-        _ => "rejectedElsewhere",
-    };
 
     public static double UnixSeconds(DateTimeOffset at) => Math.Round(at.ToUnixTimeMilliseconds() / 1000.0, 3);
 
@@ -80,8 +40,8 @@ public static class Wire
     {
         w.WriteStartObject();
         w.WriteString("sessionId", call.SessionId);
-        w.WriteString("callType", call.CallType == CallType.Video ? "video" : "audio");
-        w.WriteString("receiverType", call.ReceiverType == ReceiverType.Group ? "group" : "user");
+        w.WriteString("callType", call.CallType.Name());
+        w.WriteString("receiverType", call.ReceiverType.Name());
         w.WriteString("receiverId", call.ReceiverId);
         w.WriteStartObject("initiator");
         w.WriteString("uid", call.Initiator.Uid);
@@ -273,47 +233,6 @@ public static class Wire
     });
 
     /// <summary>The REST error body: <c>{"error":{"code","message"}}</c>.</summary>
-    /// <summary>
-    /// A request's <c>id</c> without building a document: the first top-level <c>"id"</c> string of 1 to
-    /// <paramref name="maxLength"/> characters, read up to that property; null if there is none or the frame breaks first.
-    /// </summary>
-    public static string? PeekId(ReadOnlySpan<byte> frame, int maxLength)
-    {
-        try
-        {
-            var reader = new Utf8JsonReader(frame, new JsonReaderOptions { MaxDepth = 32 });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return null;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var isId = reader.ValueTextEquals("id"u8);
-                if (!reader.Read())
-                {
-                    return null;
-                }
-
-                if (isId)
-                {
-                    return reader.TokenType == JsonTokenType.String && reader.GetString() is { Length: > 0 } id && id.Length <= maxLength ? id : null;
-                }
-
-                if (!reader.TrySkip())
-                {
-                    return null;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
-        {
-            // Broken before the id (or inside it): the error goes out with id null.
-        }
-
-        return null;
-    }
-
     public static byte[] ErrorBody(CallErrorCode code, string message) => Write(w =>
     {
         w.WriteStartObject();
@@ -349,7 +268,7 @@ public static class Wire
     private static void WriteErrorObject(Utf8JsonWriter w, CallErrorCode code, string message)
     {
         w.WriteStartObject("error");
-        w.WriteString("code", code.ToWire());
+        w.WriteString("code", code.Name());
         w.WriteString("message", message);
         w.WriteEndObject();
     }

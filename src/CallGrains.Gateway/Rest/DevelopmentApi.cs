@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -8,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Rest;
 
 /// <summary>
 /// Development only (404 elsewhere): what the demo page needs to be tried without an admin key. Anyone who can reach

@@ -1,11 +1,12 @@
 using System.Collections.Concurrent;
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Rest;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Auth;
 
 /// <summary>A token bucket: <c>burst</c> requests at once, refilled at <c>perSecond</c>.</summary>
 public sealed class TokenBucket(int burst, int perSecond, TimeProvider time)

@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using System.Diagnostics.Metrics;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Sockets;
 
 /// <summary>The gateway's meter: open sockets and how long call setup takes inside the server.</summary>
 public sealed class GatewayMetrics : IDisposable

@@ -2,8 +2,9 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Net.WebSockets;
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Protocol;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Sockets;
 
 /// <summary>The sockets this gateway holds, by user; where events arriving on the gateway's stream are fanned out.</summary>
 public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirectory
@@ -31,7 +32,7 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirector
         if (replaced is not null)
         {
             replaced.Replaced = true;
-            replaced.Close((WebSocketCloseStatus)4000, "replaced by a newer connection of this device");
+            replaced.Close(CloseCodes.Replaced, "replaced by a newer connection of this device");
         }
         else
         {

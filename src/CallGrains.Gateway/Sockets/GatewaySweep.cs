@@ -1,10 +1,11 @@
-using System.Net.WebSockets;
+using CallGrains.Abstractions;
+using CallGrains.Gateway.Auth;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Sockets;
 
 /// <summary>
 /// One periodic pass over the gateway instead of a timer per socket: closes sockets whose auth token has expired
@@ -18,8 +19,6 @@ internal sealed class GatewaySweep(
     [FromKeyedServices(GatewayHosting.ClockKey)] TimeProvider clock,
     ILogger<GatewaySweep> logger) : BackgroundService
 {
-    private const WebSocketCloseStatus Expired = (WebSocketCloseStatus)4001;
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.SweepIntervalSeconds), clock);
@@ -43,7 +42,7 @@ internal sealed class GatewaySweep(
             if (connection.TokenExpiresAt <= now && !connection.IsClosing)
             {
                 logger.TokenExpired(connection.Uid, connection.DeviceId);
-                connection.Close(Expired, "auth token expired");
+                connection.Close(CloseCodes.Revoked, "auth token expired");
             }
         }
 

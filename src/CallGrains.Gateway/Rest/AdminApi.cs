@@ -1,10 +1,12 @@
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Auth;
+using CallGrains.Gateway.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Rest;
 
 /// <summary>
 /// Operator reads, extensions of PROTOCOL section 8 (docs/protocol.md, "Operator endpoints"): a user's server-side

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Rest;
 
 /// <summary>
 /// The files for browsers, embedded in this assembly (wwwroot/): the client library at <c>/js/</c> in every

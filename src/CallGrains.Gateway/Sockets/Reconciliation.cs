@@ -1,6 +1,6 @@
 using CallGrains.Abstractions;
 
-namespace CallGrains.Gateway;
+namespace CallGrains.Gateway.Sockets;
 
 /// <summary>
 /// Before a snapshot goes to a client (<c>welcome</c>, <c>sync</c>), the calls it names are checked against their
