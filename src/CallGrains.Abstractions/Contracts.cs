@@ -212,9 +212,6 @@ public static class Limits
     /// <summary>Opaque signal data relayed between participants.</summary>
     public const int MaxSignalBytes = 16 * 1024;
 
-    /// <summary>The int form of <see cref="CloseCodes.Revoked"/> that <see cref="GatewayDelivery.CloseCode"/> carries.</summary>
-    public const int CloseRevoked = (int)CloseCodes.Revoked;
-
     public const int MinTimeoutSeconds = 5;
     public const int MaxTimeoutSeconds = 180;
     public const int MaxMetadataBytes = 4 * 1024;

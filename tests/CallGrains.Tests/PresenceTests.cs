@@ -21,7 +21,7 @@ public sealed class PresenceTests(ClusterFixture fixture)
         Assert.True(await _kit.User(a).RevokeTokens());
 
         await CallTestKit.EventuallyAsync(() => Task.FromResult(probe.ClosesFor(a).Count == 1), "close order");
-        Assert.Equal(Limits.CloseRevoked, probe.ClosesFor(a)[0]);
+        Assert.Equal((int)CloseCodes.Revoked, probe.ClosesFor(a)[0]);
         var refused = await _kit.User(a).RegisterDevice("phone", probe.GatewayId, generation);
         Assert.Equal(CallErrorCode.UserNotLoggedIn, refused.Error!.Code);
         Assert.Null((await _kit.User(a).RegisterDevice("phone", probe.GatewayId, generation + 1)).Error);

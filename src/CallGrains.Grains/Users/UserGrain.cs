@@ -85,7 +85,7 @@ public sealed partial class UserGrain(
 
         state.State = State with { TokenGeneration = State.TokenGeneration + 1 };
         await SaveAsync();
-        await PublishAsync(new GatewayDelivery(Uid, null, null) { CloseCode = Limits.CloseRevoked, BelowGeneration = State.TokenGeneration });
+        await PublishAsync(new GatewayDelivery(Uid, null, null) { CloseCode = (int)CloseCodes.Revoked, BelowGeneration = State.TokenGeneration });
 
         // A close order can be lost (a gateway busy or restarting): it is repeated until the revoked sockets have gone.
         _revocationRepeats = 0;
@@ -301,7 +301,7 @@ public sealed partial class UserGrain(
         {
             await PublishAsync(new GatewayDelivery(Uid, null, null)
             {
-                CloseCode = Limits.CloseRevoked,
+                CloseCode = (int)CloseCodes.Revoked,
                 OnlyDeviceId = deviceId,
                 BelowGeneration = State.TokenGeneration,
             });
