@@ -220,11 +220,17 @@ public sealed partial class ProtocolConnection : IAsyncDisposable, IDisposable
         }
 
         await Task.WhenAny(Completion, Task.Delay(limit)).ConfigureAwait(false);
-        _socket.Abort();
+        Abort();
     }
 
     /// <summary>Drops the socket at once, without a close handshake, as a device losing its network would.</summary>
-    public void Abort() => _socket.Abort();
+    public void Abort()
+    {
+        _socket.Abort();
+
+        // A paused reader would otherwise never see the socket go, and Completion would never complete.
+        ResumeReading();
+    }
 
     /// <summary>Closes with a close handshake (see <see cref="CloseAsync"/>) and lets go of the socket.</summary>
     /// <returns>A task that completes when the connection is closed.</returns>
@@ -238,7 +244,7 @@ public sealed partial class ProtocolConnection : IAsyncDisposable, IDisposable
     /// <summary>Drops the socket (no handshake) and lets go of it.</summary>
     public void Dispose()
     {
-        _socket.Abort();
+        Abort();
         _socket.Dispose();
         _ownHandler?.Dispose();
     }
