@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json.Nodes;
+using CallGrains.Client;
+using CallGrains.Client.Protocol;
 using HdrHistogram;
 
 namespace CallGrains.Bench;
@@ -57,13 +60,13 @@ public static class Cycles
         using var admin = new BenchAdmin(urls[0], adminKey);
         var run = Guid.NewGuid().ToString("N")[..6];
         var users = await admin.CreateUsersAsync($"b{tag}{run}-", pairs * 2);
-        var clients = new List<(BenchClient Caller, BenchClient Callee)>();
+        var clients = new List<Pair>();
         for (var i = 0; i < pairs; i++)
         {
             // With several gateways the caller and the callee of a pair sit on different ones.
-            var caller = await BenchClient.ConnectAsync(urls[i % urls.Length], users[2 * i].Uid, users[(2 * i)].Token);
-            var callee = await BenchClient.ConnectAsync(urls[(i + 1) % urls.Length], users[(2 * i) + 1].Uid, users[(2 * i) + 1].Token);
-            clients.Add((caller, callee));
+            var caller = await BenchSocket.ConnectAsync(urls[i % urls.Length], users[2 * i].Token);
+            var callee = await BenchSocket.ConnectAsync(urls[(i + 1) % urls.Length], users[(2 * i) + 1].Token);
+            clients.Add(new Pair(caller, callee, users[(2 * i) + 1].Uid));
         }
 
         var histogram = new LongHistogram(TimeStamp.Seconds(60), 3);
@@ -73,7 +76,7 @@ public static class Cycles
         var end = started + (long)((warmup + seconds) * (double)Stopwatch.Frequency);
         var measureFrom = started + (long)(warmup * (double)Stopwatch.Frequency);
 
-        async Task PairLoop((BenchClient Caller, BenchClient Callee) pair)
+        async Task PairLoop(Pair pair)
         {
             var nextStart = Stopwatch.GetTimestamp();
             while (true)
@@ -104,7 +107,7 @@ public static class Cycles
                 var counted = Stopwatch.GetTimestamp() >= measureFrom;
                 try
                 {
-                    var latency = await CycleAsync(pair.Caller, pair.Callee);
+                    var latency = await CycleAsync(pair);
                     if (counted)
                     {
                         Interlocked.Increment(ref cycles);
@@ -114,7 +117,7 @@ public static class Cycles
                         }
                     }
                 }
-                catch (Exception ex) when (ex is InvalidOperationException or IOException or TimeoutException)
+                catch (Exception ex) when (ex is InvalidOperationException or CallGrainsException or TimeoutException)
                 {
                     if (counted)
                     {
@@ -163,7 +166,7 @@ public static class Cycles
         var cpuTo = CpuTime.Sample(watched);
         var cpu = CpuTime.PerCycle(watched, await cpuFrom, cpuTo, Interlocked.Read(ref cycles));
         var elapsed = (Math.Max(Stopwatch.GetTimestamp(), end) - measureFrom) / (double)Stopwatch.Frequency;
-        foreach (var (caller, callee) in clients)
+        foreach (var (caller, callee, _) in clients)
         {
             await caller.DisposeAsync();
             await callee.DisposeAsync();
@@ -174,28 +177,22 @@ public static class Cycles
     }
 
     /// <summary>One full cycle; returns the setup latency in Stopwatch ticks.</summary>
-    private static async Task<long> CycleAsync(BenchClient caller, BenchClient callee)
+    private static async Task<long> CycleAsync(Pair pair)
     {
-        var incoming = callee.Expect("incomingCallReceived", "*");
-        var accepted = caller.Expect("outgoingCallAccepted", "*");
-        var ended = callee.Expect("callEndedMessageReceived", "*");
+        var (caller, callee) = (pair.Caller, pair.Callee);
+        var incoming = callee.WaitForEventAsync("incomingCallReceived");
+        var accepted = caller.WaitForEventAsync("outgoingCallAccepted");
+        var ended = callee.WaitForEventAsync("callEndedMessageReceived");
         var sent = Stopwatch.GetTimestamp();
-        var initiated = await caller.RequestAsync("initiateCall", $"\"receiverId\":\"{callee.Uid}\",\"receiverType\":\"user\",\"callType\":\"audio\"").WaitAsync(StepTimeout);
-        Ensure(initiated, "initiateCall");
-        var rang = (await incoming.WaitAsync(StepTimeout)).Ticks;
+        var initiated = (await caller.RequestAsync("initiateCall", new JsonObject { ["receiverId"] = pair.CalleeUid, ["receiverType"] = "user", ["callType"] = "audio" }).WaitAsync(StepTimeout)).Ensure("initiateCall");
+        var rang = (await incoming.WaitAsync(StepTimeout)).Timestamp;
         var sessionId = initiated.SessionId;
-        Ensure(await callee.RequestAsync("acceptCall", $"\"sessionId\":\"{sessionId}\"").WaitAsync(StepTimeout), "acceptCall");
+        (await callee.RequestAsync("acceptCall", new JsonObject { ["sessionId"] = sessionId }).WaitAsync(StepTimeout)).Ensure("acceptCall");
         await accepted.WaitAsync(StepTimeout);
-        Ensure(await caller.RequestAsync("endCall", $"\"sessionId\":\"{sessionId}\"").WaitAsync(StepTimeout), "endCall");
+        (await caller.RequestAsync("endCall", new JsonObject { ["sessionId"] = sessionId }).WaitAsync(StepTimeout)).Ensure("endCall");
         await ended.WaitAsync(StepTimeout);
         return rang - sent;
     }
 
-    private static void Ensure(Message response, string op)
-    {
-        if (!response.Ok)
-        {
-            throw new InvalidOperationException($"{op}: {response.ErrorCode}");
-        }
-    }
+    private sealed record Pair(ProtocolConnection Caller, ProtocolConnection Callee, string CalleeUid);
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json.Nodes;
+using CallGrains.Client.Protocol;
 using HdrHistogram;
 
 namespace CallGrains.Bench;
@@ -52,10 +54,10 @@ public static class FanOut
         var users = await admin.CreateUsersAsync($"f{run}-", size + 1);
         var guid = $"fan-{run}";
         await admin.CreateGroupAsync(guid, users.Select(u => u.Uid));
-        var clients = new BenchClient[users.Length];
+        var clients = new ProtocolConnection[users.Length];
         for (var i = 0; i < users.Length; i++)
         {
-            clients[i] = await BenchClient.ConnectAsync(urls[i % urls.Length], users[i].Uid, users[i].Token);
+            clients[i] = await BenchSocket.ConnectAsync(urls[i % urls.Length], users[i].Token);
         }
 
         var answered = new LongHistogram(TimeStamp.Minutes(1), 3);
@@ -66,23 +68,23 @@ public static class FanOut
             var members = clients[1..];
             for (var n = 0; n < warmup + calls; n++)
             {
-                var incoming = members.Select(m => m.Expect("incomingCallReceived", "*")).ToList();
+                var incoming = members.Select(m => m.WaitForEventAsync("incomingCallReceived")).ToList();
                 var started = Stopwatch.GetTimestamp();
-                var response = await caller.RequestAsync("initiateCall", $"\"receiverId\":\"{guid}\",\"receiverType\":\"group\",\"callType\":\"audio\"");
+                var response = await caller.RequestAsync("initiateCall", new JsonObject { ["receiverId"] = guid, ["receiverType"] = "group", ["callType"] = "audio" });
                 if (!response.Ok)
                 {
                     throw new InvalidOperationException($"{label}: initiateCall failed: {response.ErrorCode}");
                 }
 
-                var last = (await Task.WhenAll(incoming).WaitAsync(TimeSpan.FromSeconds(30))).Max(m => m.Ticks);
+                var last = (await Task.WhenAll(incoming).WaitAsync(TimeSpan.FromSeconds(30))).Max(m => m.Timestamp);
                 if (n >= warmup)
                 {
-                    answered.RecordValue(response.Ticks - started);
+                    answered.RecordValue(response.Timestamp - started);
                     rung.RecordValue(last - started);
                 }
 
-                var canceled = members.Select(m => m.Expect("incomingCallCanceled", response.SessionId!)).ToList();
-                var cancel = await caller.RequestAsync("rejectCall", $"\"sessionId\":\"{response.SessionId}\",\"status\":\"cancelled\"");
+                var canceled = members.Select(m => m.WaitForEventAsync("incomingCallCanceled", response.SessionId)).ToList();
+                var cancel = await caller.RequestAsync("rejectCall", new JsonObject { ["sessionId"] = response.SessionId, ["status"] = "cancelled" });
                 if (!cancel.Ok)
                 {
                     throw new InvalidOperationException($"{label}: cancel failed: {cancel.ErrorCode}");

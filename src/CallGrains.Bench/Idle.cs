@@ -84,12 +84,11 @@ public static class Idle
     /// <summary>A worker process: connects its share of sockets, says "ready N", holds them until killed.</summary>
     public static async Task<int> WorkerAsync(Uri[] urls, string tokenFile, int from, int count)
     {
-        var clients = new BenchClient[count];
+        var clients = new CallGrains.Client.Protocol.ProtocolConnection[count];
         var tokens = (await File.ReadAllLinesAsync(tokenFile)).Skip(from).Take(count).Select(l => l.Split(' ')).ToArray();
         await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, _) =>
         {
-            var (uid, token) = (tokens[i][0], tokens[i][1]);
-            clients[i] = await BenchClient.ConnectAsync(urls[(from + i) % urls.Length], uid, token, readEvents: false);
+            clients[i] = await BenchSocket.ConnectAsync(urls[(from + i) % urls.Length], tokens[i][1], read: false);
         });
         Console.WriteLine($"ready {count}");
         await Task.Delay(Timeout.Infinite);

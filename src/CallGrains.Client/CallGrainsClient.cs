@@ -1,7 +1,7 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CallGrains.Client.Internal;
+using CallGrains.Client.Protocol;
 
 namespace CallGrains.Client;
 
@@ -29,15 +29,16 @@ public sealed partial class CallGrainsClient : IAsyncDisposable
     private readonly CancellationTokenSource _lifetime = new();
     private CallView _view = CallView.Empty;
     private ConnectionState _state = ConnectionState.Connecting;
-    private Link? _link;
+    private ProtocolConnection? _connection;
     private long _seq = -1;
     private long _nextId;
     private int _initiating;
     private bool _disposed;
 
-    private CallGrainsClient(CallGrainsClientOptions options)
+    private CallGrainsClient(CallGrainsClientOptions options, IClientTransport transport)
     {
         _options = options;
+        Transport = transport;
         DeviceId = options.DeviceId ?? "";
         _rest = RestChannel.ForUser(options.Server, options.HttpHandler, options.RequestTimeout, options.Token);
     }
@@ -68,6 +69,9 @@ public sealed partial class CallGrainsClient : IAsyncDisposable
 
     /// <summary>The connection changed state: Connected, Reconnecting, Disconnected.</summary>
     public event EventHandler<ConnectionStateChangedEventArgs>? ConnectionStateChanged;
+
+    /// <summary>What the client's connections go through.</summary>
+    internal IClientTransport Transport { get; }
 
     /// <summary>The connected user's uid (from the server's <c>welcome</c>).</summary>
     public string Uid { get; private set; } = "";
@@ -132,15 +136,19 @@ public sealed partial class CallGrainsClient : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the connection attempt.</param>
     /// <returns>The connected client.</returns>
     /// <exception cref="CallGrainsException"><see cref="ErrorCodes.UserNotLoggedIn"/> for a refused token; <see cref="ErrorCodes.NotConnected"/> if the server cannot be reached.</exception>
-    public static async Task<CallGrainsClient> ConnectAsync(CallGrainsClientOptions options, CancellationToken cancellationToken = default)
+    public static Task<CallGrainsClient> ConnectAsync(CallGrainsClientOptions options, CancellationToken cancellationToken = default) =>
+        ConnectAsync(options, SocketTransport.Instance, cancellationToken);
+
+    /// <summary>Connects through <paramref name="transport"/> (tests pass one that loses, injects or counts messages).</summary>
+    internal static async Task<CallGrainsClient> ConnectAsync(CallGrainsClientOptions options, IClientTransport transport, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var client = new CallGrainsClient(options);
+        var client = new CallGrainsClient(options, transport);
         try
         {
-            var link = await client.OpenAsync(reconnect: false, cancellationToken).ConfigureAwait(false);
-            client._runner = Task.Run(() => client.RunAsync(link), CancellationToken.None);
+            var connection = await client.OpenAsync(reconnect: false, cancellationToken).ConfigureAwait(false);
+            client._runner = Task.Run(() => client.RunAsync(connection), CancellationToken.None);
             return client;
         }
         catch
@@ -278,7 +286,7 @@ public sealed partial class CallGrainsClient : IAsyncDisposable
     /// <returns>A task that completes when the client has stopped.</returns>
     public async ValueTask DisposeAsync()
     {
-        Link? link;
+        ProtocolConnection? connection;
         lock (_gate)
         {
             if (_disposed)
@@ -287,13 +295,13 @@ public sealed partial class CallGrainsClient : IAsyncDisposable
             }
 
             _disposed = true;
-            link = _link;
+            connection = _connection;
         }
 
         await _lifetime.CancelAsync().ConfigureAwait(false);
-        if (link is not null)
+        if (connection is not null)
         {
-            await link.CloseAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            await connection.CloseAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         }
 
         if (_runner is { } runner && !_events.IsCurrent)
@@ -303,133 +311,8 @@ public sealed partial class CallGrainsClient : IAsyncDisposable
 
         SetState(ConnectionState.Disconnected, null, "disposed");
         await _events.CompleteAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        link?.Dispose();
+        connection?.Dispose();
         _rest.Dispose();
         _lifetime.Dispose();
-    }
-
-    private async Task<CallInfo> CallRequestAsync(string op, string? sessionId, JsonObject args, CancellationToken cancellationToken)
-    {
-        var response = await RequestAsync(op, sessionId, args, cancellationToken).ConfigureAwait(false);
-        return WireFormat.ParseCall(response.GetProperty("call"));
-    }
-
-    /// <summary>Sends one request and waits for its response; an error response throws.</summary>
-    private async Task<JsonElement> RequestAsync(string op, string? sessionId, JsonObject args, CancellationToken cancellationToken)
-    {
-        var id = $"c{Interlocked.Increment(ref _nextId)}";
-        args["id"] = id;
-        args["op"] = op;
-        if (sessionId is not null)
-        {
-            ArgumentException.ThrowIfNullOrEmpty(sessionId);
-            args["sessionId"] = sessionId;
-        }
-
-        var frame = Encoding.UTF8.GetBytes(args.ToJsonString());
-        var pending = new Pending(op, sessionId);
-        Link link;
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_state != ConnectionState.Connected || _link is null)
-            {
-                throw new CallGrainsException(ErrorCodes.NotConnected, $"not connected ({_state}): {op} was not sent");
-            }
-
-            link = _link;
-            pending.Link = link;
-            _pending[id] = pending;
-            Track(pending, +1);
-        }
-
-        try
-        {
-            await link.SendAsync(frame, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or ObjectDisposedException or InvalidOperationException)
-        {
-            Forget(id, pending);
-            throw new CallGrainsException(ErrorCodes.NotConnected, $"the connection dropped: {op} was not sent", innerException: ex);
-        }
-        catch (OperationCanceledException)
-        {
-            Forget(id, pending);
-            throw;
-        }
-
-        JsonElement response;
-        try
-        {
-            // A response that comes after the wait gave up still updates the view (the reader applies it).
-            response = await pending.Response.WaitAsync(_options.RequestTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException ex)
-        {
-            throw new CallGrainsException(ErrorCodes.Timeout, $"{op}: no response within {_options.RequestTimeout.TotalSeconds:0.#} s", innerException: ex);
-        }
-
-        if (response.ValueKind == JsonValueKind.Undefined)
-        {
-            throw new CallGrainsException(ErrorCodes.NotConnected, $"the connection dropped before the response to {op}; the view after reconnecting tells whether it was carried out");
-        }
-
-        if (WireFormat.Error(response) is var (code, message) && !(response.TryGetProperty("ok", out var ok) && ok.ValueKind == JsonValueKind.True))
-        {
-            throw new CallGrainsException(code, message, WireFormat.OptionalCall(response, "call"));
-        }
-
-        return response;
-    }
-
-    private void Forget(string id, Pending pending)
-    {
-        lock (_gate)
-        {
-            if (_pending.Remove(id))
-            {
-                Track(pending, -1);
-            }
-        }
-    }
-
-    /// <summary>Counts the requests in flight per call (and initiates), which a resync must not second-guess. Under the lock.</summary>
-    private void Track(Pending pending, int delta)
-    {
-        if (pending.Op == "initiateCall")
-        {
-            _initiating += delta;
-        }
-        else if (pending.SessionId is { } session && pending.Op != "signal")
-        {
-            var count = _busySessions.GetValueOrDefault(session) + delta;
-            if (count > 0)
-            {
-                _busySessions[session] = count;
-            }
-            else
-            {
-                _busySessions.Remove(session);
-            }
-        }
-    }
-
-    /// <summary>A request waiting for its response.</summary>
-    private sealed class Pending(string op, string? sessionId)
-    {
-        private readonly TaskCompletionSource<JsonElement> _response = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public string Op { get; } = op;
-
-        public string? SessionId { get; } = sessionId;
-
-        public Link? Link { get; set; }
-
-        public Task<JsonElement> Response => _response.Task;
-
-        public void Complete(JsonElement response) => _response.TrySetResult(response);
-
-        /// <summary>The connection dropped first: the waiter sees an undefined response (never an unobserved exception).</summary>
-        public void Abandon() => _response.TrySetResult(default);
     }
 }

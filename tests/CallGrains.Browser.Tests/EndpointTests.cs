@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.WebSockets;
 using System.Text.Json;
+using CallGrains.Client.Protocol;
 
 namespace CallGrains.Browser.Tests;
 
@@ -78,20 +78,16 @@ public sealed class EndpointTests(BrowserFixture browser)
 
         Assert.False((await ListedAsync(http, uid)).GetProperty("online").GetBoolean());
 
-        using var socket = new ClientWebSocket();
-        var ws = new UriBuilder(browser.Node.BaseUri) { Scheme = "ws", Path = "/v1/ws", Query = $"token={first.GetProperty("authToken").GetString()}" }.Uri;
         using var deadline = new CancellationTokenSource(DemoUser.Patience);
-        await socket.ConnectAsync(ws, deadline.Token);
-        var welcome = new byte[4096];
-        var received = await socket.ReceiveAsync(welcome, deadline.Token);
-        Assert.Contains("\"event\":\"welcome\"", System.Text.Encoding.UTF8.GetString(welcome, 0, received.Count), StringComparison.Ordinal);
+        await using var connection = await ProtocolConnection.OpenAsync(new() { Server = browser.Node.BaseUri, Token = first.GetProperty("authToken").GetString(), TokenInQuery = true }, deadline.Token);
+        Assert.Equal("welcome", (await connection.ReceiveAsync(deadline.Token))?.Event);
 
         var listed = await ListedAsync(http, uid);
         Assert.True(listed.GetProperty("online").GetBoolean());
         Assert.False(listed.GetProperty("inCall").GetBoolean());
         Assert.Equal("Dana", listed.GetProperty("name").GetString());
 
-        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", deadline.Token);
+        await connection.CloseAsync();
         while (!deadline.IsCancellationRequested && (await ListedAsync(http, uid)).GetProperty("online").GetBoolean())
         {
             await Task.Delay(100, CancellationToken.None);

@@ -57,7 +57,7 @@ public static class Users
     {
         var options = new CallGrainsClientOptions { Server = server, Token = token, DeviceId = deviceId, RequestTimeout = TimeSpan.FromSeconds(30) };
         configure?.Invoke(options);
-        return await CallGrainsClient.ConnectAsync(options);
+        return await CallGrainsClient.ConnectAsync(options, new TestTransport(), CancellationToken.None);
     }
 
     /// <summary>A client that stays away a few seconds after a drop (its first reconnect waits at least <paramref name="away"/>).</summary>

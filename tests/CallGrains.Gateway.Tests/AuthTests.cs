@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
+using CallGrains.Client.Protocol;
 using CallGrains.Gateway.Auth;
 using Microsoft.Extensions.Options;
 
@@ -53,16 +54,12 @@ public sealed class AuthTests(TwoNodeFixture cluster)
     public async Task A_token_in_the_query_string_works_for_browsers()
     {
         var (uid, token) = (await cluster.Admin.UsersAsync(1))[0];
-        using var socket = new ClientWebSocket();
+        await using var connection = await ProtocolConnection.OpenAsync(new() { Server = cluster.A.BaseUri, Token = token, TokenInQuery = true, DeviceId = "browser-1" });
 
-        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{cluster.A.HttpPort}/v1/ws?token={token}&deviceId=browser-1"), CancellationToken.None);
-
-        var buffer = new byte[4096];
-        var received = await socket.ReceiveAsync(buffer, CancellationToken.None);
-        using var welcome = JsonDocument.Parse(buffer.AsMemory(0, received.Count));
-        Assert.Equal("welcome", welcome.RootElement.Str("event"));
-        Assert.Equal(uid, welcome.RootElement.Str("uid"));
-        Assert.Equal("browser-1", welcome.RootElement.Str("deviceId"));
+        var welcome = (await connection.ReceiveAsync())!.Json;
+        Assert.Equal("welcome", welcome.Str("event"));
+        Assert.Equal(uid, welcome.Str("uid"));
+        Assert.Equal("browser-1", welcome.Str("deviceId"));
     }
 
     [Fact]

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using CallGrains.Bench;
+using CallGrains.Client.Protocol;
 
 namespace CallGrains.Gateway.Tests;
 
@@ -46,10 +48,12 @@ public sealed class BenchToolTests(TwoNodeFixture cluster)
     [Fact]
     public void The_message_reader_finds_event_id_status_and_session()
     {
-        var evt = Message.Parse("""{"event":"incomingCallReceived","seq":3,"call":{"sessionId":"s1","initiator":{"uid":"a","name":"A"},"participants":[{"uid":"a"}],"metadata":{"sessionId":"decoy"}}}"""u8, 7);
-        var error = Message.Parse("""{"id":"9","ok":false,"error":{"code":"ERR_CALL_BUSY","message":"m"},"call":{"sessionId":"s2"},"seq":0}"""u8, 0);
+        var evt = ProtocolMessage.Parse("""{"event":"incomingCallReceived","seq":3,"call":{"sessionId":"s1","initiator":{"uid":"a","name":"A"},"participants":[{"uid":"a"}],"metadata":{"sessionId":"decoy"}}}"""u8, keepJson: false);
+        var error = ProtocolMessage.Parse("""{"id":"9","ok":false,"error":{"code":"ERR_CALL_BUSY","message":"m"},"call":{"sessionId":"s2"},"seq":0}"""u8, keepJson: false);
 
-        Assert.Equal(("incomingCallReceived", "s1", 7L), (evt.Event, evt.SessionId, evt.Ticks));
+        Assert.Equal(("incomingCallReceived", "s1", 3L), (evt.Event, evt.SessionId, evt.Seq));
         Assert.Equal(("9", false, "ERR_CALL_BUSY", "s2"), (error.Id, error.Ok, error.ErrorCode, error.SessionId));
+        Assert.Equal(JsonValueKind.Undefined, evt.Json.ValueKind);
+        Assert.True(evt.Timestamp > 0);
     }
 }
