@@ -164,7 +164,10 @@ public sealed class ArchiveTests : IAsyncLifetime
         await Task.Delay(TimeSpan.FromSeconds(1));
         _log.Failing = false;
 
+        // The two histories are written in parallel: each is waited for, then holds the call exactly once.
         await CallTestKit.EventuallyAsync(async () => (await IdsAsync(a)).Contains(call.SessionId), "the call in a's history");
+        await CallTestKit.EventuallyAsync(async () => (await IdsAsync(b)).Contains(call.SessionId), "the call in b's history");
+        Assert.Equal([call.SessionId], await IdsAsync(a));
         Assert.Equal([call.SessionId], await IdsAsync(b));
         await CallTestKit.EventuallyAsync(async () => _storage.Count("callsession") == 0, "the call left grain storage");
     }
