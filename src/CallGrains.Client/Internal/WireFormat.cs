@@ -6,68 +6,67 @@ namespace CallGrains.Client.Internal;
 /// <summary>The JSON of PROTOCOL section 3 read into the SDK's own model, and the wire names of its enums.</summary>
 internal static class WireFormat
 {
-    public static string Name(this CallType type) => type == CallType.Video ? "video" : "audio";
+    // One table per enum, read both ways: a name is written in one place on this side of the wire (WireNamesTests
+    // round-trips every value through the server's table and this one).
+    private static readonly NameTable<CallType> CallTypes = new((CallType.Audio, "audio"), (CallType.Video, "video"));
 
-    public static string Name(this ReceiverType type) => type == ReceiverType.Group ? "group" : "user";
+    private static readonly NameTable<ReceiverType> ReceiverTypes = new((ReceiverType.User, "user"), (ReceiverType.Group, "group"));
 
-    public static string Name(this CallDirection direction) => direction == CallDirection.Outgoing ? "outgoing" : "incoming";
+    private static readonly NameTable<CallDirection> Directions = new((CallDirection.Incoming, "incoming"), (CallDirection.Outgoing, "outgoing"));
 
-    public static string Name(this CallStatus status) => status switch
-    {
-        CallStatus.Initiated => "initiated",
-        CallStatus.Ongoing => "ongoing",
-        CallStatus.Unanswered => "unanswered",
-        CallStatus.Rejected => "rejected",
-        CallStatus.Busy => "busy",
-        CallStatus.Cancelled => "cancelled",
-        _ => "ended",
-    };
+    private static readonly NameTable<CallStatus> Statuses = new(
+        (CallStatus.Initiated, "initiated"),
+        (CallStatus.Ongoing, "ongoing"),
+        (CallStatus.Unanswered, "unanswered"),
+        (CallStatus.Rejected, "rejected"),
+        (CallStatus.Busy, "busy"),
+        (CallStatus.Cancelled, "cancelled"),
+        (CallStatus.Ended, "ended"));
 
-    public static string Name(this CancelReason reason) => reason switch
-    {
-        CancelReason.Cancelled => "cancelled",
-        CancelReason.Unanswered => "unanswered",
-        CancelReason.AnsweredElsewhere => "answeredElsewhere",
-        CancelReason.RejectedElsewhere => "rejectedElsewhere",
-        _ => "unknown",
-    };
+    private static readonly NameTable<CancelReason> Reasons = new(
+        (CancelReason.Cancelled, "cancelled"),
+        (CancelReason.Unanswered, "unanswered"),
+        (CancelReason.AnsweredElsewhere, "answeredElsewhere"),
+        (CancelReason.RejectedElsewhere, "rejectedElsewhere"));
 
-    public static CallStatus ParseStatus(string? name) => name switch
-    {
-        "initiated" => CallStatus.Initiated,
-        "ongoing" => CallStatus.Ongoing,
-        "unanswered" => CallStatus.Unanswered,
-        "rejected" => CallStatus.Rejected,
-        "busy" => CallStatus.Busy,
-        "cancelled" => CallStatus.Cancelled,
-        "ended" => CallStatus.Ended,
-        _ => throw new JsonException($"unknown call status '{name}'"),
-    };
+    private static readonly NameTable<MemberStatus> MemberStatuses = new(
+        (MemberStatus.Ringing, "ringing"),
+        (MemberStatus.Busy, "busy"),
+        (MemberStatus.Rejected, "rejected"),
+        (MemberStatus.Unanswered, "unanswered"),
+        (MemberStatus.Joined, "joined"));
 
-    public static CancelReason ParseReason(string? name) => name switch
-    {
-        "cancelled" => CancelReason.Cancelled,
-        "unanswered" => CancelReason.Unanswered,
-        "answeredElsewhere" => CancelReason.AnsweredElsewhere,
-        "rejectedElsewhere" => CancelReason.RejectedElsewhere,
-        _ => CancelReason.Unknown,
-    };
+    public static string Name(this CallType type) => CallTypes.Name(type);
 
-    private static MemberStatus ParseMemberStatus(string? name) => name switch
-    {
-        "ringing" => MemberStatus.Ringing,
-        "busy" => MemberStatus.Busy,
-        "rejected" => MemberStatus.Rejected,
-        "unanswered" => MemberStatus.Unanswered,
-        "joined" => MemberStatus.Joined,
-        _ => throw new JsonException($"unknown member status '{name}'"),
-    };
+    public static string Name(this ReceiverType type) => ReceiverTypes.Name(type);
+
+    public static string Name(this CallDirection direction) => Directions.Name(direction);
+
+    public static string Name(this CallStatus status) => Statuses.Name(status);
+
+    public static string Name(this CancelReason reason) => Reasons.TryName(reason) ?? "unknown";
+
+    public static CallStatus ParseStatus(string? name) =>
+        Statuses.TryParse(name, out var status) ? status : throw new JsonException($"unknown call status '{name}'");
+
+    // A reason this version does not know is kept as Unknown: a newer server may add one.
+    public static CancelReason ParseReason(string? name) => Reasons.TryParse(name, out var reason) ? reason : CancelReason.Unknown;
+
+    private static MemberStatus ParseMemberStatus(string? name) =>
+        MemberStatuses.TryParse(name, out var status) ? status : throw new JsonException($"unknown member status '{name}'");
+
+    // Lenient as before: anything but the other name reads as the default.
+    private static CallType ParseCallType(string? name) => CallTypes.TryParse(name, out var type) ? type : CallType.Audio;
+
+    private static ReceiverType ParseReceiverType(string? name) => ReceiverTypes.TryParse(name, out var type) ? type : ReceiverType.User;
+
+    private static CallDirection ParseDirection(string? name) => Directions.TryParse(name, out var direction) ? direction : CallDirection.Incoming;
 
     public static CallInfo ParseCall(JsonElement e) => new()
     {
         SessionId = Str(e, "sessionId"),
-        CallType = Str(e, "callType") == "video" ? CallType.Video : CallType.Audio,
-        ReceiverType = Str(e, "receiverType") == "group" ? ReceiverType.Group : ReceiverType.User,
+        CallType = ParseCallType(Str(e, "callType")),
+        ReceiverType = ParseReceiverType(Str(e, "receiverType")),
         ReceiverId = Str(e, "receiverId"),
         Initiator = ParseUser(e.GetProperty("initiator")),
         Status = ParseStatus(Str(e, "status")),
@@ -96,7 +95,7 @@ internal static class WireFormat
     public static CallLogPage ParseLogPage(JsonElement e) => new(
         [.. e.GetProperty("calls").EnumerateArray().Select(c => new CallLogEntry(
             ParseCall(c),
-            Str(c, "direction") == "outgoing" ? CallDirection.Outgoing : CallDirection.Incoming,
+            ParseDirection(Str(c, "direction")),
             c.TryGetProperty("missed", out var m) && m.ValueKind == JsonValueKind.True))],
         e.TryGetProperty("next", out var next) && next.ValueKind == JsonValueKind.String ? next.GetString() : null);
 
@@ -143,4 +142,26 @@ internal static class WireFormat
 
     private static DateTimeOffset? OptionalTime(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? Time(v) : null;
+
+    private sealed class NameTable<T>
+        where T : struct, Enum
+    {
+        private readonly Dictionary<T, string> _names = [];
+        private readonly Dictionary<string, T> _values = new(StringComparer.Ordinal);
+
+        public NameTable(params (T Value, string Name)[] pairs)
+        {
+            foreach (var (value, name) in pairs)
+            {
+                _names.Add(value, name);
+                _values.Add(name, value);
+            }
+        }
+
+        public string Name(T value) => _names[value];
+
+        public string? TryName(T value) => _names.GetValueOrDefault(value);
+
+        public bool TryParse(string? name, out T value) => _values.TryGetValue(name ?? "", out value);
+    }
 }
