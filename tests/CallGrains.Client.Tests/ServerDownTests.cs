@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using CallGrains.Gateway.Tests;
 
 namespace CallGrains.Client.Tests;
@@ -32,12 +34,16 @@ public sealed class ServerDownTests(ClientNodeFixture shared)
         Assert.InRange(attempts, 2, 15);
         Assert.Equal(ConnectionState.Reconnecting, client.State);
 
-        // The server comes back on the same address (a new in-memory node: the user is made again there).
-        await using var second = await GatewayNode.StartAsync(null, null, $"--urls=http://127.0.0.1:{port}");
-        using (var admin = new CallGrainsAdminClient(server, GatewayNode.AdminKey))
+        // The server comes back on the same address: a new in-memory node, where the user is made again before the
+        // address answers (a reconnect that reached the node before the user existed would be refused for good, 401).
+        var backPort = GatewayNode.FreePort();
+        await using var second = await GatewayNode.StartAsync(null, null, $"--urls=http://127.0.0.1:{backPort}");
+        using (var admin = new CallGrainsAdminClient(new Uri($"http://127.0.0.1:{backPort}"), GatewayNode.AdminKey))
         {
             await admin.CreateUserAsync(user.Uid, "User 0");
         }
+
+        await using var address = Forwarder.Start(port, backPort);
 
         await CallFlowTests.WaitUntilAsync(() => client.State == ConnectionState.Connected, "the client to reconnect (its delay is at most 8 s)", seconds: 60);
         Assert.Equal(user.Uid, client.Uid);
@@ -91,5 +97,73 @@ public sealed class ServerDownTests(ClientNodeFixture shared)
         Assert.Equal(ConnectionState.Disconnected, client.State);
         Assert.Equal(["connection:Disconnected"], events.Names);
         await Assert.ThrowsAsync<ObjectDisposedException>(() => client.SyncAsync());
+    }
+}
+
+/// <summary>Forwards TCP connections from one loopback port to another: an address that starts answering when the test says so.</summary>
+internal sealed class Forwarder : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly int _to;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _pumps = [];
+    private readonly Task _accepting;
+
+    private Forwarder(int from, int to)
+    {
+        _to = to;
+        _listener = new TcpListener(IPAddress.Loopback, from);
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    public static Forwarder Start(int from, int to) => new(from, to);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting;
+
+        // Pumps are added only by the accept loop, which has ended.
+        await Task.WhenAll(_pumps).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient inbound;
+            try
+            {
+                inbound = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            _pumps.Add(PumpAsync(inbound));
+        }
+    }
+
+    private async Task PumpAsync(TcpClient inbound)
+    {
+        using (inbound)
+        using (var outbound = new TcpClient())
+        {
+            try
+            {
+                await outbound.ConnectAsync(IPAddress.Loopback, _to, _stop.Token);
+                var a = inbound.GetStream();
+                var b = outbound.GetStream();
+                await Task.WhenAny(a.CopyToAsync(b, _stop.Token), b.CopyToAsync(a, _stop.Token));
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+            {
+                // Either side went away: the connection ends, as it would without the forwarder.
+            }
+        }
     }
 }
