@@ -86,7 +86,8 @@ public static class GatewayHosting
         // Liveness runs no check (the process answers); readiness runs every registered one.
         app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/healthz");
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.UseManagementPort();
+        app.MapPrometheusScrapingEndpoint("/metrics").ManagementOnly();
         app.MapWebSocketApi();
         app.MapRestApi();
         app.MapAdminApi();

@@ -60,6 +60,14 @@ public sealed class GatewayOptions
     [Range(1, 10_000_000)]
     public int AdminBurst { get; set; } = 100_000;
 
+    /// <summary>
+    /// A second HTTP port for operators: when set, the host listens on it too (same addresses and scheme as its public
+    /// URLs), and the admin API (X-Api-Key) and <c>/metrics</c> answer only there; the public port answers them 404.
+    /// Unset: one listener serves everything. Never route this port through an ingress (docs/deployment.md).
+    /// </summary>
+    [Range(1, 65535)]
+    public int? ManagementPort { get; set; }
+
     /// <summary>Browser origins (<c>https://app.example.com</c>) allowed to open a WebSocket; empty: any.</summary>
     public string[] AllowedOrigins { get; set; } = [];
 

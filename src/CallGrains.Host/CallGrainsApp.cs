@@ -16,6 +16,7 @@ public static class CallGrainsApp
         builder.Services.AddCallGrainsHealth(builder.Configuration);
         builder.Services.AddCallGrainsTracing(builder.Configuration);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 64 * 1024);
+        ManagementListener.Add(builder);
         configure?.Invoke(builder);
 
         var app = builder.Build();

@@ -20,10 +20,11 @@ public static class Health
             .AddCheck<StoppingCheck>("stopping")
             .AddCheck<MembershipCheck>("membership");
         var silo = configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
-        if (silo.Provider == SiloProvider.Redis && configuration.GetConnectionString("Redis") is { } redis)
+        if (silo.Provider == SiloProvider.Redis && RedisConnections.From(configuration) is { } redis)
         {
-            // Embedded storage lives in the silo: the membership check already says it is up.
-            services.AddSingleton(_ => new RedisStorageCheck(redis));
+            // Embedded storage lives in the silo: the membership check already says it is up. A separate history Redis
+            // is not checked: a node whose history store is down still rings calls (settled calls wait to be archived).
+            services.AddSingleton(_ => new RedisStorageCheck(redis.Cluster));
             checks.AddCheck<RedisStorageCheck>("storage");
         }
 

@@ -1,4 +1,5 @@
 using CallGrains.Abstractions;
+using CallGrains.Gateway;
 using CallGrains.Gateway.Rest;
 using CallGrains.Grains;
 using Microsoft.Extensions.Options;
@@ -48,9 +49,12 @@ public static class StartupBanner
 {
     public static void Print(WebApplication app)
     {
+        var management = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.ManagementPort;
         foreach (var url in app.Urls)
         {
-            Console.WriteLine($"CallGrains listening on {url} (health: {url.TrimEnd('/')}/healthz)");
+            Console.WriteLine(management is { } port && BindingAddress.Parse(url).Port == port
+                ? $"CallGrains management (admin API, /metrics) on {url}"
+                : $"CallGrains listening on {url} (health: {url.TrimEnd('/')}/healthz)");
         }
 
         if (app.Environment.IsDevelopment() && app.Urls.FirstOrDefault() is { } first)

@@ -30,8 +30,12 @@ public sealed class SiloOptions
     [Range(1, 65535)]
     public int SiloPort { get; set; } = 11111;
 
-    [Range(1, 65535)]
-    public int GatewayPort { get; set; } = 30000;
+    /// <summary>
+    /// The Orleans client gateway (silo-to-client port). Nothing connects an Orleans client to CallGrains (the gateway
+    /// in each host is a co-hosted client and needs no port), so unset or 0 opens no such listener.
+    /// </summary>
+    [Range(0, 65535)]
+    public int? GatewayPort { get; set; }
 
     /// <summary>
     /// How long a probe of another silo may go unanswered. With <see cref="MissedProbesLimit"/> and two votes this
@@ -89,12 +93,12 @@ public static class SiloConfiguration
         silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = options.DirectoryCacheSize);
         if (options.Provider == SiloProvider.Redis)
         {
-            return silo.AddCallGrainsRedisSilo(options, configuration.GetConnectionString("Redis")
+            return silo.AddCallGrainsRedisSilo(options, RedisConnections.From(configuration)
                 ?? throw new InvalidOperationException("Orleans:Provider=Redis needs ConnectionStrings:Redis (ConnectionStrings__Redis)"));
         }
 
         var primary = options.PrimarySiloPort is { } port ? new IPEndPoint(IPAddress.Loopback, port) : null;
-        silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+        silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort ?? 0, primary, options.ServiceId, options.ClusterId);
         silo.AddCallGrainsMemoryStorage();
         // In memory nothing can outlive the one silo, so ringing calls have their grain timers and no backstop.
         silo.AddCallGrains();
@@ -105,18 +109,21 @@ public static class SiloConfiguration
 public static class RedisSiloConfiguration
 {
     /// <summary>Production: membership, grain state, indexes and call history in Redis, so any silo may die.</summary>
-    public static ISiloBuilder AddCallGrainsRedisSilo(this ISiloBuilder silo, SiloOptions options, string connectionString)
+    public static ISiloBuilder AddCallGrainsRedisSilo(this ISiloBuilder silo, SiloOptions options, RedisConnections connections)
     {
-        var redis = RedisSilo.Options(connectionString);
+        var redis = RedisSilo.Options(connections.Cluster);
         silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
         silo.Configure<ClusterOptions>(o =>
         {
             o.ClusterId = options.ClusterId;
             o.ServiceId = options.ServiceId;
         });
+        var gatewayPort = options.GatewayPort ?? 0;
         if (options.Kubernetes)
         {
-            // Endpoints, cluster and service ids come from the pod (POD_IP, ORLEANS_CLUSTER_ID, ...).
+            // The address, cluster and service ids come from the pod (POD_IP, ORLEANS_CLUSTER_ID, ...); the ports from
+            // here, so the client gateway stays closed unless asked for (Kubernetes hosting opens 30000 by default).
+            silo.Configure<EndpointOptions>(o => (o.SiloPort, o.GatewayPort) = (options.SiloPort, gatewayPort));
             silo.UseKubernetesHosting();
         }
         else
@@ -127,10 +134,18 @@ public static class RedisSiloConfiguration
                 "auto" => FirstNonLoopbackIPv4(),
                 var ip => IPAddress.Parse(ip),
             };
-            silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(advertised));
+
+            // Not ConfigureEndpoints: listening on any address, it would set a gateway listening endpoint even for port 0.
+            var any = !IPAddress.IsLoopback(advertised);
+            silo.Configure<EndpointOptions>(o =>
+            {
+                (o.AdvertisedIPAddress, o.SiloPort, o.GatewayPort) = (advertised, options.SiloPort, gatewayPort);
+                o.SiloListeningEndpoint = any ? new IPEndPoint(IPAddress.Any, options.SiloPort) : null;
+                o.GatewayListeningEndpoint = any && gatewayPort > 0 ? new IPEndPoint(IPAddress.Any, gatewayPort) : null;
+            });
         }
 
-        silo.AddCallGrainsRedisStorage(connectionString);
+        silo.AddCallGrainsRedisStorage(connections.Cluster, connections.History);
         silo.AddCallGrains();
         return silo;
     }

@@ -1,3 +1,4 @@
+using CallGrains.Host.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -20,21 +21,22 @@ public static class StartupChecks
             return null;
         }
 
-        var connection = configuration.GetConnectionString("Redis");
-        if (string.IsNullOrWhiteSpace(connection))
+        if (RedisConnections.From(configuration) is not { } connections)
         {
             return "Orleans:Provider=Redis needs ConnectionStrings:Redis (environment: ConnectionStrings__Redis)";
         }
 
-        ConfigurationOptions options;
-        try
+        // A history Redis must be well formed, but need not answer: a node restarting while history is down still
+        // serves calls, which is the point of keeping history apart.
+        if (connections.SeparateHistory && Parse(connections.History, RedisConnections.HistoryName).Problem is { } historyProblem)
         {
-            options = ConfigurationOptions.Parse(connection);
+            return historyProblem;
         }
-        catch (ArgumentException)
+
+        var (options, problem) = Parse(connections.Cluster, RedisConnections.ClusterName);
+        if (options is null)
         {
-            // The parser's message may quote the string, password and all.
-            return "ConnectionStrings:Redis is not a valid Redis connection string";
+            return problem;
         }
 
         try
@@ -49,7 +51,24 @@ public static class StartupChecks
         catch (Exception ex) when (ex is RedisException or ArgumentException or TimeoutException)
         {
             // Endpoints only: the connection string may hold a password.
-            return $"Redis at {string.Join(",", options.EndPoints.Select(EndPointCollection.ToString))} is unreachable ({ex.GetType().Name})";
+            var at = $"Redis at {string.Join(",", options.EndPoints.Select(EndPointCollection.ToString))}";
+            return ex is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
+                || (ex is RedisServerException && ex.Message.StartsWith("NOAUTH", StringComparison.Ordinal))
+                ? $"{at} refused the credentials (user=, password= in ConnectionStrings:Redis)"
+                : $"{at} is unreachable ({ex.GetType().Name})";
+        }
+    }
+
+    private static (ConfigurationOptions? Options, string? Problem) Parse(string connection, string name)
+    {
+        try
+        {
+            return (ConfigurationOptions.Parse(connection), null);
+        }
+        catch (ArgumentException)
+        {
+            // The parser's message may quote the string, password and all.
+            return (null, $"ConnectionStrings:{name} is not a valid Redis connection string");
         }
     }
 

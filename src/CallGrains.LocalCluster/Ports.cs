@@ -70,7 +70,7 @@ public static class Ports
         }
     }
 
-    /// <summary>Whether a Redis server answers PING on the port.</summary>
+    /// <summary>Whether a Redis server answers PING on the port (a password-protected one answers NOAUTH: it is up too).</summary>
     public static async Task<bool> AnswersPingAsync(int port)
     {
         try
@@ -81,7 +81,7 @@ public static class Ports
             await stream.WriteAsync("PING\r\n"u8.ToArray());
             var buffer = new byte[16];
             var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(1));
-            return read > 0 && buffer[0] == (byte)'+';
+            return read > 0 && (buffer[0] == (byte)'+' || buffer.AsSpan(0, read).StartsWith("-NOAUTH"u8));
         }
         catch (Exception ex) when (ex is SocketException or IOException or TimeoutException)
         {

@@ -9,13 +9,15 @@ public sealed class RedisProcess : IAsyncDisposable
     private static readonly string[] Candidates = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"];
 
     private readonly string _directory;
+    private readonly string[] _settings;
     private Process _process;
 
-    private RedisProcess(Process process, int port, string directory)
+    private RedisProcess(int port, string directory, string[] settings)
     {
-        _process = process;
         Port = port;
         _directory = directory;
+        _settings = settings;
+        _process = Launch();
     }
 
     public int Port { get; }
@@ -24,11 +26,11 @@ public sealed class RedisProcess : IAsyncDisposable
 
     public string ConnectionString => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisProcess> StartAsync(int? port = null)
+    /// <param name="settings">More configuration (<c>--maxmemory</c>, <c>--user</c>, ...), given before this harness's own port, address and directory.</param>
+    public static async Task<RedisProcess> StartAsync(int? port = null, params string[] settings)
     {
         var directory = Directory.CreateTempSubdirectory("callgrains-redis-").FullName;
-        var chosen = port ?? Ports.Free();
-        var redis = new RedisProcess(Launch(chosen, directory), chosen, directory);
+        var redis = new RedisProcess(port ?? Ports.Free(), directory, settings);
         await redis.WaitReadyAsync();
         return redis;
     }
@@ -47,7 +49,7 @@ public sealed class RedisProcess : IAsyncDisposable
 
         _process.Dispose();
         await Task.Delay(downFor);
-        _process = Launch(Port, _directory);
+        _process = Launch();
         await WaitReadyAsync();
     }
 
@@ -67,12 +69,12 @@ public sealed class RedisProcess : IAsyncDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
-    private static Process Launch(int port, string directory)
+    private Process Launch()
     {
         var binary = Candidates.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("redis-server is not installed: run `apt-get install -y redis-server` (tests/run.sh does)");
         var start = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", directory })
+        foreach (var arg in _settings.Concat(["--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", _directory]))
         {
             start.ArgumentList.Add(arg);
         }

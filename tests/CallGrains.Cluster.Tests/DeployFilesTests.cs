@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using YamlDotNet.RepresentationModel;
 
@@ -5,7 +6,9 @@ namespace CallGrains.Cluster.Tests;
 
 /// <summary>
 /// No Docker engine runs here, so the deploy files are checked by reading them: every environment name must be a
-/// setting the host reads, and ports, commands and probes must agree with the host's configuration.
+/// setting the host reads, and ports, commands and probes must agree with the host's configuration; and the
+/// deployment is closed by default (issue 19, items 5 and 6): no client-gateway port, admin and metrics off the public
+/// port, Redis with a password, a memory cap and an eviction policy, a NetworkPolicy.
 /// </summary>
 public sealed class DeployFilesTests
 {
@@ -14,27 +17,20 @@ public sealed class DeployFilesTests
     [
         "Orleans__Provider", "Orleans__Kubernetes", "Orleans__ClusterId", "Orleans__ServiceId", "Orleans__SiloPort",
         "Orleans__GatewayPort", "Orleans__AdvertisedIP", "Orleans__PrimarySiloPort", "Orleans__ProbeTimeoutSeconds",
-        "Orleans__MissedProbesLimit", "ConnectionStrings__Redis", "Auth__AdminKey", "Auth__CallTokenKey", "Auth__TokenKey",
-        "Auth__TokenLifetime", "Calls__RingTimeoutSeconds", "Calls__DisconnectGraceSeconds", "Calls__MaxGroupRing",
-        "Gateway__MessagesPerSecond", "Gateway__MessageBurst", "Gateway__MaxDevicesPerUser", "ASPNETCORE_URLS",
-        "ORLEANS_SERVICE_ID", "ORLEANS_CLUSTER_ID", "POD_NAMESPACE", "POD_NAME", "POD_IP",
+        "Orleans__MissedProbesLimit", "ConnectionStrings__Redis", "ConnectionStrings__RedisHistory", "Auth__AdminKey",
+        "Auth__CallTokenKey", "Auth__TokenKey", "Auth__TokenLifetime", "Calls__RingTimeoutSeconds",
+        "Calls__DisconnectGraceSeconds", "Calls__MaxGroupRing", "Gateway__MessagesPerSecond", "Gateway__MessageBurst",
+        "Gateway__MaxDevicesPerUser", "Gateway__ManagementPort", "Gateway__AllowedOrigins__0", "Gateway__MaxConnections",
+        "ASPNETCORE_URLS", "ORLEANS_SERVICE_ID", "ORLEANS_CLUSTER_ID", "POD_NAMESPACE", "POD_NAME", "POD_IP",
+        "REDIS_PASSWORD",
     ];
 
-    private static string Root
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "CallGrains.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
+    // Measured server memory per idle authenticated socket, rounded up (docs/benchmarks.md: 18.8-19.7 KiB), and the
+    // process's own resident memory before sockets (docs/deployment.md), in KiB.
+    private const double SocketKiB = 20;
+    private const double BaseMiB = 200;
 
-            throw new InvalidOperationException("repository root not found");
-        }
-    }
+    private static string Root => DeployFiles.Root;
 
     [Fact]
     public void Every_known_setting_is_one_the_host_binds()
@@ -46,30 +42,63 @@ public sealed class DeployFilesTests
             var key = setting.Split("__")[1];
             Assert.Matches(new Regex($@"public \S+\?? {key} \{{ get; set; \}}"), sources);
         }
+
+        Assert.Contains("HistoryName = \"RedisHistory\"", sources, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Compose_runs_redis_three_silos_and_the_balancer_with_settings_the_host_knows()
+    public void Compose_runs_two_locked_redis_three_silos_and_the_balancer_with_settings_the_host_knows()
     {
-        var compose = Load(Path.Combine(Root, "docker-compose.yml"));
+        var compose = DeployFiles.Load(Path.Combine(Root, "docker-compose.yml"));
         var services = (YamlMappingNode)compose["services"];
-        Assert.True(services.Children.ContainsKey("redis"));
         var silo = (YamlMappingNode)services["silo"];
         Assert.Equal("3", ((YamlMappingNode)silo["deploy"])["replicas"].ToString());
         Assert.Equal("deploy/Dockerfile", ((YamlMappingNode)silo["build"])["dockerfile"].ToString());
         var env = ((YamlMappingNode)silo["environment"]).Children.ToDictionary(k => k.Key.ToString(), v => v.Value.ToString());
         Assert.All(env.Keys, k => Assert.Contains(k, KnownSettings));
         Assert.Equal("Redis", env["Orleans__Provider"]);
-        Assert.StartsWith("redis:", env["ConnectionStrings__Redis"], StringComparison.Ordinal);
         Assert.Equal("http://+:8080", env["ASPNETCORE_URLS"]);
-        var exposed = ((YamlSequenceNode)silo["expose"]).Select(n => n.ToString()).ToHashSet();
-        Assert.Superset(new HashSet<string> { "8080", env["Orleans__SiloPort"], env["Orleans__GatewayPort"] }, exposed);
-        var healthcheck = string.Join(" ", ((YamlSequenceNode)((YamlMappingNode)silo["healthcheck"])["test"]).Select(n => n.ToString()));
+
+        // Both Redis: a password that must be given, a memory cap, the policy for what each holds, nothing published.
+        const string Password = "${CALLGRAINS_REDIS_PASSWORD:?set CALLGRAINS_REDIS_PASSWORD}";
+        foreach (var (name, setting, policy) in new[] { ("redis", "ConnectionStrings__Redis", "noeviction"), ("redis-history", "ConnectionStrings__RedisHistory", "volatile-ttl") })
+        {
+            var redis = (YamlMappingNode)services[name];
+            var command = redis["command"].Strings();
+            AssertLockedRedis(command, policy, $">{Password}");
+            Assert.False(redis.Children.ContainsKey("ports"), $"{name} is published");
+            Assert.Equal($"{name}:6379,user=callgrains,password={Password}", env[setting]);
+        }
+
+        // No client-gateway port; the management port is exposed to the compose network and published on loopback only.
+        Assert.DoesNotContain("30000", File.ReadAllText(Path.Combine(Root, "docker-compose.yml")), StringComparison.Ordinal);
+        Assert.False(env.ContainsKey("Orleans__GatewayPort"));
+        Assert.Equal(new[] { "8080", "9090", env["Orleans__SiloPort"] }.Order(StringComparer.Ordinal), silo["expose"].Strings().Order(StringComparer.Ordinal));
+        Assert.Equal("9090", env["Gateway__ManagementPort"]);
+        Assert.StartsWith("${CALLGRAINS_ORIGIN:-http", env["Gateway__AllowedOrigins__0"], StringComparison.Ordinal);
+        AssertMaxConnectionsFits(int.Parse(env["Gateway__MaxConnections"], CultureInfo.InvariantCulture), 2048);
+        Assert.Equal("2g", silo["mem_limit"].ToString());
+
+        var healthcheck = string.Join(" ", ((YamlMappingNode)silo["healthcheck"])["test"].Strings());
         Assert.Matches(@"^CMD bash -c .*/dev/tcp/127\.0\.0\.1/8080 .*GET /healthz HTTP/1\.0.* 200 ", healthcheck);
         Assert.Contains("/healthz", HealthPathsTheHostServes());
         var lb = (YamlMappingNode)services["lb"];
-        Assert.Contains("./deploy/nginx.conf:/etc/nginx/nginx.conf:ro", ((YamlSequenceNode)lb["volumes"]).Select(n => n.ToString()));
-        Assert.Contains("server silo:8080", File.ReadAllText(Path.Combine(Root, "deploy", "nginx.conf")), StringComparison.Ordinal);
+        Assert.Contains("./deploy/nginx.conf:/etc/nginx/nginx.conf:ro", lb["volumes"].Strings());
+        Assert.Equal(["127.0.0.1:9090:9090", "8080:80"], lb["ports"].Strings().Order(StringComparer.Ordinal));
+        var nginx = File.ReadAllText(Path.Combine(Root, "deploy", "nginx.conf"));
+        Assert.Contains("server silo:8080", nginx, StringComparison.Ordinal);
+        Assert.Contains("server silo:9090", nginx, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Nginx_logs_paths_without_query_strings()
+    {
+        var nginx = File.ReadAllText(Path.Combine(Root, "deploy", "nginx.conf"));
+        var format = Regex.Match(nginx, @"log_format\s+(\w+)\s+([^;]*);");
+        Assert.True(format.Success, "nginx.conf has no log_format");
+        Assert.Contains("$uri", format.Groups[2].Value, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"\$(request|request_uri|args|query_string|arg_\w+)\b", format.Groups[2].Value);
+        Assert.Matches($@"access_log\s+\S+\s+{format.Groups[1].Value};", nginx);
     }
 
     [Fact]
@@ -78,7 +107,9 @@ public sealed class DeployFilesTests
         var dockerfile = File.ReadAllText(Path.Combine(Root, "deploy", "Dockerfile"));
         Assert.Contains("dotnet publish src/CallGrains.Host/CallGrains.Host.csproj", dockerfile, StringComparison.Ordinal);
         Assert.Contains("ENTRYPOINT [\"dotnet\", \"CallGrains.Host.dll\"]", dockerfile, StringComparison.Ordinal);
-        Assert.Matches(@"EXPOSE 8080 11111 30000", dockerfile);
+        Assert.Matches(@"EXPOSE 8080 9090 11111\n", dockerfile);
+        Assert.Contains("Gateway__ManagementPort=9090", dockerfile, StringComparison.Ordinal);
+        Assert.DoesNotContain("30000", dockerfile, StringComparison.Ordinal);
         Assert.Contains("FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build", dockerfile, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(Root, "src", "CallGrains.Host", "CallGrains.Host.csproj")));
     }
@@ -86,34 +117,158 @@ public sealed class DeployFilesTests
     [Fact]
     public void Kubernetes_manifests_agree_with_the_host()
     {
-        var documents = LoadAll(Path.Combine(Root, "deploy", "k8s", "callgrains.yaml")).Concat(LoadAll(Path.Combine(Root, "deploy", "k8s", "redis.yaml"))).ToList();
+        var documents = DeployFiles.Kubernetes();
         var kinds = documents.Select(d => $"{d["kind"]}/{((YamlMappingNode)d["metadata"])["name"]}").ToHashSet();
-        Assert.Superset(new HashSet<string> { "Deployment/callgrains", "Service/callgrains", "PodDisruptionBudget/callgrains", "StatefulSet/redis", "Service/redis", "Role/callgrains-pods", "RoleBinding/callgrains-pods", "ServiceAccount/callgrains" }, kinds);
+        Assert.Superset(new HashSet<string> { "Deployment/callgrains", "Service/callgrains", "Service/callgrains-admin", "PodDisruptionBudget/callgrains", "StatefulSet/redis", "Service/redis", "StatefulSet/redis-history", "Service/redis-history", "Role/callgrains-pods", "RoleBinding/callgrains-pods", "ServiceAccount/callgrains", "NetworkPolicy/callgrains", "NetworkPolicy/redis", "Ingress/callgrains" }, kinds);
 
-        var deployment = documents.Single(d => d["kind"].ToString() == "Deployment");
-        var container = (YamlMappingNode)((YamlSequenceNode)((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)deployment["spec"])["template"])["spec"])["containers"])[0];
-        var env = ((YamlSequenceNode)container["env"]).Cast<YamlMappingNode>().ToDictionary(e => e["name"].ToString(), e => e.Children.TryGetValue("value", out var v) ? v.ToString() : null);
+        var container = documents.Named("Deployment", "callgrains").Container();
+        var env = Env(container);
         Assert.All(env.Keys, k => Assert.Contains(k, KnownSettings));
         Assert.Equal("Redis", env["Orleans__Provider"]);
         Assert.Equal("true", env["Orleans__Kubernetes"]);
-        Assert.Equal("redis:6379", env["ConnectionStrings__Redis"]);
         var ports = ((YamlSequenceNode)container["ports"]).Cast<YamlMappingNode>().ToDictionary(p => p["name"].ToString(), p => p["containerPort"].ToString());
-        Assert.Equal(("8080", env["Orleans__SiloPort"], env["Orleans__GatewayPort"]), (ports["http"], ports["silo"], ports["gateway"]));
+        Assert.Equal(["http", "management", "silo"], ports.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(("8080", env["Orleans__SiloPort"], env["Gateway__ManagementPort"]), (ports["http"], ports["silo"], ports["management"]));
+
         // Starting and readiness wait for /healthz (an Active member whose storage answers); liveness asks /alive only,
-        // so a Redis outage makes pods unready rather than getting them all restarted.
+        // so a Redis outage makes pods unready rather than getting them all restarted. Both on the management port.
         var served = HealthPathsTheHostServes();
         foreach (var (probe, path) in new[] { ("startupProbe", "/healthz"), ("readinessProbe", "/healthz"), ("livenessProbe", "/alive") })
         {
             var get = (YamlMappingNode)((YamlMappingNode)container[probe])["httpGet"];
             Assert.Equal(path, get["path"].ToString());
             Assert.Contains(path, served);
-            Assert.Equal("http", get["port"].ToString());
+            Assert.Equal("management", get["port"].ToString());
         }
 
         var pdb = documents.Single(d => d["kind"].ToString() == "PodDisruptionBudget");
         Assert.Equal("2", ((YamlMappingNode)pdb["spec"])["minAvailable"].ToString());
         var hostProject = File.ReadAllText(Path.Combine(Root, "src", "CallGrains.Host", "CallGrains.Host.csproj"));
         Assert.Contains("Microsoft.Orleans.Hosting.Kubernetes", hostProject, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Kubernetes_deployment_is_closed_by_default()
+    {
+        var documents = DeployFiles.Kubernetes();
+        var container = documents.Named("Deployment", "callgrains").Container();
+        var env = Env(container);
+
+        // No client-gateway port anywhere; the public Service and the Ingress carry the public port only.
+        Assert.False(env.ContainsKey("Orleans__GatewayPort"));
+        Assert.All(Directory.GetFiles(Path.Combine(Root, "deploy", "k8s")), f => Assert.DoesNotContain("30000", File.ReadAllText(f), StringComparison.Ordinal));
+        var containerPorts = ((YamlSequenceNode)container["ports"]).Cast<YamlMappingNode>().ToDictionary(p => p["name"].ToString(), p => p["containerPort"].ToString());
+        var service = (YamlMappingNode)documents.Named("Service", "callgrains")["spec"];
+        Assert.NotEqual("LoadBalancer", service.Children.TryGetValue("type", out var type) ? type.ToString() : "ClusterIP");
+        var exposed = ((YamlSequenceNode)service["ports"]).Cast<YamlMappingNode>()
+            .Select(p => p["targetPort"].ToString()).Select(t => containerPorts.GetValueOrDefault(t, t)).ToList();
+        Assert.Equal(["8080"], exposed);
+        var admin = (YamlMappingNode)documents.Named("Service", "callgrains-admin")["spec"];
+        Assert.Equal("ClusterIP", admin["type"].ToString());
+        var ingresses = documents.Where(d => d["kind"].ToString() == "Ingress").ToList();
+        Assert.NotEmpty(ingresses);
+        foreach (var ingress in ingresses)
+        {
+            var spec = (YamlMappingNode)ingress["spec"];
+            var tls = (YamlMappingNode)((YamlSequenceNode)spec["tls"])[0];
+            Assert.False(string.IsNullOrEmpty(tls["secretName"].ToString()));
+            var annotations = (YamlMappingNode)((YamlMappingNode)ingress["metadata"])["annotations"];
+            Assert.True(int.Parse(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"].ToString(), CultureInfo.InvariantCulture) >= 60);
+            Assert.Equal("true", annotations["nginx.ingress.kubernetes.io/force-ssl-redirect"].ToString());
+            var backends = spec["rules"].AllNodes.OfType<YamlMappingNode>().Where(m => m.Children.ContainsKey("service"))
+                .Select(m => (YamlMappingNode)m["service"]).Select(b => $"{b["name"]}:{((YamlMappingNode)b["port"])["name"]}").ToHashSet();
+            Assert.Equal(["callgrains:http"], backends);
+        }
+
+        // Browser origins set (a placeholder to replace: it fails closed); sockets capped from the memory limit.
+        Assert.StartsWith("https://", env["Gateway__AllowedOrigins__0"], StringComparison.Ordinal);
+        var limit = ((YamlMappingNode)((YamlMappingNode)container["resources"])["limits"])["memory"].ToString();
+        Assert.EndsWith("Gi", limit, StringComparison.Ordinal);
+        AssertMaxConnectionsFits(int.Parse(env["Gateway__MaxConnections"]!, CultureInfo.InvariantCulture), 1024 * double.Parse(limit[..^2], CultureInfo.InvariantCulture));
+
+        // The hosts connect with the ACL user and the password from the Secret, to the Redis for each kind of data.
+        Assert.Equal("callgrains-redis", SecretName(container, "REDIS_PASSWORD"));
+        Assert.Equal("redis:6379,user=callgrains,password=$(REDIS_PASSWORD)", env["ConnectionStrings__Redis"]);
+        Assert.Equal("redis-history:6379,user=callgrains,password=$(REDIS_PASSWORD)", env["ConnectionStrings__RedisHistory"]);
+        Assert.DoesNotContain(documents, d => d["kind"].ToString() == "Secret" && ((YamlMappingNode)d["metadata"])["name"].ToString() == "callgrains-redis");
+        foreach (var (name, policy) in new[] { ("redis", "noeviction"), ("redis-history", "volatile-ttl") })
+        {
+            var redis = documents.Named("StatefulSet", name).Container();
+            AssertLockedRedis(redis["args"].Strings(), policy, ">$(REDIS_PASSWORD)");
+            Assert.Equal("callgrains-redis", SecretName(redis, "REDIS_PASSWORD"));
+        }
+
+        // NetworkPolicy: the silo port from CallGrains pods only, the public port from the ingress controller only, the
+        // management port never from it; Redis from CallGrains pods only; no rule open to everyone.
+        var pods = Rules(documents.Named("NetworkPolicy", "callgrains"), "callgrains");
+        Assert.Equal(["app=callgrains"], pods["11111"]);
+        Assert.Equal(["namespace=ingress-nginx"], pods["8080"]);
+        Assert.DoesNotContain("namespace=ingress-nginx", pods["9090"]);
+        Assert.Equal(["11111", "8080", "9090"], pods.Keys.Order(StringComparer.Ordinal));
+        var redisPolicy = documents.Named("NetworkPolicy", "redis");
+        var selected = (YamlMappingNode)((YamlSequenceNode)((YamlMappingNode)((YamlMappingNode)redisPolicy["spec"])["podSelector"])["matchExpressions"])[0];
+        Assert.Equal(("app", "In"), (selected["key"].ToString(), selected["operator"].ToString()));
+        Assert.Equal(["redis", "redis-history"], selected["values"].Strings());
+        Assert.Equal(["app=callgrains"], Rules(redisPolicy, null)["6379"]);
+    }
+
+    /// <summary>Redis with a memory cap, the given eviction policy, the default user off and an ACL user without the dangerous commands.</summary>
+    private static void AssertLockedRedis(List<string> args, string policy, string password)
+    {
+        string After(string name) => args[args.IndexOf(name) + 1];
+        Assert.Matches(@"^\d+mb$", After("--maxmemory"));
+        Assert.Equal(policy, After("--maxmemory-policy"));
+        var users = string.Join(" ", args.Skip(args.IndexOf("--user")));
+        Assert.Equal($"--user default off --user callgrains on {password} ~* &* +@all -@dangerous", users);
+    }
+
+    /// <summary>No more sockets than half the memory left after the process's base can hold at the measured bytes each.</summary>
+    private static void AssertMaxConnectionsFits(int maxConnections, double limitMiB)
+    {
+        var fits = (limitMiB - BaseMiB) * 0.5 * 1024 / SocketKiB;
+        Assert.InRange(maxConnections, fits * 0.9, fits);
+    }
+
+    private static Dictionary<string, string?> Env(YamlMappingNode container) =>
+        ((YamlSequenceNode)container["env"]).Cast<YamlMappingNode>().ToDictionary(e => e["name"].ToString(), e => e.Children.TryGetValue("value", out var v) ? v.ToString() : null);
+
+    private static string SecretName(YamlMappingNode container, string variable)
+    {
+        var entry = ((YamlSequenceNode)container["env"]).Cast<YamlMappingNode>().Single(e => e["name"].ToString() == variable);
+        return ((YamlMappingNode)((YamlMappingNode)entry["valueFrom"])["secretKeyRef"])["name"].ToString();
+    }
+
+    /// <summary>For a policy that selects pods labelled app=<paramref name="app"/>: each port and who may reach it.</summary>
+    private static Dictionary<string, List<string>> Rules(YamlMappingNode policy, string? app)
+    {
+        var spec = (YamlMappingNode)policy["spec"];
+        if (app is not null)
+        {
+            Assert.Equal(app, ((YamlMappingNode)((YamlMappingNode)spec["podSelector"])["matchLabels"])["app"].ToString());
+        }
+
+        Assert.Equal(["Ingress"], spec["policyTypes"].Strings());
+        var rules = new Dictionary<string, List<string>>();
+        foreach (var rule in ((YamlSequenceNode)spec["ingress"]).Cast<YamlMappingNode>())
+        {
+            // A rule without "from" or with an empty selector lets everyone in.
+            var from = ((YamlSequenceNode)rule["from"]).Cast<YamlMappingNode>().Select(Peer).ToList();
+            Assert.NotEmpty(from);
+            foreach (var port in ((YamlSequenceNode)rule["ports"]).Cast<YamlMappingNode>())
+            {
+                rules[port["port"].ToString()] = from;
+            }
+        }
+
+        return rules;
+    }
+
+    private static string Peer(YamlMappingNode peer)
+    {
+        var (kind, selector) = peer.Children.Single() is var (k, v) ? (k.ToString(), (YamlMappingNode)((YamlMappingNode)v)["matchLabels"]) : default;
+        var (label, value) = selector.Children.Single() is var (l, x) ? (l.ToString(), x.ToString()) : default;
+        Assert.False(string.IsNullOrEmpty(value));
+        return kind == "namespaceSelector" && label == "kubernetes.io/metadata.name" ? $"namespace={value}" : $"{label}={value}";
     }
 
     /// <summary>The health endpoints the host maps, read from its source so a renamed endpoint breaks these tests.</summary>
@@ -123,15 +278,5 @@ public sealed class DeployFilesTests
         var paths = Regex.Matches(sources, @"MapHealthChecks\(""(/[^""]*)""").Select(m => m.Groups[1].Value).ToHashSet();
         Assert.Superset(new HashSet<string> { "/alive", "/healthz" }, paths);
         return paths;
-    }
-
-    private static YamlMappingNode Load(string path) => LoadAll(path).Single();
-
-    private static IEnumerable<YamlMappingNode> LoadAll(string path)
-    {
-        var stream = new YamlStream();
-        using var reader = new StringReader(File.ReadAllText(path));
-        stream.Load(reader);
-        return stream.Documents.Select(d => (YamlMappingNode)d.RootNode);
     }
 }

@@ -1,34 +1,56 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text.RegularExpressions;
 using CallGrains.Gateway.Tests;
 using CallGrains.LocalCluster;
 
 namespace CallGrains.Cluster.Tests;
 
-/// <summary>deploy/nginx.conf for real (Debian nginx) in front of two gateway processes on loopback.</summary>
+/// <summary>
+/// deploy/nginx.conf for real (Debian nginx) in front of two gateway processes on loopback, each with its management
+/// port (Gateway:ManagementPort) behind the config's management server.
+/// </summary>
 public sealed partial class LoadBalancerTests : IAsyncLifetime
 {
+    private readonly int[] _management = [Ports.Free(), Ports.Free()];
     private HostProcess _first = null!;
     private HostProcess _second = null!;
     private Process _nginx = null!;
     private string _dir = null!;
     private int _port;
+    private int _managementPort;
+
+    private Uri Public => new($"http://127.0.0.1:{_port}");
+
+    private Uri Management => new($"http://127.0.0.1:{_managementPort}");
+
+    private string AccessLog => Path.Combine(_dir, "access.log");
 
     public async Task InitializeAsync()
     {
         var common = new[] { "--environment=Production", $"--Auth:AdminKey={Admin.DefaultKey}", "--Logging:LogLevel:Default=Warning" };
-        _first = HostProcess.Start(HostProcess.DefaultHostDll(), common);
+        _first = HostProcess.Start(HostProcess.DefaultHostDll(), [.. common, $"--Gateway:ManagementPort={_management[0]}"]);
         await _first.WaitHealthyAsync(TimeSpan.FromSeconds(60));
-        _second = HostProcess.Start(HostProcess.DefaultHostDll(), [.. common, $"--Orleans:PrimarySiloPort={_first.SiloPort}"]);
+        _second = HostProcess.Start(HostProcess.DefaultHostDll(), [.. common, $"--Gateway:ManagementPort={_management[1]}", $"--Orleans:PrimarySiloPort={_first.SiloPort}"]);
         await _second.WaitHealthyAsync(TimeSpan.FromSeconds(60));
 
-        // The shipped config, with the compose service name and port swapped for these two processes.
+        // The shipped config, with the compose service names, ports and log path swapped for these two processes.
         _dir = Directory.CreateTempSubdirectory("callgrains-nginx-").FullName;
-        _port = Ports.Free();
-        var config = File.ReadAllText(Path.Combine(RepoRoot(), "deploy", "nginx.conf"));
-        config = config.Replace("        server silo:8080 max_fails=1 fail_timeout=5s;", $"        server 127.0.0.1:{_first.HttpPort} max_fails=1 fail_timeout=5s;\n        server 127.0.0.1:{_second.HttpPort} max_fails=1 fail_timeout=5s;", StringComparison.Ordinal);
-        config = config.Replace("listen 80;", $"listen 127.0.0.1:{_port};", StringComparison.Ordinal);
-        Assert.Contains($"127.0.0.1:{_second.HttpPort}", config, StringComparison.Ordinal);
+        (_port, _managementPort) = (Ports.Free(), Ports.Free());
+        var config = File.ReadAllText(Path.Combine(DeployFiles.Root, "deploy", "nginx.conf"));
+        foreach (var (from, to) in new[]
+        {
+            ("        server silo:8080 max_fails=1 fail_timeout=5s;", $"        server 127.0.0.1:{_first.HttpPort} max_fails=1 fail_timeout=5s;\n        server 127.0.0.1:{_second.HttpPort} max_fails=1 fail_timeout=5s;"),
+            ("        server silo:9090;", $"        server 127.0.0.1:{_management[0]};\n        server 127.0.0.1:{_management[1]};"),
+            ("listen 80;", $"listen 127.0.0.1:{_port};"),
+            ("listen 9090;", $"listen 127.0.0.1:{_managementPort};"),
+            ("access_log /var/log/nginx/access.log ", $"access_log {AccessLog} "),
+        })
+        {
+            Assert.Contains(from, config, StringComparison.Ordinal);
+            config = config.Replace(from, to, StringComparison.Ordinal);
+        }
+
         var path = Path.Combine(_dir, "nginx.conf");
         await File.WriteAllTextAsync(path, config);
         var nginx = new[] { "/usr/sbin/nginx", "/usr/bin/nginx" }.FirstOrDefault(File.Exists)
@@ -82,8 +104,8 @@ public sealed partial class LoadBalancerTests : IAsyncLifetime
     [Fact]
     public async Task Clients_connect_through_the_balancer_and_call_each_other()
     {
-        var lb = new Uri($"http://127.0.0.1:{_port}");
-        using var admin = new Admin(lb);
+        var lb = Public;
+        using var admin = new Admin(Management);
         var users = await admin.UsersAsync(4);
         var sockets = new List<WsClient>();
         foreach (var (uid, token) in users)
@@ -110,12 +132,44 @@ public sealed partial class LoadBalancerTests : IAsyncLifetime
         }
     }
 
-    private static async Task<double> OpenSocketsAsync(HostProcess host)
+    [Fact]
+    public async Task Tokens_in_the_socket_url_stay_out_of_the_access_log_and_admin_and_metrics_are_only_on_the_management_server()
+    {
+        using var admin = new Admin(Management);
+        var (uid, token) = (await admin.UsersAsync(1, "log"))[0];
+        await using (var browser = await WsClient.ConnectWithAsync(Public, uid, token, tokenInQuery: true))
+        {
+            Assert.True((await browser.RequestAsync("ping")).IsOk());
+        }
+
+        // nginx writes a socket's line when it closes; the REST calls before it are there already.
+        await Eventually.Async(() => Task.FromResult(File.Exists(AccessLog) && File.ReadAllText(AccessLog).Contains("GET /v1/ws", StringComparison.Ordinal)), "the socket in the access log", TimeSpan.FromSeconds(30));
+        var log = await File.ReadAllTextAsync(AccessLog);
+        Assert.Contains("POST /v1/users ", log, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, log, StringComparison.Ordinal);
+        Assert.DoesNotContain("token=", log, StringComparison.Ordinal);
+
+        // Through the public server the admin API and the metrics do not exist; through the management server they do.
+        using var outside = new Admin(Public);
+        using (var create = await outside.SendAsync(HttpMethod.Post, "/v1/users", new { uid = "x" + uid, name = "X" }))
+        using (var metrics = await outside.Http.GetAsync(new Uri("/metrics", UriKind.Relative)))
+        {
+            Assert.Equal((HttpStatusCode.NotFound, HttpStatusCode.NotFound), (create.StatusCode, metrics.StatusCode));
+        }
+
+        using (var metrics = await admin.Http.GetAsync(new Uri("/metrics", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+        }
+    }
+
+    private async Task<double> OpenSocketsAsync(HostProcess host)
     {
         using var http = new HttpClient();
+        var management = new Uri($"http://127.0.0.1:{_management[host == _first ? 0 : 1]}");
         for (var i = 0; i < 40; i++)
         {
-            var text = await http.GetStringAsync(new Uri(host.Url, "/metrics"));
+            var text = await http.GetStringAsync(new Uri(management, "/metrics"));
             var match = OpenConnections().Match(text);
             if (match.Success && double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0)
             {
@@ -126,19 +180,6 @@ public sealed partial class LoadBalancerTests : IAsyncLifetime
         }
 
         return 0;
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "CallGrains.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("repository root not found");
     }
 
     [GeneratedRegex(@"^callgrains_gateway_connections(?:\{[^}]*\})? (\S+)", RegexOptions.Multiline)]

@@ -21,7 +21,7 @@ public static class AdminApi
 
     public static WebApplication MapAdminApi(this WebApplication app)
     {
-        app.MapGet("/v1/users/{uid}/state", GetUserState).AddEndpointFilter(RequireAdmin);
+        app.MapGet("/v1/users/{uid}/state", GetUserState).AddEndpointFilter(RequireAdmin).ManagementOnly();
 
         // Routing cannot choose between two endpoints by a header, and the user path must stay as it is; so a request
         // that reached the user endpoint carrying X-Api-Key is answered here, before that endpoint runs.
@@ -29,10 +29,12 @@ public static class AdminApi
         return app;
     }
 
+    // On the public port, when a management port is set, the request is the user's (a bearer token or nothing).
     private static bool IsAdminCallRead(HttpContext http) =>
         HttpMethods.IsGet(http.Request.Method)
         && http.Request.Headers.ContainsKey(ApiKeyHeader)
-        && http.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: CallByIdPattern };
+        && http.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: CallByIdPattern }
+        && ManagementPort.IsAllowed(http);
 
     private static async ValueTask<object?> RequireAdmin(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
         IsAdmin(context.HttpContext) ? await next(context) : WrongKey();

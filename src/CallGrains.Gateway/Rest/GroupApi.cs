@@ -19,7 +19,7 @@ public static class GroupApi
 
     public static IEndpointRouteBuilder MapGroupApi(this IEndpointRouteBuilder app)
     {
-        var groups = app.MapGroup("/v1/groups").AddEndpointFilter(RestApi.RequireAdmin);
+        var groups = app.MapGroup("/v1/groups").AddEndpointFilter(RestApi.RequireAdmin).ManagementOnly();
         groups.MapPost("", Create);
         groups.MapGet("/{guid}", Get);
         groups.MapPost("/{guid}/members", ChangeMembers);

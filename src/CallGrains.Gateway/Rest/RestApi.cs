@@ -13,7 +13,7 @@ public static class RestApi
 {
     public static IEndpointRouteBuilder MapRestApi(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/v1/users").AddEndpointFilter(RequireAdmin);
+        var admin = app.MapGroup("/v1/users").AddEndpointFilter(RequireAdmin).ManagementOnly();
         admin.MapPost("/", CreateUser);
         admin.MapGet("/{uid}", GetUser);
         admin.MapPost("/{uid}/tokens", IssueToken);

@@ -29,11 +29,12 @@ public static class RedisSilo
     /// Grain state (every store) and the ring deadline index in Redis. Register before
     /// <c>AddCallGrains</c>, which keeps a durable index registered here. State is written with the Orleans binary serializer, the
     /// one the <c>[GenerateSerializer]</c>/<c>[Id]</c> contracts are versioned for; the JSON default cannot read
-    /// back immutable collections.
+    /// back immutable collections. Call history goes to <paramref name="historyConnectionString"/> when given.
     /// </summary>
-    public static ISiloBuilder AddCallGrainsRedisStorage(this ISiloBuilder silo, string connectionString)
+    public static ISiloBuilder AddCallGrainsRedisStorage(this ISiloBuilder silo, string connectionString, string? historyConnectionString = null)
     {
         var redis = Options(connectionString);
+        var history = historyConnectionString is null ? redis : Options(historyConnectionString);
         foreach (var store in StorageNames.All)
         {
             silo.AddRedisGrainStorage(store, options => options.Configure<Serializer>((o, serializer) =>
@@ -56,7 +57,7 @@ public static class RedisSilo
 
         // Call history: final records and per-user histories, with their retention (ICallLog).
         silo.Services.AddSingleton<ICallLog>(sp => new RedisCallLog(
-            redis,
+            history,
             sp.GetRequiredService<IOptions<ClusterOptions>>(),
             sp.GetRequiredService<IOptions<CallOptions>>(),
             sp.GetRequiredService<Serializer>(),
