@@ -8,8 +8,8 @@ internal sealed record CliArguments
     public const string Usage = """
         callgrains: a CallGrains softphone. Commands on stdin, one per line; events and results on stdout, one per line.
 
-        usage: CALLGRAINS_TOKEN=TOKEN callgrains --server URL [--device ID]
-               CALLGRAINS_ADMIN_KEY=KEY callgrains --server URL --uid UID [--create [--name NAME]] [--device ID]
+        usage: callgrains --server URL [--device ID]                                  (CALLGRAINS_TOKEN set)
+               callgrains --server URL --uid UID [--create [--name NAME]] [--device ID]  (CALLGRAINS_ADMIN_KEY set)
 
           --server URL       the CallGrains server (default http://localhost:5080)
           --uid UID          mint a token for UID with the admin API (needs the admin key)

@@ -126,8 +126,11 @@ public sealed class CliTests(ClientNodeFixture node)
         var (minting, _) = CliArguments.Parse(["--uid", "u"], environment.GetValueOrDefault);
         var (flagged, _) = CliArguments.Parse(["--token", "t-flag"], environment.GetValueOrDefault);
 
-        Assert.Equal(("t-env", null, []), (withToken!.Token, withToken.AdminKey, withToken.SecretsOnCommandLine));
-        Assert.Equal((null, "k-env", []), (minting!.Token, minting.AdminKey, minting.SecretsOnCommandLine));
-        Assert.Equal(("t-flag", ["--token"]), (flagged!.Token, flagged.SecretsOnCommandLine));
+        Assert.Equal(("t-env", null), (withToken!.Token, withToken.AdminKey));
+        Assert.Empty(withToken.SecretsOnCommandLine);
+        Assert.Equal((null, "k-env"), (minting!.Token, minting.AdminKey));
+        Assert.Empty(minting.SecretsOnCommandLine);
+        Assert.Equal("t-flag", flagged!.Token);
+        Assert.Equal(["--token"], flagged.SecretsOnCommandLine);
     }
 }
