@@ -73,11 +73,13 @@ public sealed class TokenTests
         var single = secrets.Validate(null, new AuthOptions { AdminKey = Admin.DefaultKey, TokenKey = Old, CallTokenKey = Old });
         var listed = secrets.Validate(null, new AuthOptions { AdminKey = Admin.DefaultKey, TokenKeys = [Key("k1", New)], CallTokenKeys = [Key("c1", New)] });
         var apart = secrets.Validate(null, new AuthOptions { AdminKey = Admin.DefaultKey, TokenKeys = [Key("k1", New)], CallTokenKeys = [Key("c1", Call)] });
+        var admin = secrets.Validate(null, new AuthOptions { AdminKey = Admin.DefaultKey, CallTokenKey = Admin.DefaultKey });
 
         Assert.Contains("Auth:CallTokenKey must differ from Auth:TokenKey", single.FailureMessage, StringComparison.Ordinal);
         Assert.Contains("Auth:CallTokenKeys:0:Key must differ from Auth:TokenKeys:0:Key", listed.FailureMessage, StringComparison.Ordinal);
         Assert.DoesNotContain(Old, single.FailureMessage, StringComparison.Ordinal);
         Assert.True(apart.Succeeded, apart.FailureMessage);
+        Assert.Contains("Auth:CallTokenKey must differ from Auth:AdminKey", admin.FailureMessage, StringComparison.Ordinal);
     }
 
     [Fact]

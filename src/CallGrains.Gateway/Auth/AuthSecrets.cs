@@ -7,7 +7,8 @@ namespace CallGrains.Gateway.Auth;
 /// <summary>
 /// Outside Development the keys that open the admin API and sign tokens must be real secrets: at least
 /// <see cref="MinBytes"/> bytes and none of the placeholders the deploy files and docs show. Development keeps its
-/// generated admin key. The failure names the setting, never its value.
+/// generated admin key. In every environment the key lists must be well formed and no key may serve two purposes
+/// (auth tokens, call tokens, the admin key). The failure names the setting, never its value.
 /// </summary>
 public sealed class AuthSecrets(IHostEnvironment environment) : IValidateOptions<AuthOptions>
 {
@@ -62,6 +63,12 @@ public sealed class AuthSecrets(IHostEnvironment environment) : IValidateOptions
                     yield return $"{setting}:{i}:Key is empty";
                 }
             }
+        }
+
+        // The call token key is handed to media servers: it must not open the admin API as well.
+        foreach (var (setting, _) in options.AuthKeySettings().Concat(options.CallKeySettings()).Where(s => !string.IsNullOrEmpty(s.Key) && s.Key == options.AdminKey))
+        {
+            yield return $"{setting} must differ from Auth:AdminKey";
         }
 
         foreach (var (authSetting, authKey) in options.AuthKeySettings().Where(s => !string.IsNullOrEmpty(s.Key)))
