@@ -24,12 +24,14 @@ public static class ServerProcess
     /// <summary>An embedded-mode host; <paramref name="primarySiloPort"/> joins it to another one.</summary>
     public static async Task<HostProcess> StartAsync(string hostDll, string adminKey, int? primarySiloPort, params string[] settings)
     {
-        var host = HostProcess.Start(hostDll,
-        [
-            "--environment=Production", $"--Auth:AdminKey={adminKey}", "--Logging:LogLevel:Default=Warning",
-            .. primarySiloPort is { } p ? new[] { $"--Orleans:PrimarySiloPort={p}" } : [],
-            .. settings,
-        ]);
+        var host = HostProcess.Start(
+            hostDll,
+            [
+                "--environment=Production", "--Logging:LogLevel:Default=Warning",
+                .. primarySiloPort is { } p ? new[] { $"--Orleans:PrimarySiloPort={p}" } : [],
+                .. settings,
+            ],
+            environment: new Dictionary<string, string> { ["Auth__AdminKey"] = adminKey });
         await host.WaitHealthyAsync(TimeSpan.FromSeconds(60));
         return host;
     }

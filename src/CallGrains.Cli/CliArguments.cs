@@ -8,12 +8,13 @@ internal sealed record CliArguments
     public const string Usage = """
         callgrains: a CallGrains softphone. Commands on stdin, one per line; events and results on stdout, one per line.
 
-        usage: callgrains --server URL (--token TOKEN | --uid UID --admin-key KEY [--create [--name NAME]]) [--device ID]
+        usage: callgrains --server URL [--device ID]                                  (CALLGRAINS_TOKEN set)
+               callgrains --server URL --uid UID [--create [--name NAME]] [--device ID]  (CALLGRAINS_ADMIN_KEY set)
 
           --server URL       the CallGrains server (default http://localhost:5080)
-          --token TOKEN      the user's auth token
-          --uid UID          mint a token for UID with the admin API (needs --admin-key)
-          --admin-key KEY    the server's admin key (Auth:AdminKey), for --uid
+          --uid UID          mint a token for UID with the admin API (needs the admin key)
+          --token TOKEN      the user's auth token: better in CALLGRAINS_TOKEN (the command line shows in ps)
+          --admin-key KEY    the server's admin key (Auth:AdminKey), for --uid: better in CALLGRAINS_ADMIN_KEY
           --create           with --uid: create the user first if it does not exist
           --name NAME        with --create: the user's display name (default: the uid)
           --device ID        this device's id (default: one the server chooses)
@@ -56,8 +57,45 @@ internal sealed record CliArguments
 
     public bool Help { get; init; }
 
-    /// <summary>The arguments, or what is wrong with them.</summary>
-    public static (CliArguments? Arguments, string? Problem) Parse(IReadOnlyList<string> args)
+    /// <summary>The secrets given on the command line, where any user of the machine can read them (ps, /proc).</summary>
+    public IReadOnlyList<string> SecretsOnCommandLine { get; init; } = [];
+
+    public const string TokenVariable = "CALLGRAINS_TOKEN";
+
+    public const string AdminKeyVariable = "CALLGRAINS_ADMIN_KEY";
+
+    /// <summary>
+    /// The arguments, or what is wrong with them. Secrets come from <see cref="TokenVariable"/> and
+    /// <see cref="AdminKeyVariable"/> (read through <paramref name="environment"/>) unless a flag gives them.
+    /// </summary>
+    public static (CliArguments? Arguments, string? Problem) Parse(IReadOnlyList<string> args, Func<string, string?>? environment = null)
+    {
+        var (parsed, problem) = ParseFlags(args);
+        if (parsed is null || parsed.Help)
+        {
+            return (parsed, problem);
+        }
+
+        environment ??= Environment.GetEnvironmentVariable;
+        parsed = parsed with
+        {
+            SecretsOnCommandLine = [.. new[] { ("--token", parsed.Token), ("--admin-key", parsed.AdminKey) }.Where(s => s.Item2 is not null).Select(s => s.Item1)],
+            Token = parsed.Token ?? (parsed.Uid is null ? NonEmpty(environment(TokenVariable)) : null),
+            AdminKey = parsed.AdminKey ?? (parsed.Uid is not null ? NonEmpty(environment(AdminKeyVariable)) : null),
+        };
+        return (parsed.Token, parsed.Uid, parsed.AdminKey) switch
+        {
+            (not null, null, null) => (parsed, null),
+            (null, not null, not null) => (parsed, null),
+            (not null, _, _) => (null, "give either --token or --uid with --admin-key, not both"),
+            (null, not null, null) => (null, $"--uid needs the admin key ({AdminKeyVariable}) to mint a token"),
+            _ => (null, $"a token ({TokenVariable}), or --uid with the admin key ({AdminKeyVariable}), is required"),
+        };
+    }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    private static (CliArguments? Arguments, string? Problem) ParseFlags(IReadOnlyList<string> args)
     {
         var parsed = new CliArguments();
         for (var i = 0; i < args.Count; i++)
@@ -107,13 +145,6 @@ internal sealed record CliArguments
             }
         }
 
-        return (parsed.Token, parsed.Uid, parsed.AdminKey) switch
-        {
-            (not null, null, null) => (parsed, null),
-            (null, not null, not null) => (parsed, null),
-            (not null, _, _) => (null, "give either --token or --uid with --admin-key, not both"),
-            (null, not null, null) => (null, "--uid needs --admin-key to mint a token"),
-            _ => (null, "--token, or --uid with --admin-key, is required"),
-        };
+        return (parsed, null);
     }
 }

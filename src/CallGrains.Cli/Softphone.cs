@@ -29,6 +29,12 @@ internal sealed class Softphone(CallGrainsClient client, TextWriter output)
             return Ok;
         }
 
+        foreach (var flag in arguments.SecretsOnCommandLine)
+        {
+            var variable = flag == "--token" ? CliArguments.TokenVariable : CliArguments.AdminKeyVariable;
+            await errors.WriteLineAsync($"callgrains: warning: {flag} on the command line can be read by anyone on this machine (ps, /proc, shell history); set {variable} instead");
+        }
+
         CallGrainsClient client;
         try
         {

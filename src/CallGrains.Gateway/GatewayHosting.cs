@@ -61,6 +61,7 @@ public static class GatewayHosting
         services.AddSingleton<WebSocketEndpoint>();
         services.AddHostedService<GatewayLifecycle>();
         services.AddHealthChecks();
+        services.AddSingleton<Readiness>();
         services.AddDevelopmentApi(environment);
 
         // ASP.NET Core's hosting diagnostics log each request's whole URL at Information ("Request starting ...
@@ -80,12 +81,15 @@ public static class GatewayHosting
 
     public static IEndpointRouteBuilder MapCallGrainsGateway(this WebApplication app)
     {
+        // Client addresses first (the rate limit keys on them), then the static files, which cost nothing to serve
+        // and must load even for an address over its budget.
+        app.UseKnownProxies();
+        app.UseBrowserAssets();
         app.UseRestRateLimit();
         app.UseWebSockets();
-        app.UseBrowserAssets();
         // Liveness runs no check (the process answers); readiness runs every registered one.
         app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/healthz");
+        app.MapGet("/healthz", Readiness.AnswerAsync);
         app.UseManagementPort();
         app.MapPrometheusScrapingEndpoint("/metrics").ManagementOnly();
         app.MapWebSocketApi();

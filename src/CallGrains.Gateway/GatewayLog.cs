@@ -31,4 +31,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(109, LogLevel.Information, "User {Uid} device {DeviceId}: auth token expired, closing with 4001")]
     public static partial void TokenExpired(this ILogger logger, string uid, string deviceId);
+
+    [LoggerMessage(110, LogLevel.Warning, "User {Uid} device {DeviceId}: the WebSocket upgrade failed after the device was registered; unregistering it")]
+    public static partial void UpgradeFailed(this ILogger logger, Exception exception, string uid, string deviceId);
 }

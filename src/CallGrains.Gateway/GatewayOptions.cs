@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using System.Net;
 
 namespace CallGrains.Gateway;
 
 /// <summary>The <c>Gateway</c> section: limits on what one connection may do.</summary>
-public sealed class GatewayOptions
+public sealed class GatewayOptions : IValidatableObject
 {
     public const string Section = "Gateway";
 
@@ -77,4 +78,27 @@ public sealed class GatewayOptions
     /// </summary>
     [Range(1, 3600)]
     public int SweepIntervalSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// Addresses of the proxies (<c>10.0.0.5</c>) whose <c>X-Forwarded-For</c>/<c>X-Forwarded-Proto</c> are believed:
+    /// the client address they name keys the per-address rate limit. Empty, with <see cref="KnownNetworks"/> empty:
+    /// forwarded headers are ignored, so nobody can pick their own address.
+    /// </summary>
+    public string[] KnownProxies { get; set; } = [];
+
+    /// <summary>Networks of such proxies, in CIDR (<c>10.0.0.0/8</c>).</summary>
+    public string[] KnownNetworks { get; set; } = [];
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var proxy in KnownProxies.Where(p => !IPAddress.TryParse(p, out _)))
+        {
+            yield return new ValidationResult($"Gateway:KnownProxies: '{proxy}' is not an IP address", [nameof(KnownProxies)]);
+        }
+
+        foreach (var network in KnownNetworks.Where(n => !IPNetwork.TryParse(n, out _)))
+        {
+            yield return new ValidationResult($"Gateway:KnownNetworks: '{network}' is not a network in CIDR notation (10.0.0.0/8)", [nameof(KnownNetworks)]);
+        }
+    }
 }

@@ -44,10 +44,19 @@ public sealed class HostProcess : IAsyncDisposable
     /// <summary>The host assembly: next to this tool (it is built with it), or at the path given.</summary>
     public static string DefaultHostDll() => Path.Combine(AppContext.BaseDirectory, "CallGrains.Host.dll");
 
-    public static HostProcess Start(string hostDll, IEnumerable<string> args, int? httpPort = null)
+    /// <param name="environment">
+    /// Settings passed as environment variables (<c>Auth__AdminKey</c>): secrets go here, not in <paramref name="args"/>,
+    /// since any user of the machine can read a process's command line (ps, /proc/PID/cmdline) but not its environment.
+    /// </param>
+    public static HostProcess Start(string hostDll, IEnumerable<string> args, int? httpPort = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var (http, silo, gateway) = (httpPort ?? Ports.Free(), Ports.Free(), Ports.Free());
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(hostDll);
         foreach (var arg in new[]
         {

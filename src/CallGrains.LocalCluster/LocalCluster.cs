@@ -58,19 +58,24 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
-    /// <summary>The arguments every host of this cluster runs with.</summary>
+    /// <summary>The arguments every host of this cluster runs with; its secrets are in <see cref="HostEnvironment"/>.</summary>
     public IEnumerable<string> HostArgs() =>
     [
         "--environment=Production",
-        $"--Auth:AdminKey={AdminKey}",
         "--Orleans:Provider=Redis",
-        $"--ConnectionStrings:Redis={Redis.ConnectionString}",
         "--Orleans:ClusterId=local",
         "--Logging:LogLevel:Default=Warning",
         .. Extra,
     ];
 
-    public HostProcess NewHost() => HostProcess.Start(HostDll, HostArgs());
+    /// <summary>The secrets every host runs with, as environment variables: never on a command line others can read.</summary>
+    public IReadOnlyDictionary<string, string> HostEnvironment() => new Dictionary<string, string>
+    {
+        ["Auth__AdminKey"] = AdminKey,
+        ["ConnectionStrings__Redis"] = Redis.ConnectionString,
+    };
+
+    public HostProcess NewHost() => HostProcess.Start(HostDll, HostArgs(), environment: HostEnvironment());
 
     /// <summary>Waits until a user created through each host is visible through every other: the cluster has formed.</summary>
     public async Task WaitFormedAsync(TimeSpan timeout)

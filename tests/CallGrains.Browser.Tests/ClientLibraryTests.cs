@@ -48,6 +48,9 @@ public sealed partial class ClientLibraryTests(BrowserFixture browser)
         Assert.Equal("ongoing", accepted.GetProperty("call").GetProperty("status").GetString());
         Assert.True(accepted.GetProperty("detail").GetProperty("resynced").GetBoolean());
         Assert.Contains("deviceId=d-first", harness.Urls[1], StringComparison.Ordinal);
+
+        // The token travels as a subprotocol, never in a URL a proxy would log.
+        Assert.All(harness.Urls, url => Assert.DoesNotContain("token=", url, StringComparison.Ordinal));
         var states = await harness.Page.EvaluateAsync<string[]>("() => log.filter(e => e.name === 'connectionStateChanged').map(e => e.call.state)");
         Assert.Equal(["connected", "reconnecting", "connected"], states);
     }

@@ -93,6 +93,7 @@ public sealed class CliTests(ClientNodeFixture node)
 
         await using var refused = CliProcess.Start("refused", "--server", node.Node.BaseUri.ToString(), "--token", "not-a-token");
         Assert.Equal(Softphone.Refused, await refused.ExitCodeAsync());
+        Assert.Contains("warning: --token on the command line", refused.Errors, StringComparison.Ordinal);
         Assert.Contains(refused.Output, l => l.StartsWith("error ERR_USER_NOT_LOGGED_IN", StringComparison.Ordinal));
 
         await using var unreachable = CliProcess.Start("unreachable", "--server", $"http://127.0.0.1:{GatewayNode.FreePort()}", "--token", "t");
@@ -103,16 +104,33 @@ public sealed class CliTests(ClientNodeFixture node)
     [Theory]
     [InlineData("--token t", null)]
     [InlineData("--uid u --admin-key k --create --name U", null)]
-    [InlineData("", "--token, or --uid with --admin-key, is required")]
-    [InlineData("--uid u", "--uid needs --admin-key to mint a token")]
+    [InlineData("", "a token (CALLGRAINS_TOKEN), or --uid with the admin key (CALLGRAINS_ADMIN_KEY), is required")]
+    [InlineData("--uid u", "--uid needs the admin key (CALLGRAINS_ADMIN_KEY) to mint a token")]
     [InlineData("--token t --uid u --admin-key k", "give either --token or --uid with --admin-key, not both")]
     [InlineData("--token", "--token needs a value")]
     [InlineData("--server ftp://x --token t", "--server must be an http or https address, not 'ftp://x'")]
     public void The_command_line_is_checked_before_anything_connects(string line, string? problem)
     {
-        var (arguments, found) = CliArguments.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        var (arguments, found) = CliArguments.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries), _ => null);
 
         Assert.Equal(problem, found);
         Assert.Equal(problem is null, arguments is not null);
+    }
+
+    [Fact]
+    public void Secrets_come_from_the_environment_and_a_secret_on_the_command_line_is_flagged()
+    {
+        var environment = new Dictionary<string, string> { ["CALLGRAINS_TOKEN"] = "t-env", ["CALLGRAINS_ADMIN_KEY"] = "k-env" };
+
+        var (withToken, _) = CliArguments.Parse(["--server", "http://127.0.0.1:1"], environment.GetValueOrDefault);
+        var (minting, _) = CliArguments.Parse(["--uid", "u"], environment.GetValueOrDefault);
+        var (flagged, _) = CliArguments.Parse(["--token", "t-flag"], environment.GetValueOrDefault);
+
+        Assert.Equal(("t-env", null), (withToken!.Token, withToken.AdminKey));
+        Assert.Empty(withToken.SecretsOnCommandLine);
+        Assert.Equal((null, "k-env"), (minting!.Token, minting.AdminKey));
+        Assert.Empty(minting.SecretsOnCommandLine);
+        Assert.Equal("t-flag", flagged!.Token);
+        Assert.Equal(["--token"], flagged.SecretsOnCommandLine);
     }
 }

@@ -26,6 +26,19 @@ public sealed class HostProcessTests
     }
 
     [Fact]
+    public async Task One_key_for_auth_tokens_and_call_tokens_stops_the_host_with_one_line_and_status_2()
+    {
+        const string shared = "one-key-for-both-kinds-0123456789abcdef";
+
+        var (status, output) = await RunToExitAsync(["--environment=Production", $"--Auth:AdminKey={GoodKey}", $"--Auth:TokenKey={shared}", $"--Auth:CallTokenKey={shared}"]);
+
+        Assert.Equal(2, status);
+        var line = Assert.Single(output, l => l.StartsWith("CallGrains cannot start:", StringComparison.Ordinal));
+        Assert.Contains("Auth:CallTokenKey must differ from Auth:TokenKey", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(output, l => l.Contains(shared, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Auth_tokens_never_reach_the_logs_even_at_Information()
     {
         var host = HostProcess.Start(HostProcess.DefaultHostDll(),

@@ -46,4 +46,26 @@ public sealed class IdentifierTests(TwoNodeFixture cluster)
         Assert.Equal("ERR_INVALID_SESSION_ID", accept.ErrorCode());
         Assert.Null((await a.RequestAsync("sync")).GetProperty("activeCall").GetString());
     }
+
+    [Theory]
+    [InlineData("evil\u202Egnp.exe")]
+    [InlineData("Bob\u2066Alice\u2069")]
+    [InlineData("\u200FBank")]
+    [InlineData("Ali\u200Bce")]
+    [InlineData("\uFEFFAdmin")]
+    [InlineData("x\u061Cy")]
+    [InlineData("x\u2060y")]
+    public async Task A_user_or_group_name_with_bidi_overrides_or_zero_width_characters_is_refused(string name)
+    {
+        var (uid, _) = (await cluster.Admin.UsersAsync(1))[0];
+
+        using var user = await cluster.Admin.SendAsync(HttpMethod.Post, "/v1/users", new { uid = $"n-{Guid.NewGuid():N}", name });
+        using var group = await cluster.Admin.SendAsync(HttpMethod.Post, "/v1/groups", new { guid = $"g-{Guid.NewGuid():N}", name, members = new[] { uid } });
+
+        Assert.Equal(HttpStatusCode.BadRequest, user.StatusCode);
+        Assert.Equal("ERR_BAD_REQUEST", await Upgrade.ErrorCodeAsync(user));
+        Assert.Equal(HttpStatusCode.BadRequest, group.StatusCode);
+        Assert.Equal("ERR_BAD_REQUEST", await Upgrade.ErrorCodeAsync(group));
+        Assert.True(Identifiers.IsValidName("Zoë Ångström 李"));
+    }
 }

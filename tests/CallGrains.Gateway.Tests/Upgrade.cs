@@ -3,7 +3,7 @@ namespace CallGrains.Gateway.Tests;
 /// <summary>A WebSocket upgrade sent as a plain HTTP request, to read how the server refuses it before the upgrade.</summary>
 public static class Upgrade
 {
-    public static async Task<HttpResponseMessage> SendAsync(HttpClient http, string? token, string? query = null, string? origin = null)
+    public static async Task<HttpResponseMessage> SendAsync(HttpClient http, string? token, string? query = null, string? origin = null, string? subprotocols = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/ws{(query is null ? "" : $"?{query}")}");
         request.Headers.Add("Connection", "Upgrade");
@@ -13,6 +13,11 @@ public static class Upgrade
         if (token is not null)
         {
             request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        if (subprotocols is not null)
+        {
+            request.Headers.Add("Sec-WebSocket-Protocol", subprotocols);
         }
 
         if (origin is not null)

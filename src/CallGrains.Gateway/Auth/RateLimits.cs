@@ -88,11 +88,11 @@ public sealed class RestRateLimit(IOptions<GatewayOptions> options, Tokens token
 
     private (string Key, int Burst, int PerSecond) Partition(HttpContext http)
     {
-        // The signature is checked (cheap, no grain call), so nobody can spend another user's budget by naming them.
-        var token = Tokens.BearerToken(http.Request) ?? http.Request.Query["token"].FirstOrDefault();
-        if (tokens.VerifyAuthToken(token) is { } claims)
+        // The signature is checked (cheap, no grain call), so nobody can spend another user's budget by naming them;
+        // and the bucket is the token generation's, so a revoked token (still well signed) spends only its own.
+        if (tokens.VerifyAuthToken(Tokens.RequestToken(http.Request)) is { } claims)
         {
-            return ($"user:{claims.Uid}", _options.RestBurst, _options.RestRequestsPerSecond);
+            return ($"user:{claims.Uid}:{claims.Generation}", _options.RestBurst, _options.RestRequestsPerSecond);
         }
 
         var address = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";

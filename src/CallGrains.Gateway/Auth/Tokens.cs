@@ -7,6 +7,7 @@ using CallGrains.Abstractions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace CallGrains.Gateway.Auth;
 
@@ -14,17 +15,23 @@ namespace CallGrains.Gateway.Auth;
 public readonly record struct AuthClaims(string Uid, long Generation, DateTimeOffset ExpiresAt);
 
 /// <summary>
-/// Auth tokens and call tokens, both compact JWTs signed HS256. Auth tokens are checked on connect from their
-/// signature and expiry alone, with no grain call per message; revocation moves the user's generation on, which
-/// the user grain checks when a device registers, and the open sockets are closed by a push.
+/// Auth tokens and call tokens, both compact JWTs signed HS256 by a <see cref="KeyRing"/> of their own, told apart by
+/// the header's <c>typ</c> (auth tokens <c>at+jwt</c>, call tokens <c>call+jwt</c> with <c>aud</c>), so neither passes
+/// as the other. Auth tokens are checked on connect from their signature and expiry alone, with no grain call per
+/// message; revocation moves the user's generation on, which the user grain checks when a device registers, and the
+/// open sockets are closed by a push.
 /// </summary>
 public sealed class Tokens
 {
-    private static readonly byte[] Header = Encoding.UTF8.GetBytes(Base64Url.EncodeToString("{\"alg\":\"HS256\",\"typ\":\"JWT\"}"u8));
+    // What every auth token looked like before keys had ids: still accepted for the key with id "default", so
+    // upgrading logs nobody out.
+    private const string LegacyHeader = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 
-    private readonly byte[] _authKey;
-    private readonly byte[] _callKey;
+    private readonly KeyRing _auth;
+    private readonly KeyRing _call;
     private readonly byte[] _cursorKey;
+    private readonly byte[] _adminDigest;
+    private readonly byte[] _digestKey = RandomNumberGenerator.GetBytes(32);
     private readonly AuthOptions _options;
     private readonly TimeProvider _time;
 
@@ -33,11 +40,35 @@ public sealed class Tokens
         _options = options.Value;
         _time = time;
         var admin = Encoding.UTF8.GetBytes(_options.AdminKey ?? throw new InvalidOperationException("Auth:AdminKey is not set"));
-        _authKey = _options.TokenKey is { Length: > 0 } k ? Encoding.UTF8.GetBytes(k) : HMACSHA256.HashData(admin, "callgrains/auth-token"u8);
-        _callKey = _options.CallTokenKey is { Length: > 0 } c ? Encoding.UTF8.GetBytes(c) : HMACSHA256.HashData(admin, "callgrains/call-token"u8);
+        _auth = new KeyRing(Keys(_options.TokenKeys, _options.TokenKey, admin, "callgrains/auth-token"u8), "at+jwt", LegacyHeader);
+        _call = new KeyRing(Keys(_options.CallTokenKeys, _options.CallTokenKey, admin, "callgrains/call-token"u8), "call+jwt");
+        _adminDigest = HMACSHA256.HashData(_digestKey, admin);
 
-        // Derived from the auth token key, which every host of a cluster shares: a cursor works on any of them.
-        _cursorKey = HMACSHA256.HashData(_authKey, "callgrains/log-cursor"u8);
+        // Derived from the auth token key that signs, which every host of a cluster shares: a cursor works on any of
+        // them (a cursor outlives a rotation only as a page that must be asked for again).
+        _cursorKey = HMACSHA256.HashData(_auth.SigningSecret, "callgrains/log-cursor"u8);
+    }
+
+    /// <summary>The id of the key new auth tokens are signed with (the <c>kid</c> of their header).</summary>
+    public string AuthKeyId => _auth.SigningKeyId;
+
+    /// <summary>
+    /// A ring's keys, newest first: the listed ones, then the single key as <c>default</c>; with neither, one derived
+    /// from the admin key.
+    /// </summary>
+    private static List<(string Id, byte[] Key)> Keys(SigningKey[] listed, string? single, byte[] admin, ReadOnlySpan<byte> purpose)
+    {
+        List<(string, byte[])> keys = [.. listed.Select(k => (k.Id, Encoding.UTF8.GetBytes(k.Key)))];
+        if (single is { Length: > 0 })
+        {
+            keys.Add((KeyRing.DefaultId, Encoding.UTF8.GetBytes(single)));
+        }
+        else if (keys.Count == 0)
+        {
+            keys.Add((KeyRing.DefaultId, HMACSHA256.HashData(admin, purpose)));
+        }
+
+        return keys;
     }
 
     /// <summary>
@@ -88,6 +119,22 @@ public sealed class Tokens
         return HMACSHA256.HashData(_cursorKey, input)[..16];
     }
 
+    /// <summary>The WebSocket subprotocol the server selects when a client offers it (docs/protocol.md, Transport).</summary>
+    public const string SubProtocol = "callgrains.v1";
+
+    /// <summary>A browser, which cannot set headers on a WebSocket, may offer its token as the subprotocol <c>callgrains.auth.&lt;token&gt;</c>.</summary>
+    public const string AuthSubProtocolPrefix = "callgrains.auth.";
+
+    /// <summary>
+    /// The auth token a request carries: <c>Authorization: Bearer</c>, else a <c>callgrains.auth.&lt;token&gt;</c>
+    /// subprotocol (kept out of URLs, so out of access logs), else <c>?token=</c>.
+    /// </summary>
+    public static string? RequestToken(HttpRequest request) =>
+        BearerToken(request)
+        ?? request.Headers.GetCommaSeparatedValues(HeaderNames.SecWebSocketProtocol)
+            .FirstOrDefault(p => p.StartsWith(AuthSubProtocolPrefix, StringComparison.Ordinal))?[AuthSubProtocolPrefix.Length..]
+        ?? request.Query["token"].FirstOrDefault();
+
     /// <summary>The token of an <c>Authorization: Bearer</c> header, if the request has one.</summary>
     public static string? BearerToken(HttpRequest request)
     {
@@ -95,14 +142,18 @@ public sealed class Tokens
         return header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
     }
 
+    /// <summary>
+    /// Compares digests (HMAC under a key of this process) of the presented and the real key: equal lengths, compared in
+    /// constant time, so the time taken says nothing about the admin key's length or any prefix of it.
+    /// </summary>
     public bool IsAdminKey(string? presented) =>
-        presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(_options.AdminKey!));
+        presented is not null && CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(_digestKey, Encoding.UTF8.GetBytes(presented)), _adminDigest);
 
     public (string Token, DateTimeOffset ExpiresAt) IssueAuthToken(string uid, long generation)
     {
         var now = _time.GetUtcNow();
         var expires = now + _options.TokenLifetime;
-        return (Sign(_authKey, w =>
+        return (_auth.Sign(w =>
         {
             w.WriteString("sub", uid);
             w.WriteNumber("gen", generation);
@@ -114,7 +165,7 @@ public sealed class Tokens
     /// <summary>The token's claims if its signature holds and it has not expired; null otherwise.</summary>
     public AuthClaims? VerifyAuthToken(string? token)
     {
-        if (Verify(_authKey, token) is not { } payload)
+        if (_auth.Verify(token) is not { } payload)
         {
             return null;
         }
@@ -137,66 +188,41 @@ public sealed class Tokens
         }
     }
 
-    /// <summary>PROTOCOL section 6: HS256 with <c>Auth:CallTokenKey</c>, claims sub, sid, exp (at most one hour).</summary>
+    /// <summary>
+    /// PROTOCOL section 6: HS256 with the call token key, claims sub, sid, exp (at most one hour), and aud
+    /// (<c>Auth:CallTokenAudience</c>) for the media server to check.
+    /// </summary>
     public (string Token, DateTimeOffset ExpiresAt) IssueCallToken(string uid, string sessionId)
     {
         var now = _time.GetUtcNow();
         var lifetime = _options.CallTokenLifetime > TimeSpan.FromHours(1) ? TimeSpan.FromHours(1) : _options.CallTokenLifetime;
         var expires = DateTimeOffset.FromUnixTimeSeconds((now + lifetime).ToUnixTimeSeconds());
-        return (Sign(_callKey, w =>
+        return (_call.Sign(w =>
         {
             w.WriteString("sub", uid);
             w.WriteString("sid", sessionId);
+            w.WriteString("aud", _options.CallTokenAudience);
             w.WriteNumber("iat", now.ToUnixTimeSeconds());
             w.WriteNumber("exp", expires.ToUnixTimeSeconds());
         }), expires);
     }
 
-    /// <summary>For tests and media servers written in .NET: the payload of a call token if it verifies.</summary>
-    public byte[]? VerifyCallToken(string token) => Verify(_callKey, token);
-
-    private static string Sign(byte[] key, Action<Utf8JsonWriter> claims)
+    /// <summary>For tests and media servers written in .NET: the payload of a call token if it verifies and names this audience.</summary>
+    public byte[]? VerifyCallToken(string token)
     {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            claims(writer);
-            writer.WriteEndObject();
-        }
-
-        var signingInput = $"{Encoding.UTF8.GetString(Header)}.{Base64Url.EncodeToString(buffer.ToArray())}";
-        var signature = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(signingInput));
-        return $"{signingInput}.{Base64Url.EncodeToString(signature)}";
-    }
-
-    private static byte[]? Verify(byte[] key, string? token)
-    {
-        if (string.IsNullOrEmpty(token) || token.Length > 4096)
-        {
-            return null;
-        }
-
-        var lastDot = token.LastIndexOf('.');
-        var firstDot = token.IndexOf('.', StringComparison.Ordinal);
-        if (firstDot <= 0 || lastDot <= firstDot)
+        if (_call.Verify(token) is not { } payload)
         {
             return null;
         }
 
         try
         {
-            var expected = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(token[..lastDot]));
-            var presented = Base64Url.DecodeFromChars(token.AsSpan(lastDot + 1));
-            if (!CryptographicOperations.FixedTimeEquals(expected, presented)
-                || !token.AsSpan(0, firstDot).SequenceEqual(Encoding.UTF8.GetString(Header)))
-            {
-                return null;
-            }
-
-            return Base64Url.DecodeFromChars(token.AsSpan(firstDot + 1, lastDot - firstDot - 1));
+            using var doc = JsonDocument.Parse(payload);
+            return doc.RootElement.TryGetProperty("aud", out var aud) && aud.ValueKind == JsonValueKind.String && aud.GetString() == _options.CallTokenAudience
+                ? payload
+                : null;
         }
-        catch (FormatException)
+        catch (JsonException)
         {
             return null;
         }

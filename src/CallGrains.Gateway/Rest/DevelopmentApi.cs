@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Net;
 using System.Text.Json.Serialization;
 using CallGrains.Abstractions;
 using CallGrains.Gateway.Auth;
@@ -12,8 +13,9 @@ using Microsoft.Extensions.Options;
 namespace CallGrains.Gateway.Rest;
 
 /// <summary>
-/// Development only (404 elsewhere): what the demo page needs to be tried without an admin key. Anyone who can reach
-/// a Development node can sign in as anyone: these endpoints are never mapped outside Development.
+/// Development only (404 elsewhere): what the demo page needs to be tried without an admin key. Whoever reaches these
+/// endpoints can sign in as anyone, so they are never mapped outside Development, and even there answer callers on
+/// this machine only (404 to others: a laptop running the demo on a café network gives nothing away).
 /// </summary>
 public static class DevelopmentApi
 {
@@ -32,13 +34,20 @@ public static class DevelopmentApi
     {
         if (app.Environment.IsDevelopment())
         {
-            var dev = app.MapGroup("/dev");
+            var dev = app.MapGroup("/dev").AddEndpointFilter((context, next) =>
+                IsLocal(context.HttpContext) ? next(context) : ValueTask.FromResult<object?>(Results.NotFound()));
             dev.MapPost("/signin", SignInAsync);
             dev.MapGet("/users", ListUsersAsync);
         }
 
         return app;
     }
+
+    /// <summary>
+    /// A caller on this machine: a loopback address, after forwarded headers (so a client behind a trusted proxy is
+    /// judged by its own address, not the proxy's).
+    /// </summary>
+    public static bool IsLocal(HttpContext http) => http.Connection.RemoteIpAddress is { } address && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
 
     /// <summary>
     /// <c>{"uid","name"?}</c>: creates the user if missing (name defaults to the uid; an existing user keeps theirs) and

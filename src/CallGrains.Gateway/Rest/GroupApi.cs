@@ -47,7 +47,7 @@ public static class GroupApi
 
             if (!Identifiers.IsValidName(name))
             {
-                return BadRequest("name must be 1-100 characters");
+                return BadRequest(Identifiers.NameRule);
             }
 
             if (Uids(root, "members") is not { } members)

@@ -73,7 +73,7 @@ public static class RestApi
 
         if ((nameRequired || name is not null) && !Identifiers.IsValidName(name))
         {
-            return (null, null, RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "name must be 1-100 characters"));
+            return (null, null, RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, Identifiers.NameRule));
         }
 
         return (uid, name, null);

@@ -14,11 +14,16 @@ public sealed class Connection
 {
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a peer has to answer the server's close frame with its own before the socket is aborted.</summary>
+    public static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(10);
+
     private readonly WebSocket _socket;
     private readonly Channel<Outgoing> _outbox;
     private readonly TokenBucket _rate;
     private readonly long _bytesLimit;
     private readonly TimeSpan _overflowCloseTimeout;
+    private readonly TimeProvider _time;
+    private readonly TaskCompletionSource _receiveEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _seq;
     private long _queuedBytes;
     private int _closing;
@@ -33,6 +38,7 @@ public sealed class Connection
         _socket = socket;
         _bytesLimit = options.SendQueueBytesLimit;
         _overflowCloseTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds);
+        _time = time;
         _outbox = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(options.SendQueueLimit)
         {
             SingleReader = true,
@@ -117,6 +123,9 @@ public sealed class Connection
 
     public bool IsClosing => Volatile.Read(ref _closing) == 1;
 
+    /// <summary>The receive loop has ended: the peer's close came (or the socket broke), so a close we sent is answered.</summary>
+    public void ReceiveEnded() => _receiveEnded.TrySetResult();
+
     /// <summary>Drains the queue to the socket until closed.</summary>
     public async Task RunSenderAsync(CancellationToken aborted)
     {
@@ -156,11 +165,15 @@ public sealed class Connection
                 using var limit = new CancellationTokenSource(timeout);
                 await _socket.CloseOutputAsync(status, reason, limit.Token);
             }
+
+            // A peer that took the close frame but never answers it (it stopped reading, or ignores closes) would
+            // keep the socket, and the receive loop waiting on it, until the keep-alive gave up on it.
+            await _receiveEnded.Task.WaitAsync(CloseHandshakeTimeout, _time);
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or TimeoutException)
         {
-            // The peer would not take the close frame in time (or is gone): drop the connection, which also ends a
-            // send stuck behind a peer that does not read.
+            // The peer would not take the close frame, or answer it, in time (or is gone): drop the connection, which
+            // also ends a send stuck behind a peer that does not read, and the receive waiting for its close.
             _socket.Abort();
         }
     }

@@ -47,18 +47,41 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
-        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        WebSocket socket;
+        try
         {
-            KeepAliveInterval = TimeSpan.FromSeconds(_options.PingIntervalSeconds),
-            KeepAliveTimeout = TimeSpan.FromSeconds(_options.IdleTimeoutSeconds),
-        });
-        var connection = new Connection(admitted.Claims, admitted.DeviceId, socket, _options, clock)
+            socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            {
+                // The token a browser offers as a subprotocol is never echoed: the server selects callgrains.v1.
+                SubProtocol = http.WebSockets.WebSocketRequestedProtocols.Contains(Tokens.SubProtocol) ? Tokens.SubProtocol : null,
+                KeepAliveInterval = TimeSpan.FromSeconds(_options.PingIntervalSeconds),
+                KeepAliveTimeout = TimeSpan.FromSeconds(_options.IdleTimeoutSeconds),
+            });
+        }
+        catch (Exception ex)
         {
-            Epoch = admitted.Epoch,
-        };
-        connection.SawSeq(admitted.Snapshot.Seq);
-        connection.Send(Wire.Welcome(admitted.DeviceId, admitted.Snapshot));
-        await ServeAsync(connection, socket, http.RequestAborted);
+            // The device is registered: a socket that never opened must not stay so (it would ring, and count
+            // against the user's device cap, until the presence check found it gone).
+            logger.UpgradeFailed(ex, admitted.Claims.Uid, admitted.DeviceId);
+            await UnregisterAsync(admitted.Claims.Uid, admitted.DeviceId, admitted.Epoch);
+            if (!http.Response.HasStarted)
+            {
+                await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, CallErrorCode.Internal, "the upgrade failed; retry shortly");
+            }
+
+            return;
+        }
+
+        using (socket)
+        {
+            var connection = new Connection(admitted.Claims, admitted.DeviceId, socket, _options, clock)
+            {
+                Epoch = admitted.Epoch,
+            };
+            connection.SawSeq(admitted.Snapshot.Seq);
+            connection.Send(Wire.Welcome(admitted.DeviceId, admitted.Snapshot));
+            await ServeAsync(connection, socket, http.RequestAborted);
+        }
     }
 
     /// <summary>Checks origin, token, device and limits, then registers the device; null once a refusal has been written.</summary>
@@ -71,10 +94,9 @@ internal sealed class WebSocketEndpoint(
             return null;
         }
 
-        var token = Tokens.BearerToken(http.Request) ?? http.Request.Query["token"].FirstOrDefault();
-        if (tokens.VerifyAuthToken(token) is not { } claims)
+        if (tokens.VerifyAuthToken(Tokens.RequestToken(http.Request)) is not { } claims)
         {
-            await RestResults.WriteError(http, StatusCodes.Status401Unauthorized, CallErrorCode.UserNotLoggedIn, "a valid auth token is required (Authorization: Bearer or ?token=)");
+            await RestResults.WriteError(http, StatusCodes.Status401Unauthorized, CallErrorCode.UserNotLoggedIn, "a valid auth token is required (Authorization: Bearer, subprotocol callgrains.auth.<token>, or ?token=)");
             return null;
         }
 
@@ -99,18 +121,13 @@ internal sealed class WebSocketEndpoint(
 
         var user = grains.Ref<IUserGrain>(claims.Uid);
         DeviceRegistration registration;
-        UserSnapshot snapshot;
         try
         {
             registration = await user.RegisterDevice(deviceId, gateway.Id, claims.Generation);
-            snapshot = registration.Snapshot is { } registered ? await Reconciliation.RepairAsync(grains, user, registered) : null!;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The cluster is briefly unable to answer (a silo leaving or dying, the store unreachable): say so
-            // before the upgrade, so the client backs off and retries, here or at another gateway.
-            logger.ConnectFailed(ex, claims.Uid, deviceId);
-            await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, CallErrorCode.Internal, "the cluster could not take this connection now; retry shortly");
+            await ClusterUnavailableAsync(http, ex, claims.Uid, deviceId);
             return null;
         }
 
@@ -122,7 +139,35 @@ internal sealed class WebSocketEndpoint(
             return null;
         }
 
+        UserSnapshot snapshot;
+        try
+        {
+            snapshot = registration.Snapshot is { } registered ? await Reconciliation.RepairAsync(grains, user, registered) : null!;
+        }
+        catch (Exception ex)
+        {
+            // Registered, but no socket will follow.
+            await UnregisterAsync(claims.Uid, deviceId, registration.Epoch);
+            if (ex is OperationCanceledException)
+            {
+                throw;
+            }
+
+            await ClusterUnavailableAsync(http, ex, claims.Uid, deviceId);
+            return null;
+        }
+
         return (claims, deviceId, registration.Epoch, snapshot);
+    }
+
+    /// <summary>
+    /// The cluster is briefly unable to answer (a silo leaving or dying, the store unreachable): say so before the
+    /// upgrade, so the client backs off and retries, here or at another gateway.
+    /// </summary>
+    private Task ClusterUnavailableAsync(HttpContext http, Exception ex, string uid, string deviceId)
+    {
+        logger.ConnectFailed(ex, uid, deviceId);
+        return RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, CallErrorCode.Internal, "the cluster could not take this connection now; retry shortly");
     }
 
     /// <summary>
@@ -140,12 +185,13 @@ internal sealed class WebSocketEndpoint(
         }
         finally
         {
+            connection.ReceiveEnded();
             registry.Remove(connection);
             connection.Close(CloseCodes.Normal, "bye");
             await Task.WhenAny(sender, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
             if (!connection.Replaced)
             {
-                await UnregisterAsync(connection);
+                await UnregisterAsync(connection.Uid, connection.DeviceId, connection.Epoch);
             }
 
             logger.Disconnected(connection.Uid, connection.DeviceId);
@@ -157,20 +203,20 @@ internal sealed class WebSocketEndpoint(
     /// Retried a few times; what is still lost is caught by the user grain's check of its devices with this gateway
     /// while it is in a call (Calls:PresenceCheckSeconds), or when this gateway dies, by the presence index.
     /// </summary>
-    private async Task UnregisterAsync(Connection connection)
+    private async Task UnregisterAsync(string uid, string deviceId, long epoch)
     {
-        var user = grains.Ref<IUserGrain>(connection.Uid);
+        var user = grains.Ref<IUserGrain>(uid);
         var delay = TimeSpan.FromMilliseconds(250);
         for (var attempt = 1; attempt <= UnregisterAttempts; attempt++)
         {
             try
             {
-                await user.UnregisterDevice(connection.DeviceId, gateway.Id, connection.Epoch);
+                await user.UnregisterDevice(deviceId, gateway.Id, epoch);
                 return;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                logger.UnregisterFailed(ex, connection.Uid, connection.DeviceId);
+                logger.UnregisterFailed(ex, uid, deviceId);
                 await Task.Delay(delay, CancellationToken.None);
                 delay *= 4;
             }
@@ -179,10 +225,14 @@ internal sealed class WebSocketEndpoint(
 
     /// <summary>
     /// Reads one message at a time. While a socket is idle it holds no buffer: a zero-byte read waits for the next
-    /// frame, and only then is a buffer rented, sized to the message, up to the limit.
+    /// frame, and only then is a buffer rented, sized to the message, up to the limit. A message must be complete
+    /// within <c>Gateway:IdleTimeoutSeconds</c> of its first frame: a peer that starts one and goes quiet (while
+    /// still answering pings) is dropped, and the buffer goes back to the pool.
     /// </summary>
     private async Task ReceiveLoopAsync(Connection connection, WebSocket socket)
     {
+        var messageTime = TimeSpan.FromSeconds(_options.IdleTimeoutSeconds);
+        using var messageLimit = new CancellationTokenSource(Timeout.InfiniteTimeSpan, clock);
         try
         {
             while (!connection.IsClosing)
@@ -201,6 +251,7 @@ internal sealed class WebSocketEndpoint(
                 }
 
                 var buffer = ArrayPool<byte>.Shared.Rent(InitialBufferBytes);
+                messageLimit.CancelAfter(messageTime);
                 try
                 {
                     var length = 0;
@@ -221,7 +272,7 @@ internal sealed class WebSocketEndpoint(
                             buffer = larger;
                         }
 
-                        var read = await socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
+                        var read = await socket.ReceiveAsync(buffer.AsMemory(length), messageLimit.Token);
                         length += read.Count;
                         end = read.EndOfMessage;
                     }
@@ -232,6 +283,7 @@ internal sealed class WebSocketEndpoint(
                         return;
                     }
 
+                    messageLimit.CancelAfter(Timeout.InfiniteTimeSpan);
                     connection.Send(await dispatcher.HandleAsync(connection, buffer.AsMemory(0, length)));
                 }
                 finally
@@ -242,7 +294,7 @@ internal sealed class WebSocketEndpoint(
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
-            // The peer vanished or stopped answering pings.
+            // The peer vanished, stopped answering pings, or took too long over one message.
         }
     }
 

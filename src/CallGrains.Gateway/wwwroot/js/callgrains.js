@@ -53,7 +53,14 @@ const DEFAULTS = {
   gapGraceMs: 1500,
   // With nothing heard for this long, a ping checks that the socket is still alive.
   heartbeatMs: 20000,
+  // 'protocol': the token rides in Sec-WebSocket-Protocol, out of the URL (so out of proxies' access logs);
+  // 'query': as ?token=, for a server or proxy that does not pass the subprotocol on.
+  tokenIn: 'protocol',
 };
+
+// The subprotocol the server selects; the token is offered beside it and never echoed back.
+const SUBPROTOCOL = 'callgrains.v1';
+const AUTH_SUBPROTOCOL = 'callgrains.auth.';
 
 // Close codes (docs/protocol.md) after which reconnecting cannot help.
 const REPLACED = 4000;
@@ -66,7 +73,8 @@ export class CallGrainsClient {
    * Opens the WebSocket and resolves once the server's `welcome` has arrived.
    * @param {object} options
    * @param {string} [options.server] base URL (http(s)://host:port); default: this page's origin
-   * @param {string} options.token the user's auth token (sent as ?token=, PROTOCOL section 1)
+   * @param {string} options.token the user's auth token (offered as the subprotocol `callgrains.auth.<token>`)
+   * @param {'protocol'|'query'} [options.tokenIn] how the token travels: 'protocol' (default) or 'query' (?token=)
    * @param {string} [options.deviceId] 1-64 of [A-Za-z0-9._-]; default: the server picks one, kept across reconnects
    * @param {() => Promise<string>} [options.refreshToken] called for a new token when the server refuses the old one
    * @param {object} [options.listeners] {eventName: handler}, registered before the socket opens
@@ -246,7 +254,7 @@ export class CallGrainsClient {
   _url() {
     const url = new URL('/v1/ws', this._server);
     url.protocol = this._server.protocol === 'https:' ? 'wss:' : 'ws:';
-    url.searchParams.set('token', this._token);
+    if (this._options.tokenIn === 'query') url.searchParams.set('token', this._token);
     if (this._deviceId) url.searchParams.set('deviceId', this._deviceId);
     return url;
   }
@@ -254,7 +262,9 @@ export class CallGrainsClient {
   /** One connection attempt: resolves after `welcome`, rejects if the socket closes first. */
   _open(initial) {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this._url());
+      const ws = this._options.tokenIn === 'query'
+        ? new WebSocket(this._url())
+        : new WebSocket(this._url(), [SUBPROTOCOL, AUTH_SUBPROTOCOL + this._token]);
       this._ws = ws;
       let welcomed = false;
       ws.onmessage = message => {
