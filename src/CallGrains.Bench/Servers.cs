@@ -28,6 +28,7 @@ public static class ServerProcess
         [
             "--environment=Production", $"--Auth:AdminKey={adminKey}", "--Logging:LogLevel:Default=Warning",
             .. primarySiloPort is { } p ? new[] { $"--Orleans:PrimarySiloPort={p}" } : [],
+            .. LoadSettings.NoCallQuotas,
             .. settings,
         ]);
         await host.WaitHealthyAsync(TimeSpan.FromSeconds(60));

@@ -67,6 +67,7 @@ public sealed class Cluster : IAsyncDisposable
         $"--ConnectionStrings:Redis={Redis.ConnectionString}",
         "--Orleans:ClusterId=local",
         "--Logging:LogLevel:Default=Warning",
+        .. LoadSettings.NoCallQuotas,
         .. Extra,
     ];
 

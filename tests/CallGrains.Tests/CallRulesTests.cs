@@ -154,8 +154,8 @@ public sealed class CallRulesTests
         Assert.Equal(CallErrorCode.BadRequest, CallRules.RefuseSignal(Ongoing(), Caller, Callee, Limits.MaxSignalBytes + 1)!.Error!.Code);
         Assert.Equal(CallErrorCode.PermissionDenied, CallRules.RefuseSignal(Ongoing(), Caller, Caller, 100)!.Error!.Code);
         Assert.Equal(CallErrorCode.PermissionDenied, CallRules.RefuseSignal(Ongoing(), Caller, Stranger, 100)!.Error!.Code);
-        Assert.Null(CallRules.RefuseMedia(Ringing()));
-        Assert.Equal(CallErrorCode.CallEnded, CallRules.RefuseMedia(Ongoing() with { Call = Ongoing().Call with { Status = CallStatus.Ended } })!.Error!.Code);
+        Assert.Null(CallRules.RefuseMedia(Ringing(), Callee));
+        Assert.Equal(CallErrorCode.CallEnded, CallRules.RefuseMedia(Ongoing() with { Call = Ongoing().Call with { Status = CallStatus.Ended } }, Caller)!.Error!.Code);
     }
 
     [Theory]
