@@ -122,6 +122,12 @@ public sealed record SlotRequest
     /// (<c>Calls:InitiatesPerMinute</c>), and is answered <see cref="ReservationOutcome.Limited"/> past it.
     /// </summary>
     [Id(4)] public bool Initiates { get; init; }
+
+    /// <summary>
+    /// A new call offered to this user (to ring, or to be refused as busy), not a join: it counts toward the callee's
+    /// bound on unanswered calls from <see cref="PeerId"/> (<c>Calls:MaxUnansweredFromCallerPerDay</c>).
+    /// </summary>
+    [Id(5)] public bool Offered { get; init; }
 }
 
 public enum ReservationOutcome

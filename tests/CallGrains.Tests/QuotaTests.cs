@@ -116,6 +116,26 @@ public sealed class QuotaTests(QuotaFixture fixture)
     }
 
     [Fact]
+    public async Task A_group_call_leaves_out_a_member_who_has_not_answered_the_daily_cap_of_its_callers_calls()
+    {
+        var m = await _kit.CreateUsersAsync(3, "p");
+        var guid = "grp-" + Guid.NewGuid().ToString("N")[..10];
+        Assert.Equal(GroupOutcome.Done, (await _kit.Client.GetGrain<IGroupGrain>(guid).Create("Team", [.. m])).Outcome);
+        for (var i = 0; i < Defaults.MaxUnansweredFromCallerPerDay; i++)
+        {
+            await fixture.AdvanceAsync(TimeSpan.FromSeconds(3));
+            await RingAndCancelAsync(m[0], m[1], null);
+        }
+
+        var probe = await _kit.WatchAsync(m[1]);
+        var started = await _kit.GroupCallAsync(guid, m[0]);
+        Assert.True(started.Ok, started.Error?.Message);
+        Assert.Equal([m[2]], started.Call!.Members.Select(x => x.Uid));
+        await EventProbe.SettleAsync();
+        Assert.Empty(probe.For(m[1]));
+    }
+
+    [Fact]
     public async Task Answering_a_caller_clears_their_count()
     {
         var (caller, callee) = await _kit.CreatePairAsync();

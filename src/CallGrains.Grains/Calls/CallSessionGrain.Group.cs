@@ -171,7 +171,7 @@ public sealed partial class CallSessionGrain
             }
 
             reserved.Add(callerUid);
-            var memberSlot = new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = callerUid, ExpiresAt = expires };
+            var memberSlot = new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = callerUid, ExpiresAt = expires, Offered = true };
             var answers = await Task.WhenAll(others.Select(uid => ReserveMemberAsync(uid, memberSlot)));
             var members = answers.Where(a => a.Member is not null).Select(a => a.Member!).ToList();
             reserved.AddRange(members.Where(m => m.Status == MemberStatus.Ringing).Select(m => m.Uid));
@@ -181,6 +181,11 @@ public sealed partial class CallSessionGrain
                 // Nobody to ring: every member is on another call (their missed call), or the group has no one else.
                 await Release(callerUid, call);
                 await ReleaseGroupAsync(request.ReceiverId);
+                if (members.Count == 0 && answers.Any(a => a.Limited))
+                {
+                    return CallRules.TooMany($"the members of group {request.ReceiverId} have not answered {options.Value.MaxUnansweredFromCallerPerDay} calls from {callerUid} today", caller.Seq);
+                }
+
                 if (members.Count == 0)
                 {
                     return CallResult.Fail(CallErrorCode.BadRequest, $"group {request.ReceiverId} has no other member to call", null, caller.Seq);
@@ -236,8 +241,12 @@ public sealed partial class CallSessionGrain
         };
     }
 
-    /// <summary>A member's slot for the call: ringing when free, busy when on another call, left out when no such user.</summary>
-    private async Task<(CallMember? Member, long Seq)> ReserveMemberAsync(string uid, SlotRequest slot)
+    /// <summary>
+    /// A member's slot for the call: ringing when free, busy when on another call; left out when no such user, or when
+    /// the member has not answered <see cref="CallOptions.MaxUnansweredFromCallerPerDay"/> calls from this caller today
+    /// (not rung, nothing in their history; they may still join).
+    /// </summary>
+    private async Task<(CallMember? Member, long Seq, bool Limited)> ReserveMemberAsync(string uid, SlotRequest slot)
     {
         var answer = await Reserve(uid, slot);
         if (await FreedStaleSlotAsync(uid, answer))
@@ -247,9 +256,10 @@ public sealed partial class CallSessionGrain
 
         return answer.Outcome switch
         {
-            ReservationOutcome.Reserved => (new CallMember(uid, answer.Profile!.Name, MemberStatus.Ringing), answer.Seq),
-            ReservationOutcome.UserNotFound => (null, 0),
-            _ => (new CallMember(uid, answer.Profile?.Name ?? uid, MemberStatus.Busy), answer.Seq),
+            ReservationOutcome.Reserved => (new CallMember(uid, answer.Profile!.Name, MemberStatus.Ringing), answer.Seq, false),
+            ReservationOutcome.UserNotFound => (null, 0, false),
+            ReservationOutcome.Limited => (null, 0, true),
+            _ => (new CallMember(uid, answer.Profile?.Name ?? uid, MemberStatus.Busy), answer.Seq, false),
         };
     }
 }

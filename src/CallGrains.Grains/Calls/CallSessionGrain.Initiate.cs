@@ -58,7 +58,7 @@ public sealed partial class CallSessionGrain
         var call = CallRules.NewCall(SessionId, request, timeout, now);
         var expires = deadline.AddSeconds(options.Value.StaleRingSlackSeconds);
         var callerSlot = new SlotRequest { Call = call, Role = CallRole.Caller, PeerId = calleeUid, ExpiresAt = expires };
-        var calleeSlot = new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = callerUid, ExpiresAt = expires };
+        var calleeSlot = new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = callerUid, ExpiresAt = expires, Offered = true };
 
         // Both users are reserved in uid order, so two calls between the same pair always meet first at the same
         // user grain: that is where glare is seen, and it is seen by exactly one of the two calls. The caller's quota is

@@ -60,13 +60,13 @@ public static class SlotRules
     }
 
     /// <summary>
-    /// A 1:1 call reaching this user as its callee (to ring, or to be refused as busy) counts as unanswered from its caller
-    /// until the user answers one (<see cref="Apply"/> clears the count). Limited when the caller already has
-    /// <paramref name="maxPerDay"/> in the window: then the state is unchanged. Group calls are bounded per group instead.
+    /// A call offered to this user as its callee or a rung member (to ring, or to be refused as busy) counts as unanswered
+    /// from its caller until the user answers one (<see cref="Apply"/> clears the count). Limited when the caller already
+    /// has <paramref name="maxPerDay"/> in the window: then the state is unchanged.
     /// </summary>
     public static (UserState Next, bool Limited) CountIncoming(UserState state, SlotRequest request, DateTimeOffset now, int maxPerDay)
     {
-        if (request.Role != CallRole.Callee || request.Call.ReceiverType != ReceiverType.User)
+        if (!request.Offered)
         {
             return (state, false);
         }
