@@ -99,8 +99,12 @@ public sealed record CallResult
 
     public static CallResult Success(CallInfo call, long seq) => new() { Call = call, Seq = seq };
 
+    /// <summary>
+    /// A failure; <paramref name="call"/> is attached except to a refusal for permission, which tells a user who is not a
+    /// party nothing about the call (PROTOCOL section 6).
+    /// </summary>
     public static CallResult Fail(CallErrorCode code, string message, CallInfo? call = null, long seq = 0) =>
-        new() { Error = new CallError(code, message), Call = call, Seq = seq };
+        new() { Error = new CallError(code, message), Call = code == CallErrorCode.PermissionDenied ? null : call, Seq = seq };
 }
 
 /// <summary>What the caller asks for when starting a call.</summary>

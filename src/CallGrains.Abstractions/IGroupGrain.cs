@@ -38,6 +38,9 @@ public enum GroupCallOutcome
 
     /// <summary>The group has a live call already (<see cref="GroupCallClaim.HeldBy"/>).</summary>
     Busy = 3,
+
+    /// <summary>Calls start in the group too often (<c>Calls:GroupCallsPerMinute</c>): nothing taken.</summary>
+    Limited = 4,
 }
 
 /// <summary>The answer to <see cref="IGroupGrain.ClaimCall"/>: the group's members when claimed, the live call when busy.</summary>

@@ -116,6 +116,18 @@ public sealed record SlotRequest
 
     /// <summary>After this instant a slot that never got past ringing is stale and treated as free.</summary>
     [Id(3)] public required DateTimeOffset ExpiresAt { get; init; }
+
+    /// <summary>
+    /// The caller's first reservation or probe of a new call: it takes one from the caller's initiate quota
+    /// (<c>Calls:InitiatesPerMinute</c>), and is answered <see cref="ReservationOutcome.Limited"/> past it.
+    /// </summary>
+    [Id(4)] public bool Initiates { get; init; }
+
+    /// <summary>
+    /// A new call offered to this user (to ring, or to be refused as busy), not a join: it counts toward the callee's
+    /// bound on unanswered calls from <see cref="PeerId"/> (<c>Calls:MaxUnansweredFromCallerPerDay</c>).
+    /// </summary>
+    [Id(5)] public bool Offered { get; init; }
 }
 
 public enum ReservationOutcome
@@ -129,6 +141,12 @@ public enum ReservationOutcome
     Glare = 2,
 
     UserNotFound = 3,
+
+    /// <summary>
+    /// Refused by a quota, nothing taken: the caller's initiates (<c>Calls:InitiatesPerMinute</c>), or the callee's bound on
+    /// unanswered calls from this caller (<c>Calls:MaxUnansweredFromCallerPerDay</c>).
+    /// </summary>
+    Limited = 4,
 }
 
 [GenerateSerializer, Immutable, Alias("cg.Reservation")]

@@ -29,6 +29,7 @@ public static class ServerProcess
             [
                 "--environment=Production", "--Logging:LogLevel:Default=Warning",
                 .. primarySiloPort is { } p ? new[] { $"--Orleans:PrimarySiloPort={p}" } : [],
+                .. LoadSettings.NoCallQuotas,
                 .. settings,
             ],
             environment: new Dictionary<string, string> { ["Auth__AdminKey"] = adminKey });

@@ -54,6 +54,30 @@ public sealed class CallOptions
     /// <summary>A user's history keeps at most this many entries; the oldest go first.</summary>
     [Range(1, 1_000_000)]
     public int MaxLogEntriesPerUser { get; set; } = 10_000;
+
+    /// <summary>Calls a user may start a minute, summed over their devices and every node (PROTOCOL section 6).</summary>
+    [Range(1, 1_000_000)]
+    public int InitiatesPerMinute { get; set; } = 30;
+
+    /// <summary>Calls a user may start at once before <see cref="InitiatesPerMinute"/> paces them.</summary>
+    [Range(1, 1_000_000)]
+    public int InitiateBurst { get; set; } = 10;
+
+    /// <summary>
+    /// Calls one caller may place to one callee (or ring them with in a group call) in a day without the callee answering
+    /// one of them (rung, refused as busy or turned down): what one caller can put into another's history and ring them
+    /// with. Answering resets it; past it a 1:1 call is refused and a group call leaves the member out.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxUnansweredFromCallerPerDay { get; set; } = 20;
+
+    /// <summary>Calls that may start in one group a minute, whoever starts them: a member rings up to <see cref="MaxGroupRing"/> people each time.</summary>
+    [Range(1, 1_000_000)]
+    public int GroupCallsPerMinute { get; set; } = 2;
+
+    /// <summary>Calls that may start in one group at once before <see cref="GroupCallsPerMinute"/> paces them.</summary>
+    [Range(1, 1_000_000)]
+    public int GroupCallBurst { get; set; } = 3;
 }
 
 /// <summary>The device limit of the <c>Gateway</c> section, enforced by the user grain.</summary>

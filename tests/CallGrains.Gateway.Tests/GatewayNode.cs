@@ -49,6 +49,7 @@ public sealed class GatewayNode : IAsyncDisposable
             "--Calls:DisconnectGraceSeconds=2",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Microsoft.AspNetCore=Warning",
+            .. LocalCluster.LoadSettings.NoCallQuotas,
         ];
         if (primarySiloPort is { } primary)
         {

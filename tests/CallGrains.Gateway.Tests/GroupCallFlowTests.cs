@@ -115,10 +115,11 @@ public sealed class GroupCallFlowTests(TwoNodeFixture cluster)
             Assert.Equal(sessionId, second.SessionId());
             Assert.Equal("ongoing", (await m[1].RequestAsync("joinCall", new { sessionId })).Status());
 
-            // joinCall and leaveCall are for group calls.
+            // joinCall and leaveCall are for group calls: a party of a 1:1 call is told so, anyone else only that they may not.
             var oneToOne = await stranger.CallAsync(m[2].Uid);
             Assert.Equal("ERR_CALL_BUSY", oneToOne.ErrorCode());
-            Assert.Equal("ERR_BAD_REQUEST", (await m[0].RequestAsync("joinCall", new { sessionId = oneToOne.SessionId() })).ErrorCode());
+            Assert.Equal("ERR_BAD_REQUEST", (await stranger.RequestAsync("joinCall", new { sessionId = oneToOne.SessionId() })).ErrorCode());
+            Assert.Equal("ERR_PERMISSION_DENIED", (await m[0].RequestAsync("joinCall", new { sessionId = oneToOne.SessionId() })).ErrorCode());
             Assert.Equal("ERR_CALL_NOT_FOUND", (await m[0].RequestAsync("leaveCall", new { sessionId = "no-such-call" })).ErrorCode());
             Assert.Equal("ERR_BAD_REQUEST", (await m[0].RequestAsync("joinCall", new { })).ErrorCode());
         }

@@ -87,6 +87,22 @@ public sealed partial class WsClient : IAsyncDisposable
     public async Task<JsonElement> CallAsync(string callee, int? timeoutSeconds = 60) =>
         await RequestAsync("initiateCall", new { receiverId = callee, receiverType = "user", callType = "video", timeoutSeconds });
 
+    /// <summary>
+    /// Starts <paramref name="count"/> calls to <paramref name="callee"/> one after the other from the given devices of
+    /// one user in turn, each cancelled once it rang: what a burst against the initiate quota looks like.
+    /// </summary>
+    public static async Task RingAndCancelAsync(WsClient[] devices, WsClient callee, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var device = devices[i % devices.Length];
+            var call = await device.CallAsync(callee.Uid);
+            Assert.True(call.IsOk(), call.ToString());
+            Assert.True((await device.RequestAsync("rejectCall", new { sessionId = call.SessionId(), status = "cancelled" })).IsOk());
+            await callee.EventAsync((2 * i) + 1, "incomingCallCanceled");
+        }
+    }
+
     /// <summary>Sends a frame as it is; returns the response it gets (matched by id when it has one).</summary>
     public async Task<JsonElement> SendRawAsync(string text, string? id = null)
     {
@@ -213,4 +229,11 @@ public static class Json
     public static string Status(this JsonElement e) => e.GetProperty("call").GetProperty("status").GetString()!;
 
     public static long Seq(this JsonElement e) => e.GetProperty("seq").GetInt64();
+
+    /// <summary>Asserts a refusal for permission that tells nothing about the call: no <c>call</c> attached (PROTOCOL section 6).</summary>
+    public static void AssertDeniedWithoutCall(this JsonElement response)
+    {
+        Assert.Equal("ERR_PERMISSION_DENIED", response.ErrorCode());
+        Assert.False(response.TryGetProperty("call", out _), $"a refusal for permission attached the call: {response}");
+    }
 }

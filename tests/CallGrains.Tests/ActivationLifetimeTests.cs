@@ -109,6 +109,23 @@ public sealed class ActivationLifetimeTests(ClusterFixture fixture)
         await _kit.AssertFreeAsync(a, b);
     }
 
+    [Fact]
+    public async Task Calls_to_users_that_do_not_exist_leave_no_activation_behind()
+    {
+        var caller = (await _kit.CreateUsersAsync(1, "m"))[0];
+
+        // Half sort before the caller, half after: each order of reservation wakes the unknown user's grain.
+        var unknown = Enumerable.Range(0, 50).Select(i => $"{(i % 2 == 0 ? "a" : "z")}nobody{i}-{Guid.NewGuid():N}").ToList();
+        foreach (var uid in unknown)
+        {
+            Assert.Equal(CallErrorCode.UidNotFound, (await _kit.CallAsync(caller, uid)).Error?.Code);
+        }
+
+        var active = await WaitForActiveAsync(keys => !keys.Overlaps(unknown));
+        Assert.Empty(active.Intersect(unknown));
+        Assert.Contains(caller, active);
+    }
+
     /// <summary>The keys of every grain activation in the cluster, once <paramref name="done"/> holds (at most 10 s).</summary>
     private async Task<HashSet<string>> WaitForActiveAsync(Func<HashSet<string>, bool> done)
     {

@@ -28,6 +28,7 @@ public sealed class ArchiveTests : IAsyncLifetime
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Default, (_, _) => _storage);
             silo.Services.AddSingleton<ICallLog>(sp => _log.Over(new MemoryCallLog(sp.GetRequiredService<IGrainFactory>())));
             silo.AddCallGrains();
+            silo.Services.PostConfigure<CallOptions>(ClusterFixture.RaiseQuotas);
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync();

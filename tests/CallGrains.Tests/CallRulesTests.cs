@@ -29,15 +29,15 @@ public sealed class CallRulesTests
     }
 
     [Theory]
-    [InlineData(Caller, CallErrorCode.PermissionDenied, true)]
-    [InlineData(Stranger, CallErrorCode.PermissionDenied, false)]
-    public void Only_the_callee_accepts(string uid, CallErrorCode expected, bool callAttached)
+    [InlineData(Caller)]
+    [InlineData(Stranger)]
+    public void Only_the_callee_accepts_and_a_refusal_for_permission_shows_no_call(string uid)
     {
         var decision = CallRules.Accept(Ringing(), uid, null, Now);
 
         Assert.Null(decision.Next);
-        Assert.Equal(expected, decision.Refusal!.Error!.Code);
-        Assert.Equal(callAttached, decision.Refusal.Call is not null);
+        Assert.Equal(CallErrorCode.PermissionDenied, decision.Refusal!.Error!.Code);
+        Assert.Null(decision.Refusal.Call);
     }
 
     [Theory]
@@ -154,8 +154,8 @@ public sealed class CallRulesTests
         Assert.Equal(CallErrorCode.BadRequest, CallRules.RefuseSignal(Ongoing(), Caller, Callee, Limits.MaxSignalBytes + 1)!.Error!.Code);
         Assert.Equal(CallErrorCode.PermissionDenied, CallRules.RefuseSignal(Ongoing(), Caller, Caller, 100)!.Error!.Code);
         Assert.Equal(CallErrorCode.PermissionDenied, CallRules.RefuseSignal(Ongoing(), Caller, Stranger, 100)!.Error!.Code);
-        Assert.Null(CallRules.RefuseMedia(Ringing()));
-        Assert.Equal(CallErrorCode.CallEnded, CallRules.RefuseMedia(Ongoing() with { Call = Ongoing().Call with { Status = CallStatus.Ended } })!.Error!.Code);
+        Assert.Null(CallRules.RefuseMedia(Ringing(), Callee));
+        Assert.Equal(CallErrorCode.CallEnded, CallRules.RefuseMedia(Ongoing() with { Call = Ongoing().Call with { Status = CallStatus.Ended } }, Caller)!.Error!.Code);
     }
 
     [Theory]

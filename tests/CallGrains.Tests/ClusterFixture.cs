@@ -35,7 +35,16 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             o.RingTimeoutSeconds = DefaultRingTimeoutSeconds;
             o.DisconnectGraceSeconds = DisconnectGraceSeconds;
+            RaiseQuotas(o);
         });
+    }
+
+    /// <summary>The abuse quotas out of the way: tests start many calls per user (QuotaTests keep the defaults).</summary>
+    public static void RaiseQuotas(CallOptions o)
+    {
+        o.InitiatesPerMinute = o.InitiateBurst = LocalCluster.LoadSettings.Raised;
+        o.MaxUnansweredFromCallerPerDay = LocalCluster.LoadSettings.Raised;
+        o.GroupCallsPerMinute = o.GroupCallBurst = LocalCluster.LoadSettings.Raised;
     }
 
     public async Task DisposeAsync()

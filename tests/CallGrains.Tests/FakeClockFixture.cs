@@ -12,7 +12,7 @@ namespace CallGrains.Tests;
 /// <see cref="TimeProvider"/> (keyed <c>TimeProviderNames.Grains</c>); every other area of the silo (membership,
 /// messaging timeouts, activation collection) is pinned to real time, as Orleans' own fake-clock tests do.
 /// </summary>
-public sealed class FakeClockFixture : IAsyncLifetime
+public class FakeClockFixture : IAsyncLifetime
 {
     public const int DefaultRingTimeoutSeconds = ClusterFixture.DefaultRingTimeoutSeconds;
 
@@ -33,11 +33,14 @@ public sealed class FakeClockFixture : IAsyncLifetime
             silo.Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock));
             silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             ClusterFixture.AddEmbeddedCallGrains(silo);
-            silo.Services.PostConfigure<CallGrains.Grains.CallOptions>(o => o.IdleSessionEndSeconds = IdleSessionEndSeconds);
+            silo.Services.PostConfigure<CallGrains.Grains.CallOptions>(Configure);
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
+
+    /// <summary>The options of this cluster, after <see cref="ClusterFixture.AddEmbeddedCallGrains"/>'s.</summary>
+    protected virtual void Configure(CallGrains.Grains.CallOptions options) => options.IdleSessionEndSeconds = IdleSessionEndSeconds;
 
     /// <summary>
     /// Moves the clock on. Due grain timers are handed to their grains during the call; what they do happens after,
@@ -58,4 +61,25 @@ public sealed class FakeClockFixture : IAsyncLifetime
 public sealed class FakeClockGroup : ICollectionFixture<FakeClockFixture>
 {
     public const string Name = "fake clock";
+}
+
+/// <summary>A fake-clock cluster with the abuse quotas at their defaults, for the tests about them.</summary>
+public sealed class QuotaFixture : FakeClockFixture
+{
+    protected override void Configure(CallGrains.Grains.CallOptions options)
+    {
+        base.Configure(options);
+        var defaults = new CallGrains.Grains.CallOptions();
+        options.InitiatesPerMinute = defaults.InitiatesPerMinute;
+        options.InitiateBurst = defaults.InitiateBurst;
+        options.MaxUnansweredFromCallerPerDay = defaults.MaxUnansweredFromCallerPerDay;
+        options.GroupCallsPerMinute = defaults.GroupCallsPerMinute;
+        options.GroupCallBurst = defaults.GroupCallBurst;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class QuotaGroup : ICollectionFixture<QuotaFixture>
+{
+    public const string Name = "quota";
 }

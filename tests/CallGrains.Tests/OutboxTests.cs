@@ -25,6 +25,7 @@ public sealed class OutboxTests : IAsyncLifetime
             silo.AddMemoryGrainStorage(StorageNames.PubSub);
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Default, (_, _) => _storage);
             silo.AddCallGrains();
+            silo.Services.PostConfigure<CallOptions>(ClusterFixture.RaiseQuotas);
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync();

@@ -29,6 +29,7 @@ public abstract class RedisClusterTest : IAsyncLifetime
         {
             silo.AddCallGrainsRedisStorage(_redis.ConnectionString);
             silo.AddCallGrains();
+            silo.Services.PostConfigure<CallOptions>(ClusterFixture.RaiseQuotas);
             silo.Services.PostConfigure<CallOptions>(Configure);
         });
         Cluster = builder.Build();

@@ -119,22 +119,28 @@ public sealed class ReferenceModel
         view => CallKindRules.End(view, uid, null, Now));
 
     public Outcome Leave(string sessionId, string uid) =>
-        Calls[sessionId].Group is null ? new(CallErrorCode.BadRequest, null, null) : Decide(sessionId, view => GroupCallRules.Leave(view, uid, null, Now));
+        Calls[sessionId].Group is null ? NotForOneToOne(sessionId, uid) : Decide(sessionId, view => GroupCallRules.Leave(view, uid, null, Now));
 
     /// <summary>
-    /// Joining a group call: a ringing member accepts; someone in it already, or a settled call, is refused by the
-    /// rules; anyone else must be a member of the group and free.
+    /// Joining a group call: a ringing member accepts; someone in it already, or a party of a settled call, is answered
+    /// by the rules; anyone else must be a member of the group (a live call) and free. A settled call's non-parties are
+    /// refused before they learn it settled.
     /// </summary>
     public Outcome Join(string sessionId, string uid)
     {
         if (Calls[sessionId].Group is not { } call)
         {
-            return new(CallErrorCode.BadRequest, null, null);
+            return NotForOneToOne(sessionId, uid);
         }
 
         if (call.MemberStatusOf(uid) == MemberStatus.Ringing)
         {
             return Accept(sessionId, uid);
+        }
+
+        if (call.Status.IsFinal() && !call.IsPresent(uid) && !Calls[sessionId].Parties.Contains(uid))
+        {
+            return new(CallErrorCode.PermissionDenied, null, null);
         }
 
         if (!call.Status.IsFinal() && !call.IsPresent(uid))
@@ -152,6 +158,10 @@ public sealed class ReferenceModel
 
         return Decide(sessionId, view => GroupCallRules.Join(view, GroupCallRules.RefOf(view.Call, uid), null, Now));
     }
+
+    /// <summary>Join and leave on a 1:1 call: its parties are told it is the wrong request, anyone else only that they may not.</summary>
+    private Outcome NotForOneToOne(string sessionId, string uid) =>
+        new(Calls[sessionId].Parties.Contains(uid) ? CallErrorCode.BadRequest : CallErrorCode.PermissionDenied, null, null);
 
     /// <summary>The group's live call, if it has one.</summary>
     public string? LiveCallOf(string groupId) =>

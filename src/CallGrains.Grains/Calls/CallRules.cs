@@ -75,8 +75,14 @@ public static class CallRules
         Updates = [new PartyUpdate(call.ReceiverId, SlotPhase.Ringing, Event(CallEventType.IncomingCallReceived))],
     };
 
-    /// <summary>The callee is in another call: the attempt settles as busy at once (the callee's missed call).</summary>
-    public static CallInfo Busy(CallInfo call, DateTimeOffset now) => call with { Status = CallStatus.Busy, EndedAt = now };
+    /// <summary>
+    /// The callee is in another call: the attempt settles as busy at once (the callee's missed call). Its record keeps no
+    /// metadata: a call that never rang puts no caller-chosen bytes into anyone's history.
+    /// </summary>
+    public static CallInfo Busy(CallInfo call, DateTimeOffset now) => call with { Status = CallStatus.Busy, EndedAt = now, Metadata = null };
+
+    /// <summary>An initiate refused by a quota (nothing was stored, rung or logged for it).</summary>
+    public static CallResult TooMany(string message, long seq = 0) => CallResult.Fail(CallErrorCode.TooManyRequests, message, null, seq);
 
     /// <summary>Not found, or not a party: the checks every request on an existing call starts with.</summary>
     public static CallResult? RefuseStranger(string sessionId, CallView? view, string uid)
@@ -203,11 +209,29 @@ public static class CallRules
             : null;
     }
 
-    /// <summary>A media token is for a party of a live call.</summary>
-    public static CallResult? RefuseMedia(CallView view) =>
-        view.Call.Status.IsLive() ? null : Refused(view.Call, ErrorCodes.ForFinalStatus(view.Call.Status));
+    /// <summary>
+    /// A media token is for someone in a live call now (PROTOCOL section 4): a 1:1 call's caller or callee; in a group
+    /// call a participant who has not left, or a member it rings. Members who rejected, left, were busy, stopped ringing
+    /// or were removed from the group are refused. The asker is a party (checked first), so the call's state is theirs
+    /// to know.
+    /// </summary>
+    public static CallResult? RefuseMedia(CallView view, string uid)
+    {
+        var call = view.Call;
+        if (!call.Status.IsLive())
+        {
+            return Refused(call, ErrorCodes.ForFinalStatus(call.Status));
+        }
 
-    /// <summary>The failure of a request on <paramref name="call"/>, with the call attached; by default named by its status.</summary>
+        return !call.IsGroup || call.IsPresent(uid) || call.MemberStatusOf(uid) == MemberStatus.Ringing
+            ? null
+            : Refused(call, CallErrorCode.PermissionDenied, $"{uid} is not in call {call.SessionId} now");
+    }
+
+    /// <summary>
+    /// The failure of a request on <paramref name="call"/>, with the call attached (not to a refusal for permission:
+    /// <see cref="CallResult.Fail"/>); by default named by its status.
+    /// </summary>
     public static CallResult Refused(CallInfo call, CallErrorCode code, string? message = null) =>
         CallResult.Fail(code, message ?? $"call {call.SessionId} is {call.Status.ToString().ToLowerInvariant()}", call);
 

@@ -11,7 +11,7 @@ public sealed partial class CallSessionGrain
 {
     public async Task<CallResult> JoinCall(string uid, string? deviceId)
     {
-        if (await MissingGroupCallAsync() is { } missing)
+        if (await MissingGroupCallAsync(uid) is { } missing)
         {
             return missing;
         }
@@ -23,15 +23,16 @@ public sealed partial class CallSessionGrain
             return await AcceptCall(uid, deviceId);
         }
 
+        // Asked before anything about the call is told: a live call is for the group's members now, a settled one
+        // answers its parties only. Anyone else learns nothing, not even whether it has settled (PROTOCOL section 6).
+        if (!call.IsPresent(uid) && (call.Status.IsFinal() ? !IsParty(uid) : !await IsGroupMemberAsync(call.ReceiverId, uid)))
+        {
+            return CallResult.Fail(CallErrorCode.PermissionDenied, $"{uid} may not join call {SessionId}");
+        }
+
         if (call.Status.IsFinal() || call.IsPresent(uid))
         {
             return await ApplyAsync(GroupCallRules.Join(View!, GroupCallRules.RefOf(call, uid), deviceId, time.GetUtcNow()), uid);
-        }
-
-        var group = await GrainFactory.Ref<IGroupGrain>(call.ReceiverId).GetGroup();
-        if (group is null || !group.Members.Contains(uid))
-        {
-            return CallRules.Refused(call, CallErrorCode.PermissionDenied, $"{uid} is not a member of group {call.ReceiverId}");
         }
 
         var slot = new SlotRequest
@@ -67,7 +68,7 @@ public sealed partial class CallSessionGrain
 
     public async Task<CallResult> LeaveCall(string uid, string? deviceId)
     {
-        if (await MissingGroupCallAsync() is { } missing)
+        if (await MissingGroupCallAsync(uid) is { } missing)
         {
             return missing;
         }
@@ -88,8 +89,14 @@ public sealed partial class CallSessionGrain
         await ApplyAsync(GroupCallRules.StopRingingFor(View!, uids, time.GetUtcNow()), Call.Initiator.Uid);
     }
 
-    /// <summary>Join and leave are for group calls: no call, or a 1:1 call, is refused.</summary>
-    private async Task<CallResult?> MissingGroupCallAsync()
+    private async Task<bool> IsGroupMemberAsync(string groupId, string uid) =>
+        await GrainFactory.Ref<IGroupGrain>(groupId).GetGroup() is { } group && group.Members.Contains(uid);
+
+    /// <summary>
+    /// Join and leave are for group calls: no call is refused, and a 1:1 call too (its parties are told why, anyone else
+    /// only that they may not: what kind of call it is is the parties' to know).
+    /// </summary>
+    private async Task<CallResult?> MissingGroupCallAsync(string uid)
     {
         if (!Identifiers.IsValidSessionId(SessionId))
         {
@@ -101,7 +108,8 @@ public sealed partial class CallSessionGrain
         return Call switch
         {
             null => CallResult.Fail(CallErrorCode.CallNotFound, $"no call {SessionId}"),
-            { IsGroup: false } => CallResult.Fail(CallErrorCode.BadRequest, "joinCall and leaveCall are for group calls; a 1:1 call ends with endCall"),
+            { IsGroup: false } => CallRules.RefuseStranger(SessionId, View, uid)
+                ?? CallResult.Fail(CallErrorCode.BadRequest, "joinCall and leaveCall are for group calls; a 1:1 call ends with endCall"),
             _ => null,
         };
     }
@@ -114,6 +122,23 @@ public sealed partial class CallSessionGrain
     private async Task<CallResult> InitiateGroupAsync(InitiateRequest request)
     {
         var callerUid = request.CallerUid;
+
+        // The caller's quota first: a refused initiate claims no group and reserves no one.
+        var quota = await Probe(callerUid, new SlotRequest
+        {
+            Call = _initiating!,
+            Role = CallRole.Caller,
+            PeerId = request.ReceiverId,
+            ExpiresAt = time.GetUtcNow(),
+            Initiates = TakeInitiate(),
+        });
+        if (quota.Outcome is ReservationOutcome.Limited or ReservationOutcome.UserNotFound)
+        {
+            return quota.Outcome == ReservationOutcome.Limited
+                ? InitiateQuotaReached(callerUid, quota)
+                : CallResult.Fail(CallErrorCode.UidNotFound, $"user {callerUid} does not exist");
+        }
+
         var group = GrainFactory.Ref<IGroupGrain>(request.ReceiverId);
         var claim = await ClaimGroupAsync(group, callerUid);
         if (claim.Refusal is { } refused)
@@ -146,7 +171,7 @@ public sealed partial class CallSessionGrain
             }
 
             reserved.Add(callerUid);
-            var memberSlot = new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = callerUid, ExpiresAt = expires };
+            var memberSlot = new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = callerUid, ExpiresAt = expires, Offered = true };
             var answers = await Task.WhenAll(others.Select(uid => ReserveMemberAsync(uid, memberSlot)));
             var members = answers.Where(a => a.Member is not null).Select(a => a.Member!).ToList();
             reserved.AddRange(members.Where(m => m.Status == MemberStatus.Ringing).Select(m => m.Uid));
@@ -156,6 +181,11 @@ public sealed partial class CallSessionGrain
                 // Nobody to ring: every member is on another call (their missed call), or the group has no one else.
                 await Release(callerUid, call);
                 await ReleaseGroupAsync(request.ReceiverId);
+                if (members.Count == 0 && answers.Any(a => a.Limited))
+                {
+                    return CallRules.TooMany($"the members of group {request.ReceiverId} have not answered {options.Value.MaxUnansweredFromCallerPerDay} calls from {callerUid} today", caller.Seq);
+                }
+
                 if (members.Count == 0)
                 {
                     return CallResult.Fail(CallErrorCode.BadRequest, $"group {request.ReceiverId} has no other member to call", null, caller.Seq);
@@ -206,12 +236,17 @@ public sealed partial class CallSessionGrain
             GroupCallOutcome.Claimed => (null, claim.Members),
             GroupCallOutcome.NotFound => (CallResult.Fail(CallErrorCode.GuidNotFound, $"group {group.GetPrimaryKeyString()} does not exist"), []),
             GroupCallOutcome.NotMember => (CallResult.Fail(CallErrorCode.PermissionDenied, $"{callerUid} is not a member of group {group.GetPrimaryKeyString()}"), []),
+            GroupCallOutcome.Limited => (CallRules.TooMany($"calls start in group {group.GetPrimaryKeyString()} at most {options.Value.GroupCallBurst} at once and {options.Value.GroupCallsPerMinute} a minute; try again shortly"), []),
             _ => (CallResult.Fail(CallErrorCode.CallBusy, $"group {group.GetPrimaryKeyString()} has a call already; join it"), []),
         };
     }
 
-    /// <summary>A member's slot for the call: ringing when free, busy when on another call, left out when no such user.</summary>
-    private async Task<(CallMember? Member, long Seq)> ReserveMemberAsync(string uid, SlotRequest slot)
+    /// <summary>
+    /// A member's slot for the call: ringing when free, busy when on another call; left out when no such user, or when
+    /// the member has not answered <see cref="CallOptions.MaxUnansweredFromCallerPerDay"/> calls from this caller today
+    /// (not rung, nothing in their history; they may still join).
+    /// </summary>
+    private async Task<(CallMember? Member, long Seq, bool Limited)> ReserveMemberAsync(string uid, SlotRequest slot)
     {
         var answer = await Reserve(uid, slot);
         if (await FreedStaleSlotAsync(uid, answer))
@@ -221,9 +256,10 @@ public sealed partial class CallSessionGrain
 
         return answer.Outcome switch
         {
-            ReservationOutcome.Reserved => (new CallMember(uid, answer.Profile!.Name, MemberStatus.Ringing), answer.Seq),
-            ReservationOutcome.UserNotFound => (null, 0),
-            _ => (new CallMember(uid, answer.Profile?.Name ?? uid, MemberStatus.Busy), answer.Seq),
+            ReservationOutcome.Reserved => (new CallMember(uid, answer.Profile!.Name, MemberStatus.Ringing), answer.Seq, false),
+            ReservationOutcome.UserNotFound => (null, 0, false),
+            ReservationOutcome.Limited => (null, 0, true),
+            _ => (new CallMember(uid, answer.Profile?.Name ?? uid, MemberStatus.Busy), answer.Seq, false),
         };
     }
 }

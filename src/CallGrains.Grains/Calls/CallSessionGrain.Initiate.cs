@@ -58,22 +58,32 @@ public sealed partial class CallSessionGrain
         var call = CallRules.NewCall(SessionId, request, timeout, now);
         var expires = deadline.AddSeconds(options.Value.StaleRingSlackSeconds);
         var callerSlot = new SlotRequest { Call = call, Role = CallRole.Caller, PeerId = calleeUid, ExpiresAt = expires };
-        var calleeSlot = new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = callerUid, ExpiresAt = expires };
+        var calleeSlot = new SlotRequest { Call = call, Role = CallRole.Callee, PeerId = callerUid, ExpiresAt = expires, Offered = true };
 
         // Both users are reserved in uid order, so two calls between the same pair always meet first at the same
-        // user grain: that is where glare is seen, and it is seen by exactly one of the two calls.
+        // user grain: that is where glare is seen, and it is seen by exactly one of the two calls. The caller's quota is
+        // taken before the callee is touched: by the caller's reservation when it comes first, else by a probe.
         Reservation callerRes;
         Reservation? calleeRes;
         if (string.CompareOrdinal(callerUid, calleeUid) < 0)
         {
-            callerRes = await Reserve(callerUid, callerSlot);
+            callerRes = await Reserve(callerUid, callerSlot with { Initiates = TakeInitiate() });
             calleeRes = callerRes.Outcome == ReservationOutcome.Reserved ? await Reserve(calleeUid, calleeSlot) : null;
         }
         else
         {
-            calleeRes = await Reserve(calleeUid, calleeSlot);
-            callerRes = calleeRes.Outcome == ReservationOutcome.Reserved ? await Reserve(callerUid, callerSlot) : await Probe(callerUid, callerSlot);
+            if (TakeInitiate() && await Probe(callerUid, callerSlot with { Initiates = true }) is { Outcome: ReservationOutcome.Limited or ReservationOutcome.UserNotFound } refused)
+            {
+                callerRes = refused;
+                calleeRes = null;
+            }
+            else
+            {
+                calleeRes = await Reserve(calleeUid, calleeSlot);
+                callerRes = calleeRes.Outcome == ReservationOutcome.Reserved ? await Reserve(callerUid, callerSlot) : await Probe(callerUid, callerSlot);
+            }
         }
+
 
         var callerHeld = callerRes.Outcome == ReservationOutcome.Reserved;
         var calleeHeld = calleeRes?.Outcome == ReservationOutcome.Reserved;
@@ -107,6 +117,8 @@ public sealed partial class CallSessionGrain
 
         switch (callerRes.Outcome)
         {
+            case ReservationOutcome.Limited:
+                return (InitiateQuotaReached(callerUid, callerRes), null);
             case ReservationOutcome.Glare:
                 return (null, callerRes.HeldBy);
             case ReservationOutcome.UserNotFound:
@@ -122,6 +134,8 @@ public sealed partial class CallSessionGrain
                 return (null, calleeRes.HeldBy);
             case ReservationOutcome.UserNotFound:
                 return (CallResult.Fail(CallErrorCode.UidNotFound, $"user {calleeUid} does not exist", null, callerRes.Seq), null);
+            case ReservationOutcome.Limited:
+                return (CallRules.TooMany($"{calleeUid} has not answered {options.Value.MaxUnansweredFromCallerPerDay} calls from {callerUid} today; try again tomorrow", callerRes.Seq), null);
         }
 
         // The callee is on another call: the attempt is recorded as a busy call (the callee's missed call).
@@ -176,6 +190,18 @@ public sealed partial class CallSessionGrain
             return false;
         }
     }
+
+    /// <summary>Whether the initiate running now has yet to take its unit of the caller's quota; it is taken from here on.</summary>
+    private bool TakeInitiate()
+    {
+        var first = !_initiateCounted;
+        _initiateCounted = true;
+        return first;
+    }
+
+    private CallResult InitiateQuotaReached(string callerUid, Reservation refused) => CallRules.TooMany(
+        $"{callerUid} may start {options.Value.InitiateBurst} calls at once and {options.Value.InitiatesPerMinute} a minute; try again shortly",
+        refused.Seq);
 
     private static CallResult CallerTaken(string callerUid, Reservation held) =>
         held is { HeldRole: CallRole.Caller, HeldPhase: not SlotPhase.Ongoing }

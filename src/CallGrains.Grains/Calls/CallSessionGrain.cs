@@ -60,6 +60,9 @@ public sealed partial class CallSessionGrain(
     // The call while its initiate runs and nothing is stored yet, for Peek.
     private CallInfo? _initiating;
 
+    // The initiate running now has taken its one unit of the caller's quota (a retry after glare or a repair takes none).
+    private bool _initiateCounted;
+
     private string SessionId => this.GetPrimaryKeyString();
 
     private CallInfo? Call => state.State.Call;
@@ -90,6 +93,7 @@ public sealed partial class CallSessionGrain(
         }
 
         _initiating = CallRules.NewCall(SessionId, request, request.TimeoutSeconds ?? options.Value.RingTimeoutSeconds, time.GetUtcNow());
+        _initiateCounted = false;
         try
         {
             return request.ReceiverType == ReceiverType.Group ? await InitiateGroupAsync(request) : await InitiateUserAsync(request);
@@ -165,7 +169,7 @@ public sealed partial class CallSessionGrain(
     }
 
     public async Task<CallResult> AuthorizeMedia(string uid) =>
-        await MissingAsync(uid) ?? CallRules.RefuseMedia(View!) ?? await GetCall(uid);
+        await MissingAsync(uid) ?? CallRules.RefuseMedia(View!, uid) ?? await GetCall(uid);
 
     public async Task<CallInfo?> Reconcile(string uid)
     {

@@ -24,8 +24,13 @@ public sealed record GroupState
 /// </summary>
 public sealed class GroupGrain(
     [PersistentState("group", StorageNames.Default)] IPersistentState<GroupState> state,
-    IOptions<CallOptions> options) : Grain, IGroupGrain
+    IOptions<CallOptions> options,
+    TimeProvider time) : Grain, IGroupGrain
 {
+    // Calls started in this group (Calls:GroupCallsPerMinute): each rings up to Calls:MaxGroupRing people. In memory,
+    // as a user's initiate quota is: this activation is the group's only one, and an idle one is full again anyway.
+    private RateBucket? _starts;
+
     private string GroupId => this.GetPrimaryKeyString();
 
     private int MaxMembers => options.Value.MaxGroupMembers;
@@ -105,6 +110,13 @@ public sealed class GroupGrain(
 
         if (state.State.LiveCall != sessionId)
         {
+            var now = time.GetUtcNow();
+            if ((_starts ?? RateBucket.Full(options.Value.GroupCallBurst, options.Value.GroupCallsPerMinute, now)).Take(now) is not { } taken)
+            {
+                return new GroupCallClaim(GroupCallOutcome.Limited, []);
+            }
+
+            _starts = taken;
             state.State = state.State with { LiveCall = sessionId };
             await state.WriteStateAsync();
         }

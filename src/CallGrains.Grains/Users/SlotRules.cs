@@ -17,6 +17,12 @@ public static class SlotRules
     /// <summary>Applied transitions of released calls remembered to drop their redeliveries.</summary>
     public const int MaxSettled = 16;
 
+    /// <summary>Callers whose unanswered calls a user counts at once; the oldest count goes first.</summary>
+    public const int MaxTallies = 64;
+
+    /// <summary>How long unanswered calls from one caller are counted from the first of them.</summary>
+    public static readonly TimeSpan TallyWindow = TimeSpan.FromDays(1);
+
     /// <summary>Whether a ringing (or pending) slot has passed the expiry its session gave it; an ongoing slot never lapses.</summary>
     public static bool IsLapsed(CallSlot slot, DateTimeOffset now) =>
         slot is { ExpiresAt: { } expires } && slot.Phase != SlotPhase.Ongoing && now > expires;
@@ -51,6 +57,30 @@ public static class SlotRules
             HeldPhase = slot.Phase,
             Profile = state.Profile,
         };
+    }
+
+    /// <summary>
+    /// A call offered to this user as its callee or a rung member (to ring, or to be refused as busy) counts as unanswered
+    /// from its caller until the user answers one (<see cref="Apply"/> clears the count). Limited when the caller already
+    /// has <paramref name="maxPerDay"/> in the window: then the state is unchanged.
+    /// </summary>
+    public static (UserState Next, bool Limited) CountIncoming(UserState state, SlotRequest request, DateTimeOffset now, int maxPerDay)
+    {
+        if (!request.Offered)
+        {
+            return (state, false);
+        }
+
+        var caller = request.PeerId;
+        var current = state.Unanswered.FirstOrDefault(t => t.CallerUid == caller && now - t.Since < TallyWindow);
+        if (current?.Count >= maxPerDay)
+        {
+            return (state, true);
+        }
+
+        var others = state.Unanswered.Where(t => t.CallerUid != caller && now - t.Since < TallyWindow).OrderByDescending(t => t.Since).Take(MaxTallies - 1);
+        var tally = current is null ? new CallerTally(caller, now, 1) : current with { Count = current.Count + 1 };
+        return (state with { Unanswered = [.. others, tally] }, false);
     }
 
     /// <summary>The slot a reservation takes; the caller's shows the call with the caller's own profile, which only the user knows.</summary>
@@ -90,6 +120,12 @@ public static class SlotRules
         var mismatch = false;
         if (slot?.SessionId == sessionId)
         {
+            if (slot is { Role: CallRole.Callee, Phase: not SlotPhase.Ongoing } && update.Phase == SlotPhase.Ongoing)
+            {
+                // The user answered this caller: their earlier calls were welcome after all.
+                next = next with { Unanswered = next.Unanswered.RemoveAll(t => t.CallerUid == slot.PeerId) };
+            }
+
             next = update.Phase == SlotPhase.Free
                 ? next with { Slot = null, Settled = Remember(next.Settled, applied) }
                 : next with { Slot = slot with { Call = update.Call, Phase = update.Phase, Version = Math.Max(slot.Version, update.Version) } };

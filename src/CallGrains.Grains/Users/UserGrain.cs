@@ -28,8 +28,10 @@ public sealed partial class UserGrain(
     IPresenceIndex presence,
     IGraceDeadlines graces,
     TimeProvider time,
-    ILogger<UserGrain> logger) : Grain, IUserGrain, IUserSlotGrain
+    ILogger<UserGrain> logger) : Grain, IUserGrain, IUserSlotGrain, IGrainMigrationParticipant
 {
+    private const string InitiatesKey = "initiates";
+
     // Revocation close orders are repeated this often, this many times, while devices of revoked tokens remain.
     private static readonly TimeSpan RevocationRepeat = TimeSpan.FromSeconds(5);
     private const int RevocationRepeats = 6;
@@ -41,6 +43,11 @@ public sealed partial class UserGrain(
     private IGrainTimer? _presenceTimer;
     private IGrainTimer? _revocationTimer;
     private int _revocationRepeats;
+
+    // The user's initiate quota. In memory: this activation is the only one of the user in the cluster, so it sees every
+    // initiate from every device and node; it moves with the grain (migration), and an activation that went idle long
+    // enough to be collected would have found the bucket full again anyway (it refills in seconds).
+    private RateBucket? _initiates;
 
     private string Uid => this.GetPrimaryKeyString();
 
@@ -72,13 +79,13 @@ public sealed partial class UserGrain(
         return true;
     }
 
-    public Task<UserRef?> GetProfile() => Task.FromResult(State.Profile);
+    public Task<UserRef?> GetProfile() => Task.FromResult(Exists() ? State.Profile : null);
 
-    public Task<long?> GetTokenGeneration() => Task.FromResult(State.Profile is null ? null : (long?)State.TokenGeneration);
+    public Task<long?> GetTokenGeneration() => Task.FromResult(Exists() ? (long?)State.TokenGeneration : null);
 
     public async Task<bool> RevokeTokens()
     {
-        if (State.Profile is null)
+        if (!Exists())
         {
             return false;
         }
@@ -112,13 +119,18 @@ public sealed partial class UserGrain(
 
     public async Task<UserSnapshot?> GetSnapshot()
     {
+        if (!Exists())
+        {
+            return null;
+        }
+
         await PruneDeadGatewaysAsync();
         return BuildSnapshot();
     }
 
     public async Task<DeviceRegistration> RegisterDevice(string deviceId, string gatewayId, long tokenGeneration)
     {
-        if (State.Profile is null)
+        if (!Exists())
         {
             return new DeviceRegistration(null, new CallError(CallErrorCode.UidNotFound, $"user {Uid} does not exist"));
         }
@@ -168,10 +180,31 @@ public sealed partial class UserGrain(
 
     public async Task<Reservation> Reserve(SlotRequest request)
     {
-        var answer = SlotRules.Reserve(State, FreshSlot(), request);
-        if (answer.Outcome == ReservationOutcome.Reserved && State.Slot?.SessionId != request.Call.SessionId)
+        if (Refuse(request) is { } refused)
         {
-            state.State = State with { Slot = SlotRules.Pending(State, request) };
+            return refused;
+        }
+
+        var answer = SlotRules.Reserve(State, FreshSlot(), request);
+        var taking = answer.Outcome == ReservationOutcome.Reserved && State.Slot?.SessionId != request.Call.SessionId;
+        var next = State;
+        if (taking || answer.Outcome == ReservationOutcome.Taken)
+        {
+            (next, var limited) = SlotRules.CountIncoming(State, request, time.GetUtcNow(), callOptions.Value.MaxUnansweredFromCallerPerDay);
+            if (limited)
+            {
+                return new Reservation { Outcome = ReservationOutcome.Limited, Seq = State.Seq };
+            }
+        }
+
+        if (taking)
+        {
+            next = next with { Slot = SlotRules.Pending(next, request) };
+        }
+
+        if (!ReferenceEquals(next, State))
+        {
+            state.State = next;
             await SaveAsync();
             ArmPresenceCheck();
         }
@@ -179,7 +212,11 @@ public sealed partial class UserGrain(
         return answer;
     }
 
-    public Task<Reservation> Probe(SlotRequest request) => Task.FromResult(SlotRules.Reserve(State, FreshSlot(), request));
+    public Task<Reservation> Probe(SlotRequest request) => Task.FromResult(Refuse(request) ?? SlotRules.Reserve(State, FreshSlot(), request));
+
+    public void OnDehydrate(IDehydrationContext dehydrationContext) => dehydrationContext.TryAddValue(InitiatesKey, _initiates);
+
+    public void OnRehydrate(IRehydrationContext rehydrationContext) => rehydrationContext.TryGetValue(InitiatesKey, out _initiates);
 
     public async Task<long> Update(SlotUpdate update)
     {
@@ -219,6 +256,49 @@ public sealed partial class UserGrain(
         }
 
         return State.Seq;
+    }
+
+    /// <summary>
+    /// Whether the user exists. A grain woken for a uid that names no one (a call or a lookup of a random uid) goes as
+    /// soon as it has answered, as a group grain does: unknown ids leave nothing in memory.
+    /// </summary>
+    private bool Exists()
+    {
+        if (State.Profile is null)
+        {
+            this.DeactivateOnIdle();
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The refusal a reservation or probe meets before the slot is looked at: no such user, or a new call past the
+    /// caller's initiate quota (one is taken otherwise).
+    /// </summary>
+    private Reservation? Refuse(SlotRequest request)
+    {
+        if (!Exists())
+        {
+            return new Reservation { Outcome = ReservationOutcome.UserNotFound };
+        }
+
+        if (!request.Initiates)
+        {
+            return null;
+        }
+
+        var options = callOptions.Value;
+        var now = time.GetUtcNow();
+        var taken = (_initiates ?? RateBucket.Full(options.InitiateBurst, options.InitiatesPerMinute, now)).Take(now);
+        if (taken is null)
+        {
+            return new Reservation { Outcome = ReservationOutcome.Limited, Seq = State.Seq };
+        }
+
+        _initiates = taken;
+        return null;
     }
 
     /// <summary>Stores the state; when the store fails, the change is forgotten here too and reloaded next time.</summary>

@@ -25,7 +25,17 @@ public sealed record UserState
 
     /// <summary>The last numbered event published, so that a redelivered update publishes it again with its seq.</summary>
     [Id(8)] public SentEvent? LastEvent { get; init; }
+
+    /// <summary>
+    /// Unanswered 1:1 calls to this user per caller in the last day (at most <see cref="SlotRules.MaxTallies"/> callers),
+    /// for <see cref="CallOptions.MaxUnansweredFromCallerPerDay"/>.
+    /// </summary>
+    [Id(9)] public ImmutableArray<CallerTally> Unanswered { get; init; } = [];
 }
+
+/// <summary>Calls from <see cref="CallerUid"/> this user has not answered since <see cref="Since"/> (a day at most).</summary>
+[GenerateSerializer, Immutable, Alias("cg.CallerTally")]
+public sealed record CallerTally([property: Id(0)] string CallerUid, [property: Id(1)] DateTimeOffset Since, [property: Id(2)] int Count);
 
 /// <summary>The one call a user is in, as the session that holds it last told the user.</summary>
 [GenerateSerializer, Immutable, Alias("cg.CallSlot")]
