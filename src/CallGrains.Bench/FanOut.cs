@@ -35,7 +35,7 @@ public static class FanOut
 
         if (options.Get("setups", "embedded,cluster").Contains("cluster", StringComparison.Ordinal))
         {
-            await using var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(3, dll, key, limits);
+            await using var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(3, dll, key, [.. CallGrains.LocalCluster.LoadSettings.NoCallQuotas, .. limits]);
             rows.Add(await MeasureAsync("cluster (redis-server + 3 hosts)", [.. cluster.Hosts.Select(h => h.Url)], key, size, calls, warmup, gap));
         }
 

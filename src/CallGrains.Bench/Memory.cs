@@ -37,7 +37,7 @@ public static class Memory
             Func<Task<(long Measured, string Detail)>> measure;
             if (cluster)
             {
-                local = await CallGrains.LocalCluster.Cluster.StartAsync(3, dll, key, settings);
+                local = await CallGrains.LocalCluster.Cluster.StartAsync(3, dll, key, [.. CallGrains.LocalCluster.LoadSettings.NoCallQuotas, .. settings]);
                 redis = await ConnectionMultiplexer.ConnectAsync(local.Redis.ConnectionString + ",allowAdmin=true");
                 urls = [.. local.Hosts.Select(h => h.Url)];
                 var server = redis.GetServer(redis.GetEndPoints()[0]);

@@ -113,7 +113,7 @@ internal static class Suite
     {
         var silos = options.Int("silos", 3);
         // --set "Calls:PresenceCheckSeconds=5;..." passes settings to every host, to measure what they cost.
-        string[] settings = [.. options.Get("set", "").Split(';', StringSplitOptions.RemoveEmptyEntries).Select(s => $"--{s}")];
+        string[] settings = [.. CallGrains.LocalCluster.LoadSettings.NoCallQuotas, .. options.Get("set", "").Split(';', StringSplitOptions.RemoveEmptyEntries).Select(s => $"--{s}")];
         await using var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(silos, dll, key, settings);
         Console.WriteLine($"cluster: redis-server pid {cluster.Redis.Pid}, hosts {string.Join(", ", cluster.Hosts.Select(h => h.Pid))}");
         Watched[] watched = [.. cluster.Hosts.Select((h, i) => new Watched($"host{i + 1}", h.Pid)), new Watched("redis", cluster.Redis.Pid)];

@@ -65,7 +65,6 @@ public sealed class Cluster : IAsyncDisposable
         "--Orleans:Provider=Redis",
         "--Orleans:ClusterId=local",
         "--Logging:LogLevel:Default=Warning",
-        .. LoadSettings.NoCallQuotas,
         .. Extra,
     ];
 

@@ -25,7 +25,7 @@ public sealed class AbuseBoundsClusterTests : IAsyncLifetime
     public async Task A_stranger_on_another_host_gets_no_token_and_a_users_devices_on_two_hosts_share_one_quota()
     {
         // The default burst; refilled at 1 a minute so a slow machine cannot refill it during the burst.
-        _cluster = await LocalCluster.Cluster.StartAsync(3, adminKey: Admin.DefaultKey, extra: ["--Calls:InitiateBurst=10", "--Calls:InitiatesPerMinute=1"]);
+        _cluster = await LocalCluster.Cluster.StartAsync(3, adminKey: Admin.DefaultKey, extra: [.. LocalCluster.LoadSettings.NoCallQuotas, "--Calls:InitiateBurst=10", "--Calls:InitiatesPerMinute=1"]);
         var (hostA, hostB, hostC) = (_cluster.Hosts[0].Url, _cluster.Hosts[1].Url, _cluster.Hosts[2].Url);
         using var admin = new Admin(hostA);
         var users = await admin.UsersAsync(5, "ab");

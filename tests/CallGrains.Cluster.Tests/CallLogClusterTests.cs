@@ -157,7 +157,7 @@ public sealed class CallLogClusterTests(ITestOutputHelper output) : IAsyncLifeti
     }
 
     private async Task<LocalCluster.Cluster> StartAsync(params string[] extra) =>
-        _cluster = await LocalCluster.Cluster.StartAsync(3, adminKey: Admin.DefaultKey, extra: extra);
+        _cluster = await LocalCluster.Cluster.StartAsync(3, adminKey: Admin.DefaultKey, extra: [.. LocalCluster.LoadSettings.NoCallQuotas, .. extra]);
 
     private static async Task<string> RingAsync(WsClient caller, string callee)
     {

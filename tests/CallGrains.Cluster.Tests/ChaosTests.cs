@@ -55,7 +55,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _cluster = await LocalCluster.Cluster.StartAsync(3, adminKey: Admin.DefaultKey, extra: [$"--Calls:DisconnectGraceSeconds={GraceSeconds}"]);
+        _cluster = await LocalCluster.Cluster.StartAsync(3, adminKey: Admin.DefaultKey, extra: [.. LocalCluster.LoadSettings.NoCallQuotas, $"--Calls:DisconnectGraceSeconds={GraceSeconds}"]);
         _up = [.. _cluster.Hosts.Select(_ => true)];
         _clusterStarted = _clock.Elapsed;
     }

@@ -18,7 +18,7 @@ public sealed class ClusterFailureTests(ITestOutputHelper output) : IAsyncLifeti
     // to form): calls survive a restart only within the grace, and a slow machine once took over 60 s (a fresh clone's
     // first run) and the call had rightly ended. No test here relies on the grace running out.
     public async Task InitializeAsync() =>
-        _cluster = await LocalCluster.Cluster.StartAsync(3, adminKey: Admin.DefaultKey, extra: ["--Calls:DisconnectGraceSeconds=300"]);
+        _cluster = await LocalCluster.Cluster.StartAsync(3, adminKey: Admin.DefaultKey, extra: [.. LocalCluster.LoadSettings.NoCallQuotas, "--Calls:DisconnectGraceSeconds=300"]);
 
     public async Task DisposeAsync() => await _cluster.DisposeAsync();
 

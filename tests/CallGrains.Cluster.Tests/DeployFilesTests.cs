@@ -21,6 +21,7 @@ public sealed class DeployFilesTests
         "Auth__CallTokenKey", "Auth__TokenKey", "Auth__TokenLifetime", "Calls__RingTimeoutSeconds",
         "Calls__DisconnectGraceSeconds", "Calls__MaxGroupRing", "Gateway__MessagesPerSecond", "Gateway__MessageBurst",
         "Gateway__MaxDevicesPerUser", "Gateway__ManagementPort", "Gateway__AllowedOrigins__0", "Gateway__MaxConnections",
+        "Gateway__KnownNetworks__0",
         "ASPNETCORE_URLS", "ORLEANS_SERVICE_ID", "ORLEANS_CLUSTER_ID", "POD_NAMESPACE", "POD_NAME", "POD_IP",
         "REDIS_PASSWORD",
     ];
@@ -182,6 +183,9 @@ public sealed class DeployFilesTests
 
         // Browser origins set (a placeholder to replace: it fails closed); sockets capped from the memory limit.
         Assert.StartsWith("https://", env["Gateway__AllowedOrigins__0"], StringComparison.Ordinal);
+
+        // Behind the ingress, the client's address is believed from the ingress pods alone (a network, parsed as such).
+        Assert.True(System.Net.IPNetwork.TryParse(env["Gateway__KnownNetworks__0"], out _));
         var limit = ((YamlMappingNode)((YamlMappingNode)container["resources"])["limits"])["memory"].ToString();
         Assert.EndsWith("Gi", limit, StringComparison.Ordinal);
         AssertMaxConnectionsFits(int.Parse(env["Gateway__MaxConnections"]!, CultureInfo.InvariantCulture), 1024 * double.Parse(limit[..^2], CultureInfo.InvariantCulture));
@@ -275,7 +279,8 @@ public sealed class DeployFilesTests
     private static HashSet<string> HealthPathsTheHostServes()
     {
         var sources = string.Join("\n", Directory.GetFiles(Path.Combine(Root, "src"), "*.cs", SearchOption.AllDirectories).Select(File.ReadAllText));
-        var paths = Regex.Matches(sources, @"MapHealthChecks\(""(/[^""]*)""").Select(m => m.Groups[1].Value).ToHashSet();
+        // Liveness is a health check endpoint; readiness is Readiness.AnswerAsync (its answer cached a second).
+        var paths = Regex.Matches(sources, @"(?:MapHealthChecks|MapGet)\(""(/[^""/]*)"", *(?:new HealthCheckOptions|Readiness\.)").Select(m => m.Groups[1].Value).ToHashSet();
         Assert.Superset(new HashSet<string> { "/alive", "/healthz" }, paths);
         return paths;
     }
