@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using CallGrains.Grains.Push;
@@ -233,6 +234,35 @@ public sealed class FcmProviderTests : IAsyncLifetime
         var secrets = _fcm.IssuedTokens.Append("device-token-1").Append(FcmEmulator.KeyId).ToList();
         var keyLines = _fcm.PrivateKeyPem.Split('\n').Where(line => line.Length > 20 && !line.StartsWith("-----", StringComparison.Ordinal));
         Assert.All(_log.Lines, line => Assert.DoesNotContain(secrets.Concat(keyLines), secret => line.Contains(secret, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Each_attempt_is_counted_by_kind_and_result_and_timed()
+    {
+        var counted = new ConcurrentQueue<string>();
+        var timed = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "CallGrains" && instrument.Name is "callgrains.push.sent" or "callgrains.push.duration")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            var tag = tags.ToArray().ToDictionary(t => t.Key, t => t.Value);
+            counted.Enqueue($"{tag["provider"]} {tag["kind"]} {tag["result"]} {value}");
+        });
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) => Interlocked.Add(ref timed, tags.ToArray().Any(t => t is { Key: "provider", Value: "fcm" }) ? 1 : 0));
+        listener.Start();
+
+        _fcm.Enqueue(FcmAnswer.Unregistered);
+        await _provider.SendOnceAsync(Message(PushKind.Ring), default);
+        await _provider.SendOnceAsync(Message(PushKind.Cancel), default);
+
+        Assert.Equal(["fcm ring token_gone 1", "fcm cancel sent 1"], counted);
+        Assert.Equal(2, timed);
     }
 
     [Fact]
