@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Orleans.Concurrency;
 
 namespace CallGrains.Abstractions;
@@ -52,6 +53,36 @@ public interface IUserGrain : IGrainWithStringKey
     /// </summary>
     [OneWay, Alias("CheckGrace")]
     Task CheckGrace();
+
+    /// <summary>
+    /// Stores the device's token for the platform (replacing the one it had; past <c>Push:MaxTokensPerUser</c> the least
+    /// recently registered goes) after claiming it in its <see cref="IPushTokenGrain"/>; the registration says which
+    /// other user it was taken from. A token this user already held on another device leaves that device here.
+    /// </summary>
+    [Alias("SetPushToken")]
+    Task<PushTokenRegistration> SetPushToken(string deviceId, PushPlatform platform, string token);
+
+    /// <summary>The user's push tokens, newest first; null if the user does not exist.</summary>
+    [Alias("GetPushTokens")]
+    Task<ImmutableArray<PushToken>?> GetPushTokens();
+
+    /// <summary>Removes every token of the device and releases their index entries; false if the user does not exist.</summary>
+    [Alias("RemoveDevicePushTokens")]
+    Task<bool> RemoveDevicePushTokens(string deviceId);
+
+    /// <summary>
+    /// Removes the device's token for the platform only if it is still <paramref name="token"/> (a provider's late
+    /// "gone" answer leaves a fresh token alone) and releases its index entry; true if it was removed.
+    /// </summary>
+    [Alias("RemovePushToken")]
+    Task<bool> RemovePushToken(string deviceId, PushPlatform platform, string token);
+
+    /// <summary>
+    /// Another user registered the token this device held through <paramref name="claim"/>: the entry goes (only that
+    /// claim's: a registration made since stays). The index already names the new holder.
+    /// </summary>
+    [Alias("PushTokenMoved")]
+    Task PushTokenMoved(string deviceId, PushPlatform platform, Guid claim);
 }
 
 /// <summary>
@@ -77,6 +108,13 @@ public interface IUserSlotGrain : IGrainWithStringKey
     /// <summary>Moves the slot held by this call to a new phase and delivers an optional event.</summary>
     [Alias("Update")]
     Task<long> Update(SlotUpdate update);
+
+    /// <summary>
+    /// The push tokens of the user's devices that hold no open socket (not registered as connected): where a ring must be
+    /// pushed. Empty for an unknown user.
+    /// </summary>
+    [Alias("GetPushTargets")]
+    Task<ImmutableArray<PushToken>> GetPushTargets();
 }
 
 [GenerateSerializer, Immutable, Alias("cg.DeviceRegistration")]

@@ -32,6 +32,10 @@ internal sealed record CliArguments
           signal <uid> <json>          send signalling data to a participant of the current call
           token [sessionId]            get a media token (default: the current call)
           log [n]                      the last n calls of the log (default 10)
+          push-token <apns-voip|apns|fcm> <token>
+                                       register this device's push token for the platform
+          push-tokens                  list this user's push tokens
+          push-token-remove [deviceId] remove a device's push tokens (default: this device)
           status                       connection, current call, ringing calls
           help                         list the commands
           quit                         leave (so does end of input)

@@ -30,6 +30,21 @@ internal static class Lines
         }.Concat(call.Duration is { } d ? [$"duration={Seconds(d)}"] : []));
     }
 
+    /// <summary>A push token as <c>device=... platform=... token=... registeredAt=...</c>.</summary>
+    public static string PushToken(PushTokenEntry entry) =>
+        $"device={entry.DeviceId} platform={PlatformNames[entry.Platform]} token={entry.Token ?? entry.TokenHash} registeredAt={entry.RegisteredAt.ToUnixTimeSeconds()}";
+
+    /// <summary>The platform a command names by its wire name, or null.</summary>
+    public static PushPlatform? Platform(string name) => PlatformNames.FirstOrDefault(p => p.Value == name) is { Value: not null } found ? found.Key : null;
+
+    // The CLI writes and reads platforms as the wire does (the SDK keeps its own table internal).
+    private static readonly Dictionary<PushPlatform, string> PlatformNames = new()
+    {
+        [PushPlatform.ApnsVoip] = "apns-voip",
+        [PushPlatform.Apns] = "apns",
+        [PushPlatform.Fcm] = "fcm",
+    };
+
     public static string Lower<T>(T value)
         where T : struct, Enum
     {

@@ -163,6 +163,26 @@ internal sealed class Softphone(CallGrainsClient client, TextWriter output)
             case "log":
                 await LogAsync(args);
                 break;
+            case "push-token":
+                var named = Required(args, 0, "a platform (apns-voip, apns or fcm)");
+                var platform = Lines.Platform(named) ?? throw new UsageException($"platform must be apns-voip, apns or fcm, not '{named}'");
+                var registered = await client.RegisterPushTokenAsync(client.DeviceId, platform, Required(args, 1, "the push token"));
+                Print($"ok push-token {Lines.PushToken(registered)}");
+                break;
+            case "push-tokens":
+                var tokens = await client.GetPushTokensAsync();
+                foreach (var entry in tokens)
+                {
+                    Print($"push-token {Lines.PushToken(entry)}");
+                }
+
+                Print($"ok push-tokens count={tokens.Count}");
+                break;
+            case "push-token-remove":
+                var device = Arg(args, 0) ?? client.DeviceId;
+                await client.UnregisterPushTokenAsync(device);
+                Print($"ok push-token-remove device={device}");
+                break;
             case "status":
                 PrintView();
                 break;

@@ -74,6 +74,16 @@ public sealed class CallGrainsAdminClient : IDisposable
     public async Task<CallLogPage> GetCallLogAsync(string uid, CallLogQuery? query = null, CancellationToken cancellationToken = default) =>
         WireFormat.ParseLogPage(await _rest.SendAsync(HttpMethod.Get, $"/v1/users/{Uri.EscapeDataString(uid)}/calls{WireFormat.LogQueryString(query ?? new CallLogQuery())}", null, cancellationToken).ConfigureAwait(false));
 
+    /// <summary>
+    /// Reads any user's push tokens (<c>GET /v1/users/{uid}/push-tokens</c>), newest first; each token shows only as
+    /// <see cref="PushTokenEntry.TokenHash"/>. Fails with <see cref="ErrorCodes.UidNotFound"/> if there is no such user.
+    /// </summary>
+    /// <param name="uid">The user's id.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The user's push tokens.</returns>
+    public async Task<IReadOnlyList<PushTokenEntry>> GetPushTokensAsync(string uid, CancellationToken cancellationToken = default) =>
+        WireFormat.ParsePushTokens(await _rest.SendAsync(HttpMethod.Get, $"/v1/users/{Uri.EscapeDataString(uid)}/push-tokens", null, cancellationToken).ConfigureAwait(false));
+
     /// <inheritdoc/>
     public void Dispose() => _rest.Dispose();
 }

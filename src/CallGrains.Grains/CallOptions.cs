@@ -88,3 +88,13 @@ public sealed class DeviceOptions
     [Range(1, 100)]
     public int MaxDevicesPerUser { get; set; } = 10;
 }
+
+/// <summary>The push token limit of the <c>Push</c> section (PROTOCOL section 10), enforced by the user grain.</summary>
+public sealed class PushTokenOptions
+{
+    public const string Section = "Push";
+
+    /// <summary>Tokens one user may hold over all devices and platforms; past it the least recently registered goes.</summary>
+    [Range(1, 1000)]
+    public int MaxTokensPerUser { get; set; } = 20;
+}

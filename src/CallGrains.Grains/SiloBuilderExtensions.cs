@@ -22,6 +22,7 @@ public static class SiloBuilderExtensions
     {
         silo.Services.AddOptions<CallOptions>().BindConfiguration(CallOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         silo.Services.AddOptions<DeviceOptions>().BindConfiguration(DeviceOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        silo.Services.AddOptions<PushTokenOptions>().BindConfiguration(PushTokenOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         silo.Services.TryAddSingleton(TimeProvider.System);
 
         // Events go to gateways on push streams: one grain call to the gateway's silo per event, where memory

@@ -47,6 +47,16 @@ public sealed class WireNamesTests
     }
 
     [Fact]
+    public void Every_push_platform_the_server_reads_the_sdk_writes_and_reads_back()
+    {
+        RoundTrips<Server.PushPlatform, PushPlatform>(
+            WireNames.Name,
+            platform => WireFormat.ParsePlatform(WireFormat.Name(Enum.Parse<PushPlatform>(platform.ToString()))),
+            WireFormat.Name);
+        Assert.All(Enum.GetValues<PushPlatform>(), p => Assert.True(WireNames.TryParse(p.Name(), out Server.PushPlatform back) && back.ToString() == p.ToString(), p.ToString()));
+    }
+
+    [Fact]
     public void Every_error_code_is_spelled_as_the_sdk_constant_of_the_same_name()
     {
         var sdk = typeof(ErrorCodes).GetFields(BindingFlags.Public | BindingFlags.Static).ToDictionary(f => f.Name, f => (string?)f.GetValue(null));

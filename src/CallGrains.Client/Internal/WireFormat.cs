@@ -14,6 +14,11 @@ internal static class WireFormat
 
     private static readonly NameTable<CallDirection> Directions = new((CallDirection.Incoming, "incoming"), (CallDirection.Outgoing, "outgoing"));
 
+    private static readonly NameTable<PushPlatform> PushPlatforms = new(
+        (PushPlatform.ApnsVoip, "apns-voip"),
+        (PushPlatform.Apns, "apns"),
+        (PushPlatform.Fcm, "fcm"));
+
     private static readonly NameTable<CallStatus> Statuses = new(
         (CallStatus.Initiated, "initiated"),
         (CallStatus.Ongoing, "ongoing"),
@@ -43,6 +48,22 @@ internal static class WireFormat
     public static string Name(this CallDirection direction) => Directions.Name(direction);
 
     public static string Name(this CallStatus status) => Statuses.Name(status);
+
+    public static string Name(this PushPlatform platform) => PushPlatforms.Name(platform);
+
+    public static PushPlatform ParsePlatform(string? name) =>
+        PushPlatforms.TryParse(name, out var platform) ? platform : throw new JsonException($"unknown push platform '{name}'");
+
+    /// <summary>One entry of <c>{"pushTokens":[...]}</c> or a registration's answer.</summary>
+    public static PushTokenEntry ParsePushToken(JsonElement e) => new(
+        Str(e, "deviceId"),
+        ParsePlatform(Str(e, "platform")),
+        OptionalStr(e, "token"),
+        OptionalStr(e, "tokenHash"),
+        Time(e.GetProperty("registeredAt")));
+
+    public static IReadOnlyList<PushTokenEntry> ParsePushTokens(JsonElement e) =>
+        [.. e.GetProperty("pushTokens").EnumerateArray().Select(ParsePushToken)];
 
     public static string Name(this CancelReason reason) => Reasons.TryName(reason) ?? "unknown";
 

@@ -3,7 +3,7 @@ using CallGrains.Abstractions;
 
 namespace CallGrains.Gateway.Protocol;
 
-/// <summary>The wire names of the contract's enums (PROTOCOL sections 3, 5, 7 and 8), one table per enum, read both ways.</summary>
+/// <summary>The wire names of the contract's enums (PROTOCOL sections 3, 5, 7, 8 and 10), one table per enum, read both ways.</summary>
 public static class WireNames
 {
     private static readonly NameTable<CallStatus> CallStatuses = new(
@@ -43,6 +43,11 @@ public static class WireNames
     private static readonly NameTable<ReceiverType> ReceiverTypes = new((ReceiverType.User, "user"), (ReceiverType.Group, "group"));
 
     private static readonly NameTable<CallDirection> Directions = new((CallDirection.Incoming, "incoming"), (CallDirection.Outgoing, "outgoing"));
+
+    private static readonly NameTable<PushPlatform> PushPlatforms = new(
+        (PushPlatform.ApnsVoip, "apns-voip"),
+        (PushPlatform.Apns, "apns"),
+        (PushPlatform.Fcm, "fcm"));
 
     private static readonly NameTable<CallErrorCode> ErrorCodes = new(
         (CallErrorCode.CallNotFound, "ERR_CALL_NOT_FOUND"),
@@ -91,6 +96,10 @@ public static class WireNames
     public static string Name(this CallDirection direction) => Directions.Name(direction);
 
     public static bool TryParse(string? name, out CallDirection direction) => Directions.TryParse(name, out direction);
+
+    public static string Name(this PushPlatform platform) => PushPlatforms.Name(platform);
+
+    public static bool TryParse(string? name, out PushPlatform platform) => PushPlatforms.TryParse(name, out platform);
 
     /// <summary>The code as PROTOCOL section 7 spells it.</summary>
     public static string Name(this CallErrorCode code) => ErrorCodes.Name(code);

@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace CallGrains.Gateway.Rest;
 
-/// <summary>PROTOCOL section 8: users and tokens (admin), calls by id and call logs (user; any user's log for admins).</summary>
+/// <summary>PROTOCOL section 8: users and tokens (admin), calls by id and call logs (user; any user's log for admins), push tokens.</summary>
 public static class RestApi
 {
     public static IEndpointRouteBuilder MapRestApi(this IEndpointRouteBuilder app)
@@ -20,12 +20,14 @@ public static class RestApi
         admin.MapDelete("/{uid}/tokens", RevokeTokens);
 
         admin.MapGet("/{uid}/calls", CallLogApi.ListAnyUsersCalls);
+        admin.MapGet("/{uid}/push-tokens", PushTokenApi.ListAnyUsers);
 
         var calls = app.MapGroup("/v1/calls");
         calls.MapGet("", CallLogApi.ListOwnCalls);
         calls.MapGet("/{sessionId}", GetCall);
         calls.MapPost("/{sessionId}/token", CallToken);
         app.MapGroupApi();
+        app.MapPushTokenApi();
         return app;
     }
 

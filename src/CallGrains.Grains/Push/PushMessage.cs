@@ -1,17 +1,6 @@
+using CallGrains.Abstractions;
+
 namespace CallGrains.Grains.Push;
-
-/// <summary>The three kinds of push token a device registers (PROTOCOL section 10), by their wire names.</summary>
-public enum PushPlatform
-{
-    /// <summary><c>apns-voip</c>: a PushKit token; rings through CallKit.</summary>
-    ApnsVoip,
-
-    /// <summary><c>apns</c>: a regular APNs token; alerts only.</summary>
-    Apns,
-
-    /// <summary><c>fcm</c>: a Firebase Cloud Messaging registration token.</summary>
-    Fcm,
-}
 
 /// <summary>What a push says: a call rings, its ringing stopped, or it was missed.</summary>
 public enum PushKind

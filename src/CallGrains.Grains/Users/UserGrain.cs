@@ -23,6 +23,7 @@ public sealed partial class UserGrain(
     [PersistentState("user", StorageNames.Default)] IPersistentState<UserState> state,
     IOptions<DeviceOptions> deviceOptions,
     IOptions<CallOptions> callOptions,
+    IOptions<PushTokenOptions> pushOptions,
     IClusterMembershipService membership,
     GatewayIdentity localGateway,
     IPresenceIndex presence,

@@ -31,6 +31,9 @@ public sealed record UserState
     /// for <see cref="CallOptions.MaxUnansweredFromCallerPerDay"/>.
     /// </summary>
     [Id(9)] public ImmutableArray<CallerTally> Unanswered { get; init; } = [];
+
+    /// <summary>The push tokens of the user's devices, oldest registration first (at most <see cref="PushTokenOptions.MaxTokensPerUser"/>).</summary>
+    [Id(10)] public ImmutableArray<PushToken> PushTokens { get; init; } = [];
 }
 
 /// <summary>Calls from <see cref="CallerUid"/> this user has not answered since <see cref="Since"/> (a day at most).</summary>

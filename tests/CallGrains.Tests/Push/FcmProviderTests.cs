@@ -1,3 +1,4 @@
+using CallGrains.Abstractions;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;

@@ -1,3 +1,4 @@
+using CallGrains.Abstractions;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;

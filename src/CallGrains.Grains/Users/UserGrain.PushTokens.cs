@@ -1,0 +1,95 @@
+using System.Collections.Immutable;
+using CallGrains.Abstractions;
+
+namespace CallGrains.Grains.Users;
+
+/// <summary>
+/// Push tokens (PROTOCOL section 10): at most one per device and platform, at most <c>Push:MaxTokensPerUser</c> per
+/// user. Each token is claimed in its <see cref="IPushTokenGrain"/> before it is stored and released when it goes, so a
+/// token held here is one the index gave to this user, and a claim by another user always finds whom to take it from.
+/// This grain calls the index and nothing else here; the index calls no grain (no cycle).
+/// </summary>
+public sealed partial class UserGrain
+{
+    public async Task<PushTokenRegistration> SetPushToken(string deviceId, PushPlatform platform, string token)
+    {
+        if (!Exists())
+        {
+            return new PushTokenRegistration(null, new CallError(CallErrorCode.UidNotFound, $"user {Uid} does not exist"), null);
+        }
+
+        var entry = new PushToken(deviceId, platform, token, time.GetUtcNow()) { Claim = Guid.NewGuid() };
+        var previous = await TokenIndex(entry).Claim(new PushTokenOwner(Uid, deviceId, entry.Claim));
+
+        // The device's old token for this platform goes, so does this token on another device of this user (a phone
+        // whose app changed its device id); past the cap, the least recently registered (the list is oldest first).
+        var next = State.PushTokens
+            .RemoveAll(t => (t.DeviceId == deviceId && t.Platform == platform) || (previous?.Uid == Uid && t.Claim == previous.Claim))
+            .Add(entry);
+        var over = next.Length - pushOptions.Value.MaxTokensPerUser;
+        if (over > 0)
+        {
+            next = next.RemoveRange(0, over);
+        }
+
+        await SetPushTokensAsync(next);
+        return new PushTokenRegistration(entry, null, previous is { } from && from.Uid != Uid ? from : null);
+    }
+
+    public Task<ImmutableArray<PushToken>?> GetPushTokens() =>
+        Task.FromResult<ImmutableArray<PushToken>?>(Exists() ? [.. State.PushTokens.Reverse()] : null);
+
+    public async Task<bool> RemoveDevicePushTokens(string deviceId)
+    {
+        if (!Exists())
+        {
+            return false;
+        }
+
+        await SetPushTokensAsync(State.PushTokens.RemoveAll(t => t.DeviceId == deviceId));
+        return true;
+    }
+
+    public async Task<bool> RemovePushToken(string deviceId, PushPlatform platform, string token)
+    {
+        var before = State.PushTokens.Length;
+        await SetPushTokensAsync(State.PushTokens.RemoveAll(t => t.DeviceId == deviceId && t.Platform == platform && t.Token == token));
+        return State.PushTokens.Length != before;
+    }
+
+    public Task PushTokenMoved(string deviceId, PushPlatform platform, Guid claim) =>
+        SetPushTokensAsync(State.PushTokens.RemoveAll(t => t.DeviceId == deviceId && t.Platform == platform && t.Claim == claim), release: false);
+
+    public async Task<ImmutableArray<PushToken>> GetPushTargets()
+    {
+        if (!Exists())
+        {
+            return [];
+        }
+
+        await PruneDeadGatewaysAsync();
+        return [.. State.PushTokens.Where(t => !State.Devices.Any(d => d.DeviceId == t.DeviceId))];
+    }
+
+    /// <summary>
+    /// Stores a new token list if it changed, then releases the index entries of the tokens that left it (a release
+    /// of a claim the index no longer holds, such as this user's own earlier claim of a re-registered token, is a no-op).
+    /// </summary>
+    private async Task SetPushTokensAsync(ImmutableArray<PushToken> tokens, bool release = true)
+    {
+        var gone = State.PushTokens.RemoveAll(tokens.Contains);
+        if (gone.IsEmpty && tokens.Length == State.PushTokens.Length)
+        {
+            return;
+        }
+
+        state.State = State with { PushTokens = tokens };
+        await SaveAsync();
+        if (release)
+        {
+            await Task.WhenAll(gone.Select(t => TokenIndex(t).Release(new PushTokenOwner(Uid, t.DeviceId, t.Claim))));
+        }
+    }
+
+    private IPushTokenGrain TokenIndex(PushToken token) => GrainFactory.Ref<IPushTokenGrain>(PushTokens.IndexKey(token.Platform, token.Token));
+}
