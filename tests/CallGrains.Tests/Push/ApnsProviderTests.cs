@@ -286,16 +286,20 @@ public sealed class ApnsProviderTests
     }
 
     [Fact]
-    public async Task Fifty_concurrent_pushes_share_one_connection_and_one_provider_token()
+    public async Task Fifty_concurrent_pushes_and_the_ones_after_share_one_connection_and_one_provider_token()
     {
         await using var kit = await ApnsTestKit.StartAsync();
         var messages = Enumerable.Range(0, 50).Select(i => kit.Message(PushPlatform.ApnsVoip, PushKind.Ring, sessionId: $"call-{i}")).ToArray();
 
         var results = await Task.WhenAll(messages.Select(m => Task.Run(() => kit.Provider.SendOnceAsync(m, CancellationToken.None)))).WaitAsync(Deadline);
-        var more = await Task.WhenAll(messages.Select(m => kit.Provider.SendOnceAsync(m with { PushId = Guid.NewGuid() }, CancellationToken.None))).WaitAsync(Deadline);
+        var more = new List<PushResult>();
+        foreach (var message in messages.Take(10))
+        {
+            more.Add(await kit.Provider.SendOnceAsync(message with { PushId = Guid.NewGuid() }, CancellationToken.None));
+        }
 
         Assert.All(results.Concat(more), r => Assert.Equal(PushOutcome.Sent, r.Outcome));
-        Assert.Equal(100, kit.Emulator.Accepted.Count);
+        Assert.Equal(60, kit.Emulator.Accepted.Count);
         Assert.InRange(kit.Emulator.Connections, 1, 2);
         Assert.Single(kit.Emulator.JwtsSeen.Distinct());
     }
