@@ -2,6 +2,7 @@ using CallGrains.Abstractions;
 using CallGrains.Grains.Calls;
 using CallGrains.Grains.Deadlines;
 using CallGrains.Grains.History;
+using CallGrains.Grains.Push.Apns;
 using CallGrains.Grains.PushStreams;
 using CallGrains.Grains.Storage;
 using CallGrains.Grains.Users;
@@ -31,6 +32,7 @@ public static class SiloBuilderExtensions
         silo.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
         silo.Services.AddSingleton(sp => new GatewayIdentity(sp.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString()));
         silo.Services.AddSingleton<CallMetrics>();
+        silo.Services.AddApnsPush(silo.Configuration);
 
         // The wake-up, grace and presence indexes are durable only where the host registers durable ones first (Redis).
         silo.Services.TryAddSingleton<IRingDeadlines, NoDeadlines>();

@@ -1,8 +1,8 @@
-using CallGrains.Abstractions;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using CallGrains.Abstractions;
 using CallGrains.Grains.Push;
 using CallGrains.Grains.Push.Fcm;
 using Microsoft.Extensions.Configuration;
@@ -30,7 +30,7 @@ public sealed class FcmProviderTests : IAsyncLifetime
         _provider = new FcmProvider(
             Options.Create(new FcmOptions { ServiceAccountPath = _fcm.ServiceAccountPath, Endpoint = _fcm.Endpoint, AttemptTimeoutSeconds = AttemptTimeoutSeconds }),
             _time,
-            new FcmMetrics(),
+            new PushMetrics(),
             _log);
     }
 

@@ -1,7 +1,7 @@
-using CallGrains.Abstractions;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using CallGrains.Abstractions;
 using Google.Apis.Auth.OAuth2.Responses;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -23,7 +23,7 @@ public sealed class FcmProvider : IPushProvider, IDisposable
     private static readonly PushPlatform[] FcmOnly = [PushPlatform.Fcm];
 
     private readonly TimeProvider _time;
-    private readonly FcmMetrics _metrics;
+    private readonly PushMetrics _metrics;
     private readonly ILogger<FcmProvider> _logger;
     private readonly TimeSpan _attemptTimeout;
     private readonly ServiceAccount _account;
@@ -33,7 +33,7 @@ public sealed class FcmProvider : IPushProvider, IDisposable
     private readonly Version _version;
     private readonly HttpVersionPolicy _versionPolicy;
 
-    public FcmProvider(IOptions<FcmOptions> options, TimeProvider time, FcmMetrics metrics, ILogger<FcmProvider> logger)
+    public FcmProvider(IOptions<FcmOptions> options, TimeProvider time, PushMetrics metrics, ILogger<FcmProvider> logger)
     {
         var settings = options.Value;
         _time = time;

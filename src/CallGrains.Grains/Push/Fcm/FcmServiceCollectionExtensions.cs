@@ -23,7 +23,7 @@ public static class FcmServiceCollectionExtensions
         services.AddOptions<FcmOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FcmOptions>, FcmOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<FcmMetrics>();
+        services.TryAddSingleton<PushMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPushProvider, FcmProvider>());
         return services;
     }

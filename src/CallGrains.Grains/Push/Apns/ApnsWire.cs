@@ -1,0 +1,83 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace CallGrains.Grains.Push.Apns;
+
+/// <summary>How a <see cref="PushMessage"/> looks on the APNs wire: its headers and its JSON payload (docs/push.md, "APNs").</summary>
+public sealed record ApnsWire(string PushType, string Topic, int Priority, long Expiration, string CollapseId, byte[] Payload)
+{
+    /// <summary>APNs' limit on <c>apns-collapse-id</c>, in bytes.</summary>
+    public const int MaxCollapseIdBytes = 64;
+
+    /// <summary>
+    /// A PushKit (apns-voip) token takes only VoIP pushes on the <c>.voip</c> topic: its ring, and its cancel (a background
+    /// push to it would be refused as <c>DeviceTokenNotForTopic</c>). An apns token gets alerts for rings and missed
+    /// calls and a silent background push for a cancel.
+    /// </summary>
+    public static ApnsWire For(PushMessage message, string topic)
+    {
+        var collapseId = CollapseIdFor(message.SessionId);
+        if (message.Platform == PushPlatform.ApnsVoip)
+        {
+            // Expiration 0: delivered now or never; a ring (or its cancel) stored for a phone that is off would be stale.
+            return new ApnsWire("voip", topic + ".voip", 10, 0, collapseId, PayloadOf(message, aps: null));
+        }
+
+        var expiration = Math.Max(1, message.ExpiresAt.ToUnixTimeSeconds());
+        return message.Kind == PushKind.Cancel
+            ? new ApnsWire("background", topic, 5, expiration, collapseId, PayloadOf(message, WriteBackground))
+            : new ApnsWire("alert", topic, 10, expiration, collapseId, PayloadOf(message, WriteAlert));
+    }
+
+    /// <summary>The session id when it fits (PROTOCOL session ids are ASCII); a hash of it when longer than APNs allows.</summary>
+    public static string CollapseIdFor(string sessionId) =>
+        sessionId.Length <= MaxCollapseIdBytes && Ascii.IsValid(sessionId)
+            ? sessionId
+            : "cg-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sessionId)))[..40];
+
+    private static byte[] PayloadOf(PushMessage message, Action<Utf8JsonWriter, PushMessage>? aps)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            if (aps is not null)
+            {
+                writer.WriteStartObject("aps");
+                aps(writer, message);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteStartObject("callgrains");
+            writer.WriteString("event", message.Event);
+            writer.WriteString("pushId", message.PushId.ToString("D"));
+            if (message.Reason is not null)
+            {
+                writer.WriteString("reason", message.Reason);
+            }
+
+            writer.WritePropertyName("call");
+            writer.WriteRawValue(message.CallJson);
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static void WriteBackground(Utf8JsonWriter writer, PushMessage message) => writer.WriteNumber("content-available", 1);
+
+    private static void WriteAlert(Utf8JsonWriter writer, PushMessage message)
+    {
+        writer.WriteStartObject("alert");
+        if (message.AlertTitle is not null)
+        {
+            writer.WriteString("title", message.AlertTitle);
+        }
+
+        writer.WriteString("body", message.AlertBody ?? message.AlertTitle ?? message.Event);
+        writer.WriteEndObject();
+        writer.WriteString("sound", "default");
+    }
+}
