@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
+using CallGrains.Abstractions;
 using CallGrains.Grains.Push;
 using CallGrains.Grains.Push.Apns;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using CallGrains.Abstractions;
 using CallGrains.Grains.Push;
 using CallGrains.Grains.Push.Apns;
 using Microsoft.Extensions.Logging;

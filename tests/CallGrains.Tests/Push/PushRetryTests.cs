@@ -1,3 +1,4 @@
+using CallGrains.Abstractions;
 using CallGrains.Grains.Push;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using CallGrains.Abstractions;
 
 namespace CallGrains.Grains.Push.Apns;
 
