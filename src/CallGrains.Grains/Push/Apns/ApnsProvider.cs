@@ -210,15 +210,15 @@ public sealed partial class ApnsProvider : IPushProvider, IDisposable
         return delay is { } d ? (d > TimeSpan.Zero ? d : TimeSpan.Zero) : null;
     }
 
-    [LoggerMessage(1, LogLevel.Information, "APNs provider token minted (kid {KeyId}, iat {IssuedAt})")]
+    [LoggerMessage(2001, LogLevel.Information, "APNs provider token minted (kid {KeyId}, iat {IssuedAt})")]
     private static partial void LogTokenMinted(ILogger logger, string keyId, DateTimeOffset issuedAt);
 
-    [LoggerMessage(2, LogLevel.Debug, "APNs push {PushId} of call {SessionId} ({Kind}) to token {TokenHash}: sent")]
+    [LoggerMessage(2002, LogLevel.Debug, "APNs push {PushId} of call {SessionId} ({Kind}) to token {TokenHash}: sent")]
     private static partial void LogSent(ILogger logger, Guid pushId, string sessionId, PushKind kind, string tokenHash);
 
-    [LoggerMessage(3, LogLevel.Information, "APNs push {PushId} of call {SessionId}: token {TokenHash} is gone ({StatusCode} {Reason})")]
+    [LoggerMessage(2003, LogLevel.Information, "APNs push {PushId} of call {SessionId}: token {TokenHash} is gone ({StatusCode} {Reason})")]
     private static partial void LogTokenGone(ILogger logger, Guid pushId, string sessionId, string tokenHash, int? statusCode, string? reason);
 
-    [LoggerMessage(4, LogLevel.Warning, "APNs push {PushId} of call {SessionId} ({Kind}) to token {TokenHash}: {Outcome} ({StatusCode} {Reason})")]
+    [LoggerMessage(2004, LogLevel.Warning, "APNs push {PushId} of call {SessionId} ({Kind}) to token {TokenHash}: {Outcome} ({StatusCode} {Reason})")]
     private static partial void LogNotSent(ILogger logger, Guid pushId, string sessionId, PushKind kind, string tokenHash, PushOutcome outcome, int? statusCode, string? reason);
 }
