@@ -29,7 +29,16 @@ ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 passed = failed = skipped = 0
 files = glob.glob(f"{results}/**/*.trx", recursive=True)
 for f in files:
-    counters = ET.parse(f).getroot().find("t:ResultSummary/t:Counters", ns)
+    root = ET.parse(f).getroot()
+    # Name each failed test with the first lines of its message next to the summary: CI keeps only the output's tail.
+    for r in root.iter(f"{{{ns['t']}}}UnitTestResult"):
+        if r.get("outcome") not in ("Passed", "NotExecuted"):
+            msg = r.find("t:Output/t:ErrorInfo/t:Message", ns)
+            text = (msg.text or "").strip().splitlines()[:3] if msg is not None else []
+            print(f"FAILED {r.get('testName')} ({r.get('duration')})")
+            for t in text:
+                print(f"    {t[:300]}")
+    counters = root.find("t:ResultSummary/t:Counters", ns)
     passed += int(counters.get("passed", 0))
     failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0)) + int(counters.get("aborted", 0))
     skipped += int(counters.get("notExecuted", 0))
