@@ -56,6 +56,13 @@ public interface ICallSessionGrain : IGrainWithStringKey
     Task CheckDeadline();
 
     /// <summary>
+    /// The pushes of one kind this call owed <paramref name="uid"/> were sent, or given up (their ring ended, their
+    /// time passed, the provider refused them): the call stops keeping them. Sent by the silo's push dispatcher.
+    /// </summary>
+    [Alias("PushesDone")]
+    Task PushesDone(string uid, PushKind kind);
+
+    /// <summary>
     /// Makes <paramref name="uid"/>'s slot agree with this call again: frees it if the call is settled, holds it if the
     /// call is live. For repair after a failure left the two apart; idempotent. Returns the call as it is.
     /// </summary>

@@ -110,11 +110,25 @@ public interface IUserSlotGrain : IGrainWithStringKey
     Task<long> Update(SlotUpdate update);
 
     /// <summary>
-    /// The push tokens of the user's devices that hold no open socket (not registered as connected): where a ring must be
-    /// pushed. Empty for an unknown user.
+    /// Where the ring of <paramref name="sessionId"/> is pushed now: the tokens of the user's devices that hold no open
+    /// socket (a device with an <c>apns-voip</c> token rings through it alone), and only while this user's slot still
+    /// rings for that call, so a ring push is never sent after its ring ended. Remembers the devices for the cancel.
+    /// Empty for an unknown user.
     /// </summary>
-    [Alias("GetPushTargets")]
-    Task<ImmutableArray<PushToken>> GetPushTargets();
+    [Alias("RingPushTargets")]
+    Task<ImmutableArray<PushToken>> RingPushTargets(string sessionId);
+
+    /// <summary>
+    /// Where the cancel of <paramref name="sessionId"/>'s ring is pushed: the devices its ring was pushed to (all but
+    /// <paramref name="exceptDeviceId"/>, the one that answered or declined); after this grain lost that (a restart),
+    /// the devices a ring would be pushed to now.
+    /// </summary>
+    [Alias("CancelPushTargets")]
+    Task<ImmutableArray<PushToken>> CancelPushTargets(string sessionId, string? exceptDeviceId);
+
+    /// <summary>Where a missed-call alert is pushed: every <c>apns</c> and <c>fcm</c> token (a PushKit token takes only calls).</summary>
+    [Alias("MissedPushTargets")]
+    Task<ImmutableArray<PushToken>> MissedPushTargets();
 }
 
 [GenerateSerializer, Immutable, Alias("cg.DeviceRegistration")]

@@ -18,6 +18,14 @@ public enum PushPlatform
 }
 
 /// <summary>One device's push token for one platform, as its user grain stores it.</summary>
+/// <summary>What a push says (PROTOCOL section 10): a call rings, its ringing stopped, or it was missed.</summary>
+public enum PushKind
+{
+    Ring = 0,
+    Cancel = 1,
+    Missed = 2,
+}
+
 [GenerateSerializer, Immutable, Alias("cg.PushToken")]
 public sealed record PushToken(
     [property: Id(0)] string DeviceId,

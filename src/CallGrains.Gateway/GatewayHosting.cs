@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using CallGrains.Abstractions;
 using CallGrains.Gateway.Auth;
+using CallGrains.Gateway.Protocol;
 using CallGrains.Gateway.Rest;
 using CallGrains.Gateway.Sockets;
 using Microsoft.AspNetCore.Builder;
@@ -58,6 +59,8 @@ public static class GatewayHosting
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<IDeviceDirectory>(sp => sp.GetRequiredService<ConnectionRegistry>());
         services.AddSingleton<RequestDispatcher>();
+        // The silo's push dispatcher writes its payloads with the socket's wire code.
+        services.TryAddSingleton<IWireText, WireText>();
         services.AddSingleton<WebSocketEndpoint>();
         services.AddHostedService<GatewayLifecycle>();
         services.AddHealthChecks();

@@ -97,4 +97,7 @@ public sealed class PushTokenOptions
     /// <summary>Tokens one user may hold over all devices and platforms; past it the least recently registered goes.</summary>
     [Range(1, 1000)]
     public int MaxTokensPerUser { get; set; } = 20;
+
+    /// <summary>Whether a call missed by a user (PROTOCOL section 8) sends an alert to their <c>apns</c> and <c>fcm</c> tokens.</summary>
+    public bool MissedCallAlerts { get; set; } = true;
 }

@@ -2,7 +2,9 @@ using CallGrains.Abstractions;
 using CallGrains.Grains.Calls;
 using CallGrains.Grains.Deadlines;
 using CallGrains.Grains.History;
+using CallGrains.Grains.Push;
 using CallGrains.Grains.Push.Apns;
+using CallGrains.Grains.Push.Fcm;
 using CallGrains.Grains.PushStreams;
 using CallGrains.Grains.Storage;
 using CallGrains.Grains.Users;
@@ -32,7 +34,11 @@ public static class SiloBuilderExtensions
         silo.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
         silo.Services.AddSingleton(sp => new GatewayIdentity(sp.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString()));
         silo.Services.AddSingleton<CallMetrics>();
+        // Push: each provider is on when its section is configured; the dispatcher sends what calls owe (none when both are off).
         silo.Services.AddApnsPush(silo.Configuration);
+        silo.Services.AddFcmPush(silo.Configuration);
+        silo.Services.TryAddSingleton<PushMetrics>();
+        silo.Services.AddSingleton<PushDispatcher>();
 
         // The wake-up, grace and presence indexes are durable only where the host registers durable ones first (Redis).
         silo.Services.TryAddSingleton<IRingDeadlines, NoDeadlines>();

@@ -9,26 +9,39 @@ public sealed class PushTokenGrainTests(ClusterFixture fixture)
     private readonly CallTestKit _kit = new(fixture.Cluster);
 
     [Fact]
-    public async Task Push_targets_are_the_tokens_of_devices_without_an_open_socket()
+    public async Task A_ring_is_pushed_to_the_devices_without_an_open_socket_while_it_rings_and_its_cancel_to_the_same_ones()
     {
-        var uid = (await _kit.CreateUsersAsync(1, "targets"))[0];
+        var (caller, uid) = await _kit.CreatePairAsync();
         var user = _kit.User(uid);
         var (voip, alert) = (ApnsToken(), ApnsToken());
         await user.SetPushToken("iphone", PushPlatform.ApnsVoip, voip);
         await user.SetPushToken("iphone", PushPlatform.Apns, alert);
+        await user.SetPushToken("ipad", PushPlatform.Apns, "ab" + alert[2..]);
         await user.SetPushToken("pixel", PushPlatform.Fcm, "pixel-token");
         await user.SetPushToken("laptop", PushPlatform.Fcm, "laptop-token");
-
         var pixel = await user.RegisterDevice("pixel", _kit.GatewayIds[0], 0);
         var laptop = await user.RegisterDevice("laptop", _kit.GatewayIds[^1], 0);
-
-        Assert.Equal(Sorted(voip, alert), Tokens(await _kit.Slot(uid).GetPushTargets()));
-
-        // The pixel's socket closes: its token is a target again; the laptop's stays open.
-        await user.UnregisterDevice("pixel", _kit.GatewayIds[0], pixel.Epoch);
-        Assert.Equal(Sorted(voip, alert, "pixel-token"), Tokens(await _kit.Slot(uid).GetPushTargets()));
         Assert.Null(laptop.Error);
-        Assert.Empty(await _kit.Slot($"nobody-{Guid.NewGuid():N}").GetPushTargets());
+
+        // Not ringing: nothing to push.
+        Assert.Empty(await _kit.Slot(uid).RingPushTargets("no-such-call"));
+        var call = await _kit.RingAsync(caller, uid);
+
+        // The iPhone rings through PushKit alone; the iPad, with alerts only, by an alert; the pixel has a socket.
+        Assert.Equal(Sorted(voip, "ab" + alert[2..]), Tokens(await _kit.Slot(uid).RingPushTargets(call.SessionId)));
+        Assert.Empty(await _kit.Slot(uid).RingPushTargets("another-call"));
+
+        // The pixel's socket closes: the cancel still goes only where the ring went, less the device that acted.
+        await user.UnregisterDevice("pixel", _kit.GatewayIds[0], pixel.Epoch);
+        Assert.Equal(Sorted(voip), Tokens(await _kit.Slot(uid).CancelPushTargets(call.SessionId, "ipad")));
+        Assert.Empty(await _kit.Slot(uid).CancelPushTargets(call.SessionId, null));
+
+        // Missed alerts go to every token that shows alerts, socket or not; never to PushKit.
+        Assert.Equal(Sorted(alert, "ab" + alert[2..], "laptop-token", "pixel-token"), Tokens(await _kit.Slot(uid).MissedPushTargets()));
+        Assert.Empty(await _kit.Slot($"nobody-{Guid.NewGuid():N}").MissedPushTargets());
+        Assert.True((await _kit.Session(call.SessionId).RejectCall(caller, CallStatus.Cancelled, null)).Ok);
+        await _kit.EventuallyFreeAsync(caller, uid);
+        Assert.Empty(await _kit.Slot(uid).RingPushTargets(call.SessionId));
     }
 
     [Fact]

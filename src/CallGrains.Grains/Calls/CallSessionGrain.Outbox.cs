@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
+using CallGrains.Grains.Push;
 
 namespace CallGrains.Grains.Calls;
 
@@ -40,6 +41,16 @@ public sealed partial class CallSessionGrain
 
         var ringDeadline = ringing ? deadline ?? previous.RingDeadline : null;
         DateTimeOffset? idle = GroupCallRules.Alone(call) ? previous.IdleDeadline ?? now.AddSeconds(options.Value.IdleSessionEndSeconds) : null;
+
+        // The pushes this transition owes are stored with it, so a crash before they are sent leaves them here.
+        var pushes = push.Enabled
+            ? PushPlan.Add(previous.Pushes, call, items, settles, now, ringDeadline ?? previous.RingDeadline, pushOptions.Value.MissedCallAlerts)
+            : previous.Pushes;
+        if (pushes.Length > MaxPushDues + (3 * call.Members.Length))
+        {
+            pushes = pushes.RemoveRange(0, pushes.Length - MaxPushDues - (3 * call.Members.Length));
+        }
+
         var next = previous with
         {
             Call = call,
@@ -48,14 +59,15 @@ public sealed partial class CallSessionGrain
             IdleDeadline = idle,
             Version = version,
             Outbox = outbox,
+            Pushes = pushes,
         };
         var due = next.DueAt;
-        var watch = deadlines.Durable && (due is not null || !outbox.IsEmpty);
+        var watch = deadlines.Durable && (due is not null || !outbox.IsEmpty || !pushes.IsEmpty);
         if (watch)
         {
-            // Indexed before the transition is stored: no stored ringing call and no stored outbox lacks its wake-up.
+            // Indexed before the transition is stored: no stored ringing call, outbox or owed push lacks its wake-up.
             var retry = now + OutboxRetry;
-            await deadlines.AddAsync(SessionId, outbox.IsEmpty ? due!.Value : due is { } d && d < retry ? d : retry);
+            await deadlines.AddAsync(SessionId, outbox.IsEmpty && pushes.IsEmpty ? due!.Value : due is { } d && d < retry ? d : retry);
         }
 
         state.State = next with { Watched = previous.Watched || watch };
@@ -69,6 +81,12 @@ public sealed partial class CallSessionGrain
             state.State = previous;
             this.DeactivateOnIdle();
             throw;
+        }
+
+        foreach (var stopped in pushes.Where(p => p.Kind == PushKind.Cancel).Except(previous.Pushes))
+        {
+            // A ring push of this call still waiting to be sent (or retried) to this user is not sent any more.
+            push.StopRing(SessionId, stopped.Uid);
         }
 
         if (settles)
@@ -120,9 +138,16 @@ public sealed partial class CallSessionGrain
         // Kept in memory only: the next transition stores what is left, and after a crash all of it is redelivered.
         var left = outbox.Where(undelivered.Contains).ToList();
         state.State = state.State with { Outbox = [.. left] };
-        if (failure is not null)
+
+        // Pushes go once their user has the update that owes them (a ring push asks the user whether it still rings).
+        var handed = DispatchPushes([.. left.Select(i => i.Uid)]);
+        if (failure is not null || !handed)
         {
-            logger.DeliveryDeferred(failure, SessionId, left.Count);
+            if (failure is not null)
+            {
+                logger.DeliveryDeferred(failure, SessionId, left.Count);
+            }
+
             _redeliveryTimer ??= this.RegisterGrainTimer(
                 async () => await DeliverAsync(),
                 new GrainTimerCreationOptions(RedeliveryInterval, RedeliveryInterval) { KeepAlive = true });
@@ -131,20 +156,59 @@ public sealed partial class CallSessionGrain
 
         _redeliveryTimer?.Dispose();
         _redeliveryTimer = null;
+        AfterDelivery();
+        return seqs;
+    }
+
+    public Task PushesDone(string uid, PushKind kind)
+    {
+        var pushes = state.State.Pushes.RemoveAll(p => p.Uid == uid && p.Kind == kind);
+        if (pushes.Length == state.State.Pushes.Length)
+        {
+            return Task.CompletedTask;
+        }
+
+        // Kept in memory, like a delivered outbox: the next transition stores it, and after a crash a push that was done
+        // goes again with its id (at least once); a ring push only while its ring is on.
+        state.State = state.State with { Pushes = pushes };
+        if (state.State.Outbox.IsEmpty && _redeliveryTimer is null)
+        {
+            AfterDelivery();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Everything owed was delivered: a settled call with no pushes left moves to the histories once this request has
+    /// answered; a live one's wake-up moves to its next deadline (sooner while pushes are owed, so a silo that dies with
+    /// them leaves them to another one within seconds) or goes.
+    /// </summary>
+    private void AfterDelivery()
+    {
+        var pushesOwed = !state.State.Pushes.IsEmpty;
         if (Call is { } settled && settled.Status.IsFinal() && !_fromHistory)
         {
-            // Every party has its final update: the call moves to their histories once this request has answered.
-            _archiveTimer ??= this.RegisterGrainTimer(
-                ArchiveAsync,
-                new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
-            return seqs;
+            if (!pushesOwed)
+            {
+                _archiveTimer ??= this.RegisterGrainTimer(
+                    ArchiveAsync,
+                    new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+            }
+
+            return;
         }
 
         if (state.State.Watched)
         {
+            var retry = time.GetUtcNow() + OutboxRetry;
             if (state.State.DueAt is { } due)
             {
-                deadlines.Schedule(SessionId, due);
+                deadlines.Schedule(SessionId, pushesOwed && retry < due ? retry : due);
+            }
+            else if (pushesOwed)
+            {
+                deadlines.Schedule(SessionId, retry);
             }
             else
             {
@@ -155,7 +219,24 @@ public sealed partial class CallSessionGrain
         }
 
         LeaveIfNotLive();
-        return seqs;
+    }
+
+    /// <summary>Hands the owed pushes of users with nothing left in the outbox to the silo's dispatcher; false if it was full.</summary>
+    private bool DispatchPushes(HashSet<string> waiting)
+    {
+        var handed = true;
+        if (Call is { } call)
+        {
+            foreach (var due in state.State.Pushes)
+            {
+                if (!waiting.Contains(due.Uid))
+                {
+                    handed &= push.Dispatch(SessionId, call, due);
+                }
+            }
+        }
+
+        return handed;
     }
 
     /// <summary>One user's updates in order; at the first that fails, it and the ones after it are left.</summary>
@@ -204,7 +285,7 @@ public sealed partial class CallSessionGrain
     {
         _archiveTimer?.Dispose();
         _archiveTimer = null;
-        if (Call is not { } call || !call.Status.IsFinal() || !state.State.Outbox.IsEmpty || _fromHistory)
+        if (Call is not { } call || !call.Status.IsFinal() || !state.State.Outbox.IsEmpty || !state.State.Pushes.IsEmpty || _fromHistory)
         {
             return;
         }

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text;
 using CallGrains.Abstractions;
 using CallGrains.Grains.Deadlines;
+using CallGrains.Grains.Push;
 using CallGrains.Grains.Storage;
 using CallGrains.Grains.Users;
 using Microsoft.Extensions.Logging;
@@ -24,6 +25,8 @@ public sealed partial class CallSessionGrain(
     ICallLog log,
     TimeProvider time,
     CallMetrics metrics,
+    PushDispatcher push,
+    IOptions<PushTokenOptions> pushOptions,
     ILogger<CallSessionGrain> logger) : Grain, ICallSessionGrain
 {
     // A new call that met glare retries when the call it met stopped ringing meanwhile; bounded.
@@ -34,6 +37,9 @@ public sealed partial class CallSessionGrain(
 
     /// <summary>Updates kept for redelivery at most; a 1:1 call makes two per transition and settles in a few.</summary>
     public const int MaxOutbox = 32;
+
+    /// <summary>Owed pushes kept at most beyond three per member (ring, cancel, missed).</summary>
+    public const int MaxPushDues = 6;
 
     /// <summary>After a transition, when the wake-up index brings the call back if its updates are not all applied by then.</summary>
     public static readonly TimeSpan OutboxRetry = TimeSpan.FromSeconds(5);
@@ -74,9 +80,9 @@ public sealed partial class CallSessionGrain(
             ArmDueTimer(due);
         }
 
-        if (!state.State.Outbox.IsEmpty || Call?.Status.IsFinal() == true)
+        if (!state.State.Outbox.IsEmpty || !state.State.Pushes.IsEmpty || Call?.Status.IsFinal() == true)
         {
-            // Work an earlier activation left: updates to deliver, or a settled call to move to the histories.
+            // Work an earlier activation left: updates to deliver, pushes to send, or a settled call to move to the histories.
             _redeliveryTimer = this.RegisterGrainTimer(
                 async () => await DeliverAsync(),
                 new GrainTimerCreationOptions(TimeSpan.Zero, RedeliveryInterval) { KeepAlive = true });

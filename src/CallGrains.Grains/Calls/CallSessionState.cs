@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
 using CallGrains.Grains.Deadlines;
+using CallGrains.Grains.Push;
 
 namespace CallGrains.Grains.Calls;
 
@@ -33,6 +34,12 @@ public sealed record CallSessionState
 
     /// <summary>When a group call with one participant left alone ends by itself (<see cref="CallOptions.IdleSessionEndSeconds"/>).</summary>
     [Id(7)] public DateTimeOffset? IdleDeadline { get; init; }
+
+    /// <summary>
+    /// Pushes the call owes its users and has not seen done (PROTOCOL section 10), stored with the transition that made
+    /// them owed, like the outbox; at most <see cref="CallSessionGrain.MaxPushDues"/> plus three per member.
+    /// </summary>
+    [Id(8)] public ImmutableArray<PushDue> Pushes { get; init; } = [];
 
     /// <summary>When the call is next due: its ring deadline while it rings for someone, or its idle end.</summary>
     public DateTimeOffset? DueAt => Call is { } call && CallKindRules.Rings(call) && RingDeadline is { } ring

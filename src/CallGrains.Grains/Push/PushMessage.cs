@@ -2,14 +2,6 @@ using CallGrains.Abstractions;
 
 namespace CallGrains.Grains.Push;
 
-/// <summary>What a push says: a call rings, its ringing stopped, or it was missed.</summary>
-public enum PushKind
-{
-    Ring,
-    Cancel,
-    Missed,
-}
-
 /// <summary>
 /// One push to one device, as the outbox hands it to a provider. Everything a provider puts on the wire is here; the
 /// provider only shapes it for its own API (APNs headers and <c>aps</c>, FCM <c>message</c>).

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using CallGrains.Abstractions;
 using CallGrains.Grains.Calls;
 
 namespace CallGrains.Grains.Push;
@@ -12,10 +13,12 @@ public sealed class PushMetrics : IDisposable
     private readonly Meter _meter = new(CallMetrics.MeterName);
     private readonly Counter<long> _sent;
     private readonly Histogram<double> _duration;
+    private readonly Counter<long> _tokensRemoved;
 
     public PushMetrics()
     {
         _sent = _meter.CreateCounter<long>("callgrains.push.sent", description: "Push attempts by provider, kind and result (sent, token_gone, retry, failed)");
+        _tokensRemoved = _meter.CreateCounter<long>("callgrains.push.tokens_removed", description: "Push tokens removed because the provider said they are gone, by provider and reason");
         _duration = _meter.CreateHistogram<double>(
             "callgrains.push.duration",
             unit: "s",
@@ -35,6 +38,11 @@ public sealed class PushMetrics : IDisposable
             new KeyValuePair<string, object?>("result", ResultTag(outcome)));
         _duration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("provider", provider));
     }
+
+    public void TokenRemoved(string provider, string? reason) => _tokensRemoved.Add(
+        1,
+        new KeyValuePair<string, object?>("provider", provider),
+        new KeyValuePair<string, object?>("reason", reason ?? "unknown"));
 
     public void Dispose() => _meter.Dispose();
 

@@ -12,12 +12,21 @@ public sealed class PushRetry(TimeProvider time, int maxAttempts = 6, TimeSpan? 
     private readonly TimeSpan _firstDelay = firstDelay ?? TimeSpan.FromMilliseconds(500);
     private readonly TimeSpan _maxDelay = maxDelay ?? TimeSpan.FromSeconds(30);
 
-    /// <summary>The last attempt's result, or <see cref="PushOutcome.Failed"/> with reason <c>Expired</c> if none was made in time.</summary>
-    public async Task<(PushResult Result, int Attempts)> SendAsync(IPushProvider provider, PushMessage message, CancellationToken cancellationToken)
+    /// <summary>
+    /// The last attempt's result, or <see cref="PushOutcome.Failed"/> with reason <c>Expired</c> (or <c>Stopped</c>) if
+    /// none was made in time. Once <paramref name="stop"/> is cancelled (a ring that ended) no attempt starts and no
+    /// wait goes on; an attempt already on the wire is let finish, since it was sent while the push was still due.
+    /// </summary>
+    public async Task<(PushResult Result, int Attempts)> SendAsync(IPushProvider provider, PushMessage message, CancellationToken cancellationToken, CancellationToken stop = default)
     {
         var result = new PushResult(PushOutcome.Failed, Reason: "Expired");
         for (var attempt = 1; attempt <= maxAttempts; attempt++)
         {
+            if (stop.IsCancellationRequested)
+            {
+                return (attempt == 1 ? new PushResult(PushOutcome.Failed, Reason: "Stopped") : result, attempt - 1);
+            }
+
             if (time.GetUtcNow() >= message.ExpiresAt)
             {
                 return (result, attempt - 1);
@@ -35,7 +44,15 @@ public sealed class PushRetry(TimeProvider time, int maxAttempts = 6, TimeSpan? 
                 return (result, attempt);
             }
 
-            await Task.Delay(delay, time, cancellationToken);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stop);
+            try
+            {
+                await Task.Delay(delay, time, wait.Token);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return (result, attempt);
+            }
         }
 
         return (result, maxAttempts);

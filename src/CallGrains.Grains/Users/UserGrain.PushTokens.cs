@@ -60,16 +60,45 @@ public sealed partial class UserGrain
     public Task PushTokenMoved(string deviceId, PushPlatform platform, Guid claim) =>
         SetPushTokensAsync(State.PushTokens.RemoveAll(t => t.DeviceId == deviceId && t.Platform == platform && t.Claim == claim), release: false);
 
-    public async Task<ImmutableArray<PushToken>> GetPushTargets()
+    public async Task<ImmutableArray<PushToken>> RingPushTargets(string sessionId)
     {
-        if (!Exists())
+        if (!Exists() || State.Slot is not { Phase: SlotPhase.Ringing } slot || slot.SessionId != sessionId)
         {
             return [];
         }
 
         await PruneDeadGatewaysAsync();
-        return [.. State.PushTokens.Where(t => !State.Devices.Any(d => d.DeviceId == t.DeviceId))];
+        var targets = CallTokens(State.PushTokens.Where(t => !State.Devices.Any(d => d.DeviceId == t.DeviceId)));
+        if (!targets.IsEmpty)
+        {
+            // Stored before anything is sent: a cancel later goes to exactly these devices, also after a restart, and a
+            // user whose ring was never pushed gets no cancel (on iOS every VoIP push must be reported as a call).
+            state.State = State with { RingPushed = new RingPush(sessionId, [.. targets.Select(t => t.DeviceId).Distinct()]) };
+            await SaveAsync();
+        }
+
+        return targets;
     }
+
+    public async Task<ImmutableArray<PushToken>> CancelPushTargets(string sessionId, string? exceptDeviceId)
+    {
+        if (!Exists() || State.RingPushed is not { } pushed || pushed.SessionId != sessionId)
+        {
+            return [];
+        }
+
+        var targets = CallTokens(State.PushTokens.Where(t => pushed.DeviceIds.Contains(t.DeviceId) && t.DeviceId != exceptDeviceId));
+        state.State = State with { RingPushed = null };
+        await SaveAsync();
+        return targets;
+    }
+
+    public Task<ImmutableArray<PushToken>> MissedPushTargets() =>
+        Task.FromResult<ImmutableArray<PushToken>>(Exists() ? [.. State.PushTokens.Where(t => t.Platform != PushPlatform.ApnsVoip)] : []);
+
+    /// <summary>The tokens a call's ring and cancel go to: a device with a PushKit token rings through it alone (CallKit), others through each token.</summary>
+    private static ImmutableArray<PushToken> CallTokens(IEnumerable<PushToken> tokens) =>
+        [.. tokens.GroupBy(t => t.DeviceId).SelectMany(d => d.Any(t => t.Platform == PushPlatform.ApnsVoip) ? d.Where(t => t.Platform == PushPlatform.ApnsVoip) : d)];
 
     /// <summary>
     /// Stores a new token list if it changed, then releases the index entries of the tokens that left it (a release

@@ -34,7 +34,14 @@ public sealed record UserState
 
     /// <summary>The push tokens of the user's devices, oldest registration first (at most <see cref="PushTokenOptions.MaxTokensPerUser"/>).</summary>
     [Id(10)] public ImmutableArray<PushToken> PushTokens { get; init; } = [];
+
+    /// <summary>The devices the last ring push went to, until its cancel is pushed (a newer ring replaces it).</summary>
+    [Id(11)] public RingPush? RingPushed { get; init; }
 }
+
+/// <summary>A call's ring was pushed to these devices of the user.</summary>
+[GenerateSerializer, Immutable, Alias("cg.RingPush")]
+public sealed record RingPush([property: Id(0)] string SessionId, [property: Id(1)] ImmutableArray<string> DeviceIds);
 
 /// <summary>Calls from <see cref="CallerUid"/> this user has not answered since <see cref="Since"/> (a day at most).</summary>
 [GenerateSerializer, Immutable, Alias("cg.CallerTally")]

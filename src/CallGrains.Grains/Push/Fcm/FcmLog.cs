@@ -1,3 +1,4 @@
+using CallGrains.Abstractions;
 using Microsoft.Extensions.Logging;
 
 namespace CallGrains.Grains.Push.Fcm;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using CallGrains.Abstractions;
 
 namespace CallGrains.Grains.Push.Fcm;
 
