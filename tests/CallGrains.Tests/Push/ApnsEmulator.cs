@@ -57,7 +57,9 @@ public sealed class ApnsEmulator : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ConnectionContext> _open = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _tokensLock = new();
-    private readonly List<(string Jwt, long Iat)> _tokens = [];
+    // Provider tokens by connection: APNs wants one token per connection, replaced no more than once every 20 minutes
+    // (several servers sharing a key each have their own).
+    private readonly Dictionary<string, List<(string Jwt, long Iat)>> _tokens = [];
     private int _connections;
     private int _requests;
 
@@ -228,7 +230,7 @@ public sealed class ApnsEmulator : IAsyncDisposable
 
         var jwt = authorization["bearer ".Length..];
         JwtsSeen.Enqueue(jwt);
-        if (CheckJwt(jwt) is { } jwtRefusal)
+        if (CheckJwt(jwt, request.HttpContext.Connection.Id) is { } jwtRefusal)
         {
             return (jwt, jwtRefusal);
         }
@@ -236,7 +238,7 @@ public sealed class ApnsEmulator : IAsyncDisposable
         return (jwt, CheckHeaders(request, body, out payload));
     }
 
-    private (int, string, string)? CheckJwt(string jwt)
+    private (int, string, string)? CheckJwt(string jwt, string connectionId)
     {
         var parts = jwt.Split('.');
         if (parts.Length != 3)
@@ -278,14 +280,15 @@ public sealed class ApnsEmulator : IAsyncDisposable
 
             lock (_tokensLock)
             {
-                if (!_tokens.Exists(t => t.Jwt == jwt))
+                var seen = _tokens.TryGetValue(connectionId, out var list) ? list : _tokens[connectionId] = [];
+                if (!seen.Exists(t => t.Jwt == jwt))
                 {
-                    if (_tokens.Count > 0 && iat - _tokens[^1].Iat < 20 * 60)
+                    if (seen.Count > 0 && iat - seen[^1].Iat < 20 * 60)
                     {
-                        return (429, "TooManyProviderTokenUpdates", "a new token within 20 minutes of the last");
+                        return (429, "TooManyProviderTokenUpdates", "a new token on this connection within 20 minutes of its last");
                     }
 
-                    _tokens.Add((jwt, iat));
+                    seen.Add((jwt, iat));
                 }
             }
 
