@@ -58,6 +58,12 @@ public static class PushBench
                 rows.Add(await FanOutAsync(host.Url, key, sink, size, calls, warmup: 10));
             }
 
+            await using (var sink = await ApnsSink.StartAsync(TimeSpan.Zero))
+            await using (var host = await ServerProcess.StartAsync(dll, key, null, [.. limits, .. Push(sink)]))
+            {
+                rows.Add(await RingPushAsync(host.Url, key, sink, ringCalls, warmup: 30));
+            }
+
             await using (var host = await ServerProcess.StartAsync(dll, key, null, limits))
             {
                 rows.Add(await RingAsync("1:1 ringing, push off", host.Url, key, null, ringCalls, warmup: 30));
@@ -116,6 +122,37 @@ public static class PushBench
         }
 
         return $"| initiateCall to the last of {size} members' ring push (no sockets) | {calls} | {Ms(pushed)} |";
+    }
+
+    /// <summary>initiateCall to the ring push of a callee whose only device sleeps (a PushKit token, no socket).</summary>
+    private static async Task<string> RingPushAsync(Uri url, string key, ApnsSink sink, int calls, int warmup)
+    {
+        using var admin = new BenchAdmin(url, key);
+        var run = Guid.NewGuid().ToString("N")[..6];
+        var users = await admin.CreateUsersAsync($"q{run}-", 2);
+        await RegisterTokensAsync(url, users[1..], "phone");
+        await using var caller = await BenchSocket.ConnectAsync(url, users[0].Token);
+        var pushed = new LongHistogram(TimeStamp.Minutes(1), 3);
+        for (var n = 0; n < warmup + calls; n++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var response = await caller.RequestAsync("initiateCall", new JsonObject { ["receiverId"] = users[1].Uid, ["receiverType"] = "user", ["callType"] = "audio" });
+            if (!response.Ok)
+            {
+                throw new InvalidOperationException($"push 1:1: initiateCall failed: {response.ErrorCode}");
+            }
+
+            var at = await sink.WaitAsync(response.SessionId!, "incomingCallReceived", 1);
+            if (n >= warmup)
+            {
+                pushed.RecordValue(at - started);
+            }
+
+            (await caller.RequestAsync("rejectCall", new JsonObject { ["sessionId"] = response.SessionId, ["status"] = "cancelled" })).Ensure("rejectCall");
+            await sink.WaitAsync(response.SessionId!, "incomingCallCanceled", 1);
+        }
+
+        return $"| 1:1, callee asleep: initiateCall to its VoIP push at the provider | {calls} | {Ms(pushed)} |";
     }
 
     /// <summary>

@@ -111,6 +111,26 @@ public sealed class PushDeliveryTests(PushFixture fixture)
     }
 
     [Fact]
+    public async Task Declining_on_one_device_cancels_the_ring_on_the_pushed_ones_and_a_decline_is_not_a_missed_call()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+        var (tablet, alerts) = (ApnsTestKit.NewDeviceToken(), ApnsTestKit.NewDeviceToken());
+        await _kit.User(b).SetPushToken("ipad", PushPlatform.ApnsVoip, tablet);
+        await _kit.User(b).SetPushToken("iphone", PushPlatform.Apns, alerts);
+        var probe = await _kit.WatchAsync((b, "iphone"));
+
+        var call = await _kit.RingAsync(a, b);
+        await probe.WaitForAsync(b, 1, "iphone");
+        await fixture.WaitApnsAsync(tablet, 1);
+        Assert.True((await _kit.Session(call.SessionId).RejectCall(b, CallStatus.Rejected, "iphone")).Ok);
+
+        var ipad = await fixture.WaitApnsAsync(tablet, 2);
+        Assert.Equal("rejectedElsewhere", ipad[1].Payload.GetProperty("callgrains").GetProperty("reason").GetString());
+        await SessionGoneAsync(call.SessionId);
+        Assert.Empty(fixture.ApnsPushes(alerts));
+    }
+
+    [Fact]
     public async Task Tokens_the_providers_call_gone_are_removed_and_the_others_stay()
     {
         var (a, b) = await _kit.CreatePairAsync();
