@@ -21,6 +21,7 @@ public sealed class PushCrashTests(ITestOutputHelper output) : IAsyncLifetime
     private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
     private readonly string _keyPath = Path.Combine(Path.GetTempPath(), $"AuthKey_{Guid.NewGuid():N}.p8");
     private readonly Dictionary<string, string> _tokens = [];
+    private readonly Dictionary<string, string> _alertTokens = [];
     private ApnsEmulator _apns = null!;
     private LocalCluster.Cluster _cluster = null!;
 
@@ -67,12 +68,15 @@ public sealed class PushCrashTests(ITestOutputHelper output) : IAsyncLifetime
         var callers = users.Where((_, i) => i % 2 == 0).ToArray();
         var callees = users.Where((_, i) => i % 2 == 1).ToArray();
 
-        // Each callee is a phone asleep: a PushKit token and no socket.
+        // Each callee is a phone asleep: a PushKit token (calls) and an APNs token (alerts), no socket.
         foreach (var (uid, token) in callees)
         {
             _tokens[uid] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-            using var put = await admin.SendAsync(HttpMethod.Put, "/v1/me/push-tokens/iphone", new { platform = "apns-voip", token = _tokens[uid] }, apiKey: null, bearer: token);
-            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+            _alertTokens[uid] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+            using var voip = await admin.SendAsync(HttpMethod.Put, "/v1/me/push-tokens/iphone", new { platform = "apns-voip", token = _tokens[uid] }, apiKey: null, bearer: token);
+            Assert.Equal(HttpStatusCode.OK, voip.StatusCode);
+            using var alert = await admin.SendAsync(HttpMethod.Put, "/v1/me/push-tokens/iphone", new { platform = "apns", token = _alertTokens[uid] }, apiKey: null, bearer: token);
+            Assert.Equal(HttpStatusCode.OK, alert.StatusCode);
         }
 
         // The callers are on the victim, so their calls live there. Every ring push hangs at APNs while it is on the wire.
@@ -128,10 +132,21 @@ public sealed class PushCrashTests(ITestOutputHelper output) : IAsyncLifetime
             // At least once, recognisably: every ring push of a call carries one id.
             Assert.Single(pushes[..cancel].Select(x => x.Headers["apns-id"]).Distinct());
         }
+
+        // Cancelled by the caller or unanswered, each call was missed: an alert on the phone's APNs token (the PushKit
+        // token rang it, so the alert token got nothing else).
+        await TrueAsync(() => callees.All(c => Alerts(c.Uid).Length >= 1), TimeSpan.FromSeconds(60), "a missed-call alert for every callee");
+        foreach (var (uid, _) in callees)
+        {
+            Assert.All(Alerts(uid), x => Assert.Equal("callMissed", Event(x)));
+            Assert.Equal(sessions[uid], Alerts(uid)[0].Payload.GetProperty("callgrains").GetProperty("call").GetProperty("sessionId").GetString());
+        }
     }
 
     /// <summary>What APNs accepted for a callee's phone, in arrival order.</summary>
     private ApnsPush[] Pushes(string uid) => [.. _apns.Accepted.Where(p => p.DeviceToken == _tokens[uid])];
+
+    private ApnsPush[] Alerts(string uid) => [.. _apns.Accepted.Where(p => p.DeviceToken == _alertTokens[uid])];
 
     private static Task TrueAsync(Func<bool> condition, TimeSpan timeout, string what) => Eventually.Async(() => Task.FromResult(condition()), what, timeout);
 
