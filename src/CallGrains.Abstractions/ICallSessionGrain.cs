@@ -62,6 +62,10 @@ public interface ICallSessionGrain : IGrainWithStringKey
     [Alias("PushesDone")]
     Task PushesDone(string uid, PushKind kind);
 
+    /// <summary>Every endpoint's queue has these webhook events of the call: it stops keeping them. Sent by the silo's webhook dispatcher.</summary>
+    [Alias("WebhooksDone")]
+    Task WebhooksDone(ImmutableArray<string> ids);
+
     /// <summary>
     /// Makes <paramref name="uid"/>'s slot agree with this call again: frees it if the call is settled, holds it if the
     /// call is live. For repair after a failure left the two apart; idempotent. Returns the call as it is.

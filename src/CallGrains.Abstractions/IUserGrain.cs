@@ -118,10 +118,14 @@ public interface IUserSlotGrain : IGrainWithStringKey
     [Alias("RingPushTargets")]
     Task<ImmutableArray<PushToken>> RingPushTargets(string sessionId);
 
+    /// <summary>Whether this user's slot still rings for <paramref name="sessionId"/>: asked before a ring push is tried again.</summary>
+    [Alias("StillRinging")]
+    Task<bool> StillRinging(string sessionId);
+
     /// <summary>
     /// Where the cancel of <paramref name="sessionId"/>'s ring is pushed: the devices its ring was pushed to (all but
-    /// <paramref name="exceptDeviceId"/>, the one that answered or declined); after this grain lost that (a restart),
-    /// the devices a ring would be pushed to now.
+    /// <paramref name="exceptDeviceId"/>, the one that answered or declined), the same however often it is asked; none
+    /// when its ring was not pushed.
     /// </summary>
     [Alias("CancelPushTargets")]
     Task<ImmutableArray<PushToken>> CancelPushTargets(string sessionId, string? exceptDeviceId);

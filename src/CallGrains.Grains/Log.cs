@@ -60,4 +60,7 @@ internal static partial class Log
 
     [LoggerMessage(19, LogLevel.Warning, "Call {SessionId}: could not tell group {GroupId} that its call settled; the next call finds it settled")]
     public static partial void GroupReleaseFailed(this ILogger logger, Exception exception, string sessionId, string groupId);
+
+    [LoggerMessage(2331, LogLevel.Error, "Call {SessionId}: {Count} webhook events dropped: no endpoint queue took them and the call keeps at most 512")]
+    public static partial void WebhooksDropped(this ILogger logger, string sessionId, int count);
 }

@@ -8,6 +8,7 @@ using CallGrains.Grains.Push.Fcm;
 using CallGrains.Grains.PushStreams;
 using CallGrains.Grains.Storage;
 using CallGrains.Grains.Users;
+using CallGrains.Grains.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Serialization;
@@ -39,6 +40,17 @@ public static class SiloBuilderExtensions
         silo.Services.AddFcmPush(silo.Configuration);
         silo.Services.TryAddSingleton<PushMetrics>();
         silo.Services.AddSingleton<PushDispatcher>();
+
+        // Webhooks: endpoints in the registry grain, each endpoint's queue in silo memory unless the host registers a
+        // durable one first; the dispatcher hands calls' events to the queues, the sweeper wakes endpoints after a crash.
+        silo.Services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        silo.Services.TryAddSingleton<IWebhookOutbox, MemoryWebhookOutbox>();
+        silo.Services.AddSingleton<WebhookMetrics>();
+        silo.Services.AddSingleton<WebhookDispatcher>();
+        silo.Services.AddSingleton<WebhookSweeper>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<WebhookSweeper>());
+        silo.Services.AddHttpClient(WebhookDeliveryGrain.HttpClientName, c => c.DefaultRequestHeaders.UserAgent.ParseAdd("CallGrains-Webhooks/1"))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false });
 
         // The wake-up, grace and presence indexes are durable only where the host registers durable ones first (Redis).
         silo.Services.TryAddSingleton<IRingDeadlines, NoDeadlines>();

@@ -31,10 +31,12 @@ public sealed class PushTokenGrainTests(ClusterFixture fixture)
         Assert.Equal(Sorted(voip, "ab" + alert[2..]), Tokens(await _kit.Slot(uid).RingPushTargets(call.SessionId)));
         Assert.Empty(await _kit.Slot(uid).RingPushTargets("another-call"));
 
-        // The pixel's socket closes: the cancel still goes only where the ring went, less the device that acted.
+        // The pixel's socket closes: the cancel still goes only where the ring went, less the device that acted, and
+        // the same again when it is asked again (a cancel sent again after a crash).
         await user.UnregisterDevice("pixel", _kit.GatewayIds[0], pixel.Epoch);
         Assert.Equal(Sorted(voip), Tokens(await _kit.Slot(uid).CancelPushTargets(call.SessionId, "ipad")));
-        Assert.Empty(await _kit.Slot(uid).CancelPushTargets(call.SessionId, null));
+        Assert.Equal(Sorted(voip, "ab" + alert[2..]), Tokens(await _kit.Slot(uid).CancelPushTargets(call.SessionId, null)));
+        Assert.Empty(await _kit.Slot(uid).CancelPushTargets("never-pushed", null));
 
         // Missed alerts go to every token that shows alerts, socket or not; never to PushKit.
         Assert.Equal(Sorted(alert, "ab" + alert[2..], "laptop-token", "pixel-token"), Tokens(await _kit.Slot(uid).MissedPushTargets()));
@@ -42,6 +44,14 @@ public sealed class PushTokenGrainTests(ClusterFixture fixture)
         Assert.True((await _kit.Session(call.SessionId).RejectCall(caller, CallStatus.Cancelled, null)).Ok);
         await _kit.EventuallyFreeAsync(caller, uid);
         Assert.Empty(await _kit.Slot(uid).RingPushTargets(call.SessionId));
+        Assert.False(await _kit.Slot(uid).StillRinging(call.SessionId));
+
+        // The caller calls again at once: the first call's cancel, late behind a slow provider, still finds its devices.
+        var again = await _kit.RingAsync(caller, uid);
+        Assert.True(await _kit.Slot(uid).StillRinging(again.SessionId));
+        Assert.Equal(Sorted(voip, "ab" + alert[2..], "pixel-token"), Tokens(await _kit.Slot(uid).RingPushTargets(again.SessionId)));
+        Assert.Equal(Sorted(voip, "ab" + alert[2..]), Tokens(await _kit.Slot(uid).CancelPushTargets(call.SessionId, null)));
+        Assert.True((await _kit.Session(again.SessionId).RejectCall(caller, CallStatus.Cancelled, null)).Ok);
     }
 
     [Fact]

@@ -192,15 +192,13 @@ public sealed partial class CallSessionGrain
                 }
 
                 var busy = CallRules.Busy(call, now) with { Participants = [] };
-                await log.AppendAsync(busy);
-                metrics.Settled(CallStatus.Busy);
-                this.DeactivateOnIdle();
+                await SettleBusyAsync(busy, callerUid);
                 logger.CallInitiated(SessionId, callerUid, request.ReceiverId, "busy");
                 return CallResult.Fail(CallErrorCode.CallBusy, $"every member of group {request.ReceiverId} is on another call", busy, caller.Seq);
             }
 
             state.State = state.State with { Devices = WithDevice(state.State.Devices, callerUid, request.DeviceId) };
-            await CommitAsync(call, deadline, GroupCallRules.Ring(call).Updates);
+            await CommitAsync(call, deadline, GroupCallRules.Ring(call).Updates, callerUid);
             logger.CallInitiated(SessionId, callerUid, request.ReceiverId, $"ringing {reserved.Count - 1}");
             return CallResult.Success(call, caller.Seq);
         }

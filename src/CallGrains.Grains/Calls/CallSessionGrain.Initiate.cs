@@ -91,7 +91,7 @@ public sealed partial class CallSessionGrain
         {
             call = call with { Initiator = callerRes.Profile! };
             state.State = state.State with { Devices = WithDevice(state.State.Devices, callerUid, request.DeviceId) };
-            await CommitAsync(call, deadline, CallRules.Ring(call).Updates);
+            await CommitAsync(call, deadline, CallRules.Ring(call).Updates, callerUid);
             logger.CallInitiated(SessionId, callerUid, calleeUid, "ringing");
             return (CallResult.Success(call, callerRes.Seq), null);
         }
@@ -141,9 +141,7 @@ public sealed partial class CallSessionGrain
         // The callee is on another call: the attempt is recorded as a busy call (the callee's missed call).
         // It never rang, so nothing is stored for it but the parties' history entries, written before the answer.
         var busy = CallRules.Busy(call with { Initiator = callerRes.Profile! }, now);
-        await log.AppendAsync(busy);
-        metrics.Settled(CallStatus.Busy);
-        this.DeactivateOnIdle();
+        await SettleBusyAsync(busy, callerUid);
         logger.CallInitiated(SessionId, callerUid, calleeUid, "busy");
         return (CallResult.Fail(CallErrorCode.CallBusy, $"{calleeUid} is on another call", busy, callerRes.Seq), null);
     }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
 using CallGrains.Grains.Push;
+using CallGrains.Grains.Webhooks;
 
 namespace CallGrains.Grains.Calls;
 
@@ -16,7 +17,7 @@ public sealed partial class CallSessionGrain
     /// activation lives and by the wake-up index if it does not, and never turns the request's success into an
     /// error. Returns each reached party's seq after its update.
     /// </summary>
-    private async Task<Dictionary<string, long>> CommitAsync(CallInfo call, DateTimeOffset? deadline, IEnumerable<PartyUpdate> updates)
+    private async Task<Dictionary<string, long>> CommitAsync(CallInfo call, DateTimeOffset? deadline, IEnumerable<PartyUpdate> updates, string? actor)
     {
         var previous = state.State;
         var now = time.GetUtcNow();
@@ -51,6 +52,14 @@ public sealed partial class CallSessionGrain
             pushes = pushes.RemoveRange(0, pushes.Length - MaxPushDues - (3 * call.Members.Length));
         }
 
+        // So are the webhook events it causes.
+        var hooks = webhooks.Enabled ? previous.Webhooks.AddRange(WebhookPlan.For(previous.Call, call, actor, version, now)) : previous.Webhooks;
+        if (hooks.Length > MaxWebhookDues)
+        {
+            logger.WebhooksDropped(SessionId, hooks.Length - MaxWebhookDues);
+            hooks = hooks.RemoveRange(0, hooks.Length - MaxWebhookDues);
+        }
+
         var next = previous with
         {
             Call = call,
@@ -60,14 +69,15 @@ public sealed partial class CallSessionGrain
             Version = version,
             Outbox = outbox,
             Pushes = pushes,
+            Webhooks = hooks,
         };
         var due = next.DueAt;
-        var watch = deadlines.Durable && (due is not null || !outbox.IsEmpty || !pushes.IsEmpty);
+        var watch = deadlines.Durable && (due is not null || !outbox.IsEmpty || next.Owes);
         if (watch)
         {
-            // Indexed before the transition is stored: no stored ringing call, outbox or owed push lacks its wake-up.
+            // Indexed before the transition is stored: no stored ringing call, outbox, owed push or event lacks its wake-up.
             var retry = now + OutboxRetry;
-            await deadlines.AddAsync(SessionId, outbox.IsEmpty && pushes.IsEmpty ? due!.Value : due is { } d && d < retry ? d : retry);
+            await deadlines.AddAsync(SessionId, outbox.IsEmpty && !next.Owes ? due!.Value : due is { } d && d < retry ? d : retry);
         }
 
         state.State = next with { Watched = previous.Watched || watch };
@@ -139,8 +149,14 @@ public sealed partial class CallSessionGrain
         var left = outbox.Where(undelivered.Contains).ToList();
         state.State = state.State with { Outbox = [.. left] };
 
-        // Pushes go once their user has the update that owes them (a ring push asks the user whether it still rings).
+        // Pushes go once their user has the update that owes them (a ring push asks the user whether it still rings);
+        // webhook events go in the order of the transitions, each once per endpoint.
         var handed = DispatchPushes([.. left.Select(i => i.Uid)]);
+        if (!state.State.Webhooks.IsEmpty)
+        {
+            handed &= webhooks.Dispatch(SessionId, state.State.Webhooks);
+        }
+
         if (failure is not null || !handed)
         {
             if (failure is not null)
@@ -165,18 +181,59 @@ public sealed partial class CallSessionGrain
         var pushes = state.State.Pushes.RemoveAll(p => p.Uid == uid && p.Kind == kind);
         if (pushes.Length == state.State.Pushes.Length)
         {
+            // A late report (a repeat after the call was archived) leaves no activation behind.
+            LeaveIfNotLive();
             return Task.CompletedTask;
         }
 
         // Kept in memory, like a delivered outbox: the next transition stores it, and after a crash a push that was done
         // goes again with its id (at least once); a ring push only while its ring is on.
         state.State = state.State with { Pushes = pushes };
-        if (state.State.Outbox.IsEmpty && _redeliveryTimer is null)
+        return AfterHandedOnAsync();
+    }
+
+    public Task WebhooksDone(ImmutableArray<string> ids)
+    {
+        var hooks = state.State.Webhooks.RemoveAll(h => ids.Contains(h.Id));
+        if (hooks.Length != state.State.Webhooks.Length)
+        {
+            // Kept in memory like a delivered outbox: after a crash they are handed on again, and each endpoint's queue
+            // skips the ones it has.
+            state.State = state.State with { Webhooks = hooks };
+            return AfterHandedOnAsync();
+        }
+
+        LeaveIfNotLive();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Pushes or events were handed on: once nothing is owed, what waited for them (the archive, the wake-up at the deadline) goes on.</summary>
+    private Task AfterHandedOnAsync()
+    {
+        if (!state.State.Owes && state.State.Outbox.IsEmpty && _redeliveryTimer is null)
         {
             AfterDelivery();
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A busy attempt is in the histories before the answer. When it owes pushes (the callee's missed-call alert) or
+    /// webhook events, it is also stored with them like any transition, and archived again (idempotent) once they are
+    /// handed on; otherwise nothing is stored for it.
+    /// </summary>
+    private async Task SettleBusyAsync(CallInfo busy, string callerUid)
+    {
+        await log.AppendAsync(busy);
+        if (push.Enabled || webhooks.Enabled)
+        {
+            await CommitAsync(busy, null, [], callerUid);
+            return;
+        }
+
+        metrics.Settled(CallStatus.Busy);
+        this.DeactivateOnIdle();
     }
 
     /// <summary>
@@ -186,7 +243,21 @@ public sealed partial class CallSessionGrain
     /// </summary>
     private void AfterDelivery()
     {
-        var pushesOwed = !state.State.Pushes.IsEmpty;
+        var pushesOwed = state.State.Owes;
+        if (pushesOwed)
+        {
+            // Handed on and not yet done: handed again now and then while this activation lives (the dispatchers skip
+            // what they have), so a hand-on that failed is tried again without a wake-up index (the embedded host).
+            _owedTimer ??= this.RegisterGrainTimer(
+                async () => await DeliverAsync(),
+                new GrainTimerCreationOptions(OutboxRetry, OutboxRetry) { KeepAlive = true });
+        }
+        else
+        {
+            _owedTimer?.Dispose();
+            _owedTimer = null;
+        }
+
         if (Call is { } settled && settled.Status.IsFinal() && !_fromHistory)
         {
             if (!pushesOwed)
@@ -285,7 +356,7 @@ public sealed partial class CallSessionGrain
     {
         _archiveTimer?.Dispose();
         _archiveTimer = null;
-        if (Call is not { } call || !call.Status.IsFinal() || !state.State.Outbox.IsEmpty || !state.State.Pushes.IsEmpty || _fromHistory)
+        if (Call is not { } call || !call.Status.IsFinal() || !state.State.Outbox.IsEmpty || state.State.Owes || _fromHistory)
         {
             return;
         }

@@ -5,6 +5,7 @@ using CallGrains.Grains.Deadlines;
 using CallGrains.Grains.Push;
 using CallGrains.Grains.Storage;
 using CallGrains.Grains.Users;
+using CallGrains.Grains.Webhooks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -27,6 +28,7 @@ public sealed partial class CallSessionGrain(
     CallMetrics metrics,
     PushDispatcher push,
     IOptions<PushTokenOptions> pushOptions,
+    WebhookDispatcher webhooks,
     ILogger<CallSessionGrain> logger) : Grain, ICallSessionGrain
 {
     // A new call that met glare retries when the call it met stopped ringing meanwhile; bounded.
@@ -40,6 +42,9 @@ public sealed partial class CallSessionGrain(
 
     /// <summary>Owed pushes kept at most beyond three per member (ring, cancel, missed).</summary>
     public const int MaxPushDues = 6;
+
+    /// <summary>Webhook events kept at most while no endpoint queue takes them; past it the oldest go, logged.</summary>
+    public const int MaxWebhookDues = 512;
 
     /// <summary>After a transition, when the wake-up index brings the call back if its updates are not all applied by then.</summary>
     public static readonly TimeSpan OutboxRetry = TimeSpan.FromSeconds(5);
@@ -58,6 +63,7 @@ public sealed partial class CallSessionGrain(
     private IGrainTimer? _redeliveryTimer;
     private IGrainTimer? _archiveTimer;
     private IGrainTimer? _leaveTimer;
+    private IGrainTimer? _owedTimer;
 
     // The call was settled and archived: what this activation holds was read back from the asker's history to answer a
     // late request, and is never stored again.
@@ -80,7 +86,7 @@ public sealed partial class CallSessionGrain(
             ArmDueTimer(due);
         }
 
-        if (!state.State.Outbox.IsEmpty || !state.State.Pushes.IsEmpty || Call?.Status.IsFinal() == true)
+        if (!state.State.Outbox.IsEmpty || state.State.Owes || Call?.Status.IsFinal() == true)
         {
             // Work an earlier activation left: updates to deliver, pushes to send, or a settled call to move to the histories.
             _redeliveryTimer = this.RegisterGrainTimer(
@@ -246,12 +252,12 @@ public sealed partial class CallSessionGrain(
         if (View!.RingsPast(now))
         {
             var timeOut = CallKindRules.TimeOut(View, now);
-            await ApplyAsync(timeOut, Call.Initiator.Uid);
+            await ApplyAsync(timeOut, Call.Initiator.Uid, byClock: true);
         }
 
         if (state.State.IdleDeadline is { } idle && now >= idle && Call.Status.IsLive())
         {
-            await ApplyAsync(GroupCallRules.IdleEnd(View!, now), Call.Initiator.Uid);
+            await ApplyAsync(GroupCallRules.IdleEnd(View!, now), Call.Initiator.Uid, byClock: true);
             logger.CallIdleEnded(SessionId, options.Value.IdleSessionEndSeconds);
         }
     }
@@ -276,14 +282,14 @@ public sealed partial class CallSessionGrain(
     /// Stores and delivers what the rules decided (a transition, if any) and answers the asker: their refusal, or the
     /// call with their seq after it.
     /// </summary>
-    private async Task<CallResult> ApplyAsync(Decision decision, string uid)
+    private async Task<CallResult> ApplyAsync(Decision decision, string uid, bool byClock = false)
     {
         if (decision.Next is not { } next)
         {
             return decision.Refusal ?? CallResult.Success(Call!, 0);
         }
 
-        var seqs = await CommitAsync(next, null, decision.Updates);
+        var seqs = await CommitAsync(next, null, decision.Updates, byClock ? null : uid);
         if (next.Status == CallStatus.Unanswered)
         {
             logger.CallUnanswered(SessionId, next.TimeoutSeconds);

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using CallGrains.Abstractions;
 using CallGrains.Grains.Deadlines;
 using CallGrains.Grains.Push;
+using CallGrains.Grains.Webhooks;
 
 namespace CallGrains.Grains.Calls;
 
@@ -40,6 +41,15 @@ public sealed record CallSessionState
     /// them owed, like the outbox; at most <see cref="CallSessionGrain.MaxPushDues"/> plus three per member.
     /// </summary>
     [Id(8)] public ImmutableArray<PushDue> Pushes { get; init; } = [];
+
+    /// <summary>
+    /// Webhook events the call owes and no endpoint queue has yet (PROTOCOL section 11), stored with the transition
+    /// that caused them; at most <see cref="CallSessionGrain.MaxWebhookDues"/>.
+    /// </summary>
+    [Id(9)] public ImmutableArray<WebhookDue> Webhooks { get; init; } = [];
+
+    /// <summary>Pushes or webhook events are owed: the call stays (and stays woken) until they are handed on.</summary>
+    public bool Owes => !Pushes.IsEmpty || !Webhooks.IsEmpty;
 
     /// <summary>When the call is next due: its ring deadline while it rings for someone, or its idle end.</summary>
     public DateTimeOffset? DueAt => Call is { } call && CallKindRules.Rings(call) && RingDeadline is { } ring

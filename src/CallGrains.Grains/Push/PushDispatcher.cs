@@ -137,12 +137,8 @@ public sealed partial class PushDispatcher : IDisposable
         return new Guid(hash.AsSpan(0, 16), bigEndian: true);
     }
 
-    public void Dispose()
-    {
-        _stopping.Cancel();
-        _stopping.Dispose();
-        _sends.Dispose();
-    }
+    /// <summary>Stops waits and retries (the silo is stopping); sends still running finish with what they hold.</summary>
+    public void Dispose() => _stopping.Cancel();
 
     private async Task RunAsync(string sessionId, CallInfo call, PushDue due, Lane lane)
     {
@@ -253,8 +249,10 @@ public sealed partial class PushDispatcher : IDisposable
             AlertBody = due.Kind == PushKind.Ring && target.Platform == PushPlatform.Apns ? payload.AlertBody : null,
             ExpiresAt = due.ExpiresAt,
         };
-        var stop = due.Kind == PushKind.Ring ? lane.RingEnded.Token : CancellationToken.None;
-        var (result, attempts) = await _retry.SendAsync(new Throttled(provider, _sends), message, _stopping.Token, stop);
+        var ring = due.Kind == PushKind.Ring;
+        var stop = ring ? lane.RingEnded.Token : CancellationToken.None;
+        Func<Task<bool>>? stillRinging = ring ? () => _grains.GetGrain<IUserSlotGrain>(due.Uid).StillRinging(sessionId) : null;
+        var (result, attempts) = await _retry.SendAsync(new Throttled(provider, _sends, stop), message, stillRinging, stop, _stopping.Token);
         var hash = PushLog.TokenHash(target.Token);
         switch (result.Outcome)
         {
@@ -318,8 +316,8 @@ public sealed partial class PushDispatcher : IDisposable
 
     private sealed record Payload(string Event, string CallJson, string? Reason, string? AlertTitle, string? AlertBody);
 
-    /// <summary>A provider whose attempts wait for one of the silo's send slots.</summary>
-    private sealed class Throttled(IPushProvider inner, SemaphoreSlim slots) : IPushProvider
+    /// <summary>A provider whose attempts wait for one of the silo's send slots; a push stopped meanwhile (its ring ended) is not sent.</summary>
+    private sealed class Throttled(IPushProvider inner, SemaphoreSlim slots, CancellationToken stop) : IPushProvider
     {
         public IReadOnlyCollection<PushPlatform> Platforms => inner.Platforms;
 
@@ -327,7 +325,22 @@ public sealed partial class PushDispatcher : IDisposable
 
         public async Task<PushResult> SendOnceAsync(PushMessage message, CancellationToken cancellationToken)
         {
-            await slots.WaitAsync(cancellationToken);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stop);
+            try
+            {
+                await slots.WaitAsync(wait.Token);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return new PushResult(PushOutcome.Failed, Reason: "Stopped");
+            }
+
+            if (stop.IsCancellationRequested)
+            {
+                slots.Release();
+                return new PushResult(PushOutcome.Failed, Reason: "Stopped");
+            }
+
             try
             {
                 return await inner.SendOnceAsync(message, cancellationToken);

@@ -12,17 +12,28 @@ public sealed class PushRetry(TimeProvider time, int maxAttempts = 6, TimeSpan? 
     private readonly TimeSpan _firstDelay = firstDelay ?? TimeSpan.FromMilliseconds(500);
     private readonly TimeSpan _maxDelay = maxDelay ?? TimeSpan.FromSeconds(30);
 
+    /// <summary>The last attempt's result, or <see cref="PushOutcome.Failed"/> with reason <c>Expired</c> if none was made in time.</summary>
+    public Task<(PushResult Result, int Attempts)> SendAsync(IPushProvider provider, PushMessage message, CancellationToken cancellationToken) =>
+        SendAsync(provider, message, null, CancellationToken.None, cancellationToken);
+
     /// <summary>
     /// The last attempt's result, or <see cref="PushOutcome.Failed"/> with reason <c>Expired</c> (or <c>Stopped</c>) if
-    /// none was made in time. Once <paramref name="stop"/> is cancelled (a ring that ended) no attempt starts and no
-    /// wait goes on; an attempt already on the wire is let finish, since it was sent while the push was still due.
+    /// none was made in time. Once <paramref name="stop"/> is cancelled (a ring that ended), or <paramref name="stillUseful"/>
+    /// says no before a retry (a ring whose call moved to another node and ended there), no attempt starts and no wait
+    /// goes on; an attempt already on the wire is let finish, since it was sent while the push was still due.
     /// </summary>
-    public async Task<(PushResult Result, int Attempts)> SendAsync(IPushProvider provider, PushMessage message, CancellationToken cancellationToken, CancellationToken stop = default)
+    public async Task<(PushResult Result, int Attempts)> SendAsync(
+        IPushProvider provider,
+        PushMessage message,
+        Func<Task<bool>>? stillUseful,
+        CancellationToken stop,
+        CancellationToken cancellationToken)
     {
         var result = new PushResult(PushOutcome.Failed, Reason: "Expired");
         for (var attempt = 1; attempt <= maxAttempts; attempt++)
         {
-            if (stop.IsCancellationRequested)
+            // A retry asks again whether the push is still useful (a ring whose call moved to another node ends there).
+            if (stop.IsCancellationRequested || (attempt > 1 && stillUseful is not null && !await stillUseful()))
             {
                 return (attempt == 1 ? new PushResult(PushOutcome.Failed, Reason: "Stopped") : result, attempt - 1);
             }

@@ -62,7 +62,7 @@ public sealed partial class UserGrain
 
     public async Task<ImmutableArray<PushToken>> RingPushTargets(string sessionId)
     {
-        if (!Exists() || State.Slot is not { Phase: SlotPhase.Ringing } slot || slot.SessionId != sessionId)
+        if (!Ringing(sessionId))
         {
             return [];
         }
@@ -72,29 +72,30 @@ public sealed partial class UserGrain
         if (!targets.IsEmpty)
         {
             // Stored before anything is sent: a cancel later goes to exactly these devices, also after a restart, and a
-            // user whose ring was never pushed gets no cancel (on iOS every VoIP push must be reported as a call).
-            state.State = State with { RingPushed = new RingPush(sessionId, [.. targets.Select(t => t.DeviceId).Distinct()]) };
+            // user whose ring was never meant to be pushed gets no cancel (on iOS every VoIP push must be reported as a call).
+            var now = time.GetUtcNow();
+            var kept = State.RingsPushed.RemoveAll(r => r.SessionId == sessionId || now - r.At > RingPush.KeptFor)
+                .Add(new RingPush(sessionId, [.. targets.Select(t => t.DeviceId).Distinct()], now));
+            state.State = State with { RingsPushed = kept.Length > RingPush.MaxKept ? kept.RemoveRange(0, kept.Length - RingPush.MaxKept) : kept };
             await SaveAsync();
         }
 
         return targets;
     }
 
-    public async Task<ImmutableArray<PushToken>> CancelPushTargets(string sessionId, string? exceptDeviceId)
-    {
-        if (!Exists() || State.RingPushed is not { } pushed || pushed.SessionId != sessionId)
-        {
-            return [];
-        }
+    public Task<bool> StillRinging(string sessionId) => Task.FromResult(Ringing(sessionId));
 
-        var targets = CallTokens(State.PushTokens.Where(t => pushed.DeviceIds.Contains(t.DeviceId) && t.DeviceId != exceptDeviceId));
-        state.State = State with { RingPushed = null };
-        await SaveAsync();
-        return targets;
-    }
+    public Task<ImmutableArray<PushToken>> CancelPushTargets(string sessionId, string? exceptDeviceId) =>
+        Task.FromResult<ImmutableArray<PushToken>>(
+            Exists() && State.RingsPushed.FirstOrDefault(r => r.SessionId == sessionId) is { } pushed
+                // Kept, not cleared: a cancel sent again (a crash while it was on its way) goes to the same devices.
+                ? CallTokens(State.PushTokens.Where(t => pushed.DeviceIds.Contains(t.DeviceId) && t.DeviceId != exceptDeviceId))
+                : []);
 
     public Task<ImmutableArray<PushToken>> MissedPushTargets() =>
         Task.FromResult<ImmutableArray<PushToken>>(Exists() ? [.. State.PushTokens.Where(t => t.Platform != PushPlatform.ApnsVoip)] : []);
+
+    private bool Ringing(string sessionId) => Exists() && State.Slot is { Phase: SlotPhase.Ringing } slot && slot.SessionId == sessionId;
 
     /// <summary>The tokens a call's ring and cancel go to: a device with a PushKit token rings through it alone (CallKit), others through each token.</summary>
     private static ImmutableArray<PushToken> CallTokens(IEnumerable<PushToken> tokens) =>

@@ -35,13 +35,23 @@ public sealed record UserState
     /// <summary>The push tokens of the user's devices, oldest registration first (at most <see cref="PushTokenOptions.MaxTokensPerUser"/>).</summary>
     [Id(10)] public ImmutableArray<PushToken> PushTokens { get; init; } = [];
 
-    /// <summary>The devices the last ring push went to, until its cancel is pushed (a newer ring replaces it).</summary>
-    [Id(11)] public RingPush? RingPushed { get; init; }
+    /// <summary>
+    /// The devices the last rings were pushed to, newest last (at most <see cref="RingPush.MaxKept"/>, none older than
+    /// <see cref="RingPush.KeptFor"/>): where each one's cancel goes, also when it is pushed again after a crash.
+    /// </summary>
+    [Id(12)] public ImmutableArray<RingPush> RingsPushed { get; init; } = [];
 }
 
-/// <summary>A call's ring was pushed to these devices of the user.</summary>
+/// <summary>A call's ring was pushed to these devices of the user, at <see cref="At"/>.</summary>
 [GenerateSerializer, Immutable, Alias("cg.RingPush")]
-public sealed record RingPush([property: Id(0)] string SessionId, [property: Id(1)] ImmutableArray<string> DeviceIds);
+public sealed record RingPush([property: Id(0)] string SessionId, [property: Id(1)] ImmutableArray<string> DeviceIds, [property: Id(2)] DateTimeOffset At)
+{
+    /// <summary>Rings remembered at most: a user is rung by one call at a time, so a few cover calls that follow each other.</summary>
+    public const int MaxKept = 4;
+
+    /// <summary>How long a ring's devices are kept: its longest ring (180 s) and its cancel's life, with room.</summary>
+    public static readonly TimeSpan KeptFor = TimeSpan.FromMinutes(10);
+}
 
 /// <summary>Calls from <see cref="CallerUid"/> this user has not answered since <see cref="Since"/> (a day at most).</summary>
 [GenerateSerializer, Immutable, Alias("cg.CallerTally")]

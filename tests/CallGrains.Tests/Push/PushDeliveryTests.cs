@@ -131,6 +131,26 @@ public sealed class PushDeliveryTests(PushFixture fixture)
     }
 
     [Fact]
+    public async Task A_call_refused_as_busy_is_a_missed_call_alert_for_the_busy_user()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+        var c = (await _kit.CreateUsersAsync(1, "busy"))[0];
+        var alerts = ApnsTestKit.NewDeviceToken();
+        await _kit.User(b).SetPushToken("iphone", PushPlatform.Apns, alerts);
+        var ongoing = await _kit.ConnectAsync(c, b);
+
+        var busy = await _kit.CallAsync(a, b);
+        Assert.Equal(CallErrorCode.CallBusy, busy.Error?.Code);
+        // The iPhone showed c's ring as an alert; a's attempt, refused as busy, is a missed call.
+        await CallTestKit.EventuallyAsync(() => Task.FromResult(fixture.ApnsPushes(alerts).Any(p => Event(p) == "callMissed")), "the missed-call alert");
+        var missed = fixture.ApnsPushes(alerts).Single(p => Event(p) == "callMissed");
+        Assert.Equal(busy.Call!.SessionId, missed.Payload.GetProperty("callgrains").GetProperty("call").GetProperty("sessionId").GetString());
+        Assert.Equal("busy", missed.Payload.GetProperty("callgrains").GetProperty("call").GetProperty("status").GetString());
+        await SessionGoneAsync(busy.Call!.SessionId);
+        await _kit.EndAsync(ongoing.SessionId, c);
+    }
+
+    [Fact]
     public async Task Tokens_the_providers_call_gone_are_removed_and_the_others_stay()
     {
         var (a, b) = await _kit.CreatePairAsync();
