@@ -61,9 +61,10 @@ public static class WebhookPlan
             });
         }
 
-        if (call.IsGroup && call.Status.IsLive())
+        // The initiator is in a new group call from the start: that is call.initiated, not a join.
+        if (call.IsGroup && call.Status.IsLive() && previous is not null)
         {
-            var before = previous?.Participants ?? [];
+            var before = previous.Participants;
             foreach (var joined in call.Participants.Where(p => p.LeftAt is null && !before.Any(b => b.Uid == p.Uid && b.JoinedAt == p.JoinedAt)))
             {
                 Add(WebhookEvents.ParticipantJoined, joined.Uid);
