@@ -3,6 +3,7 @@ using CallGrains.Grains;
 using CallGrains.Grains.Deadlines;
 using CallGrains.Grains.Storage;
 using CallGrains.Grains.Users;
+using CallGrains.Grains.Webhooks;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization;
@@ -54,6 +55,9 @@ public static class RedisSilo
         // anyone in a call forever (IGraceDeadlines, IPresenceIndex).
         silo.Services.AddSingleton<IGraceDeadlines>(sp => new RedisGraceDeadlines(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
         silo.Services.AddSingleton<IPresenceIndex>(sp => new RedisPresenceIndex(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
+
+        // Webhook queues: each endpoint's pending and recent deliveries, so a node's death loses no event (IWebhookOutbox).
+        silo.Services.AddSingleton<IWebhookOutbox>(sp => new RedisWebhookOutbox(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
 
         // Call history: final records and per-user histories, with their retention (ICallLog).
         silo.Services.AddSingleton<ICallLog>(sp => new RedisCallLog(
