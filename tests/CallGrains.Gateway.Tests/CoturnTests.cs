@@ -12,7 +12,7 @@ namespace CallGrains.Gateway.Tests;
 /// <summary>
 /// A real coturn with <c>use-auth-secret</c> beside a node whose <c>Turn:*</c> names it; a user of that node, signed in
 /// through the SDK. The node's clock starts two hours back, when the fixture asks for one credential (valid an hour:
-/// so expired an hour ago by coturn's clock, yet signed by the endpoint itself), then catches up with the real time.
+/// so expired an hour ago by coturn's clock, yet signed by the endpoint itself), then follows the real time.
 /// </summary>
 public sealed class CoturnFixture : IAsyncLifetime
 {
@@ -36,22 +36,59 @@ public sealed class CoturnFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Coturn = await CoturnProcess.StartAsync(Secret);
-        Node = await GatewayNode.StartWithAsync(
-            builder => builder.Services.AddKeyedSingleton<TimeProvider>(GatewayHosting.ClockKey, Clock),
-            $"--Turn:Urls=turn:127.0.0.1:{Coturn.Port}?transport=udp",
-            $"--Turn:Secret={Secret}",
-            $"--Turn:TtlSeconds={TtlSeconds}");
-        using var admin = new Admin(Node.BaseUri);
-        (Uid, var token) = (await admin.UsersAsync(1, "coturn"))[0];
-        Client = await CallGrainsClient.ConnectAsync(new CallGrainsClientOptions { Server = Node.BaseUri, Token = token, RequestTimeout = TimeSpan.FromSeconds(30) });
-        Expired = await Client.GetTurnCredentialsAsync();
-        Clock.Advance(TimeSpan.FromHours(2));
+        try
+        {
+            Node = await GatewayNode.StartWithAsync(
+                builder => builder.Services.AddKeyedSingleton<TimeProvider>(GatewayHosting.ClockKey, Clock),
+                $"--Turn:Urls=turn:127.0.0.1:{Coturn.Port}?transport=udp",
+                $"--Turn:Secret={Secret}",
+                $"--Turn:TtlSeconds={TtlSeconds}");
+            using var admin = new Admin(Node.BaseUri);
+            (Uid, var token) = (await admin.UsersAsync(1, "coturn"))[0];
+            Client = await CallGrainsClient.ConnectAsync(new CallGrainsClientOptions
+            {
+                Server = Node.BaseUri,
+                Token = token,
+                ConnectTimeout = TimeSpan.FromSeconds(60),
+                RequestTimeout = TimeSpan.FromSeconds(60),
+            });
+            Expired = await Client.GetTurnCredentialsAsync();
+        }
+        catch
+        {
+            // xunit does not dispose a fixture whose start failed: coturn must not outlive the run.
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Credentials valid now by coturn's clock: the node's clock is first moved up to the real time, which passes on
+    /// while the tests run (a slow machine, a paused VM), so nothing is minted already expired.
+    /// </summary>
+    public Task<TurnCredentials> FreshAsync()
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (now > Clock.GetUtcNow())
+        {
+            Clock.SetUtcNow(now);
+        }
+
+        return Client.GetTurnCredentialsAsync();
     }
 
     public async Task DisposeAsync()
     {
-        await Client.DisposeAsync();
-        await Node.DisposeAsync();
+        if (Client is not null)
+        {
+            await Client.DisposeAsync();
+        }
+
+        if (Node is not null)
+        {
+            await Node.DisposeAsync();
+        }
+
         await Coturn.DisposeAsync();
     }
 }
@@ -64,7 +101,7 @@ public sealed class CoturnTests(CoturnFixture fixture) : IClassFixture<CoturnFix
     [Fact]
     public async Task Credentials_from_the_endpoint_allocate_a_relay_that_carries_data_both_ways()
     {
-        var turn = await fixture.Client.GetTurnCredentialsAsync();
+        var turn = await fixture.FreshAsync();
         var server = Assert.Single(turn.IceServers);
         Assert.Equal(TimeSpan.FromSeconds(CoturnFixture.TtlSeconds), turn.Ttl);
         using var probe = new TurnProbe(EndPointOf(Assert.Single(server.Urls)));
@@ -119,7 +156,7 @@ public sealed class CoturnTests(CoturnFixture fixture) : IClassFixture<CoturnFix
         Assert.Equal(0, await RefusedWithAsync(username, fresh.Credential!));
     }
 
-    private async Task<IceServer> FreshAsync() => Assert.Single((await fixture.Client.GetTurnCredentialsAsync()).IceServers);
+    private async Task<IceServer> FreshAsync() => Assert.Single((await fixture.FreshAsync()).IceServers);
 
     /// <summary>The error code of an Allocate with these credentials, each on a fresh client socket; 0 if it got a relay.</summary>
     private async Task<int> RefusedWithAsync(string username, string credential)

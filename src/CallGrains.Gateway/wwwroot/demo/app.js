@@ -80,7 +80,7 @@ async function connect(session) {
   setBodyState();
   refreshPeople();
   peopleTimer = setInterval(refreshPeople, PEOPLE_EVERY_MS);
-  refreshTurn();
+  await refreshTurn();
   refreshHistory();
   await resume();
 }
