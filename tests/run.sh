@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every CallGrains test and prints one summary line computed from the TRX results.
-# Installs what the tests need (redis-server, nginx, chromium) when it is missing. Exit status is non-zero on any failure.
+# Installs what the tests need (redis-server, nginx, chromium, coturn) when it is missing. Exit status is non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,8 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)
 # The browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright's bundled driver: no browser download.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# The TURN tests run a real coturn (turnserver, with use-auth-secret) on loopback.
+command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -54,6 +54,7 @@ public static class GatewayHosting
         services.TryAddKeyedSingleton(ClockKey, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<Tokens>();
         services.AddSingleton<RestRateLimit>();
+        services.AddTurnCredentials();
         services.AddHostedService<GatewaySweep>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ConnectionRegistry>();

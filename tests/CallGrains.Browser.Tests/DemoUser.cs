@@ -31,15 +31,23 @@ public sealed class DemoUser : IAsyncDisposable
 
     public ILocator Notice => Page.Locator("#notice");
 
-    public static async Task<DemoUser> SignInAsync(BrowserFixture browser, string name, ITestOutputHelper output, int width = 1280, int height = 760)
+    /// <param name="node">The node whose demo page to open; the fixture's by default.</param>
+    /// <param name="initScript">A script each page of this person runs before the page's own (a test's hook into the browser).</param>
+    public static async Task<DemoUser> SignInAsync(
+        BrowserFixture browser, string name, ITestOutputHelper output, int width = 1280, int height = 760, DevNode? node = null, string? initScript = null)
     {
         var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions
         {
-            BaseURL = browser.Node.BaseUri.ToString(),
+            BaseURL = (node ?? browser.Node).BaseUri.ToString(),
             ViewportSize = new ViewportSize { Width = width, Height = height },
             Permissions = ["camera", "microphone"],
         });
         context.SetDefaultTimeout((float)Patience.TotalMilliseconds);
+        if (initScript is not null)
+        {
+            await context.AddInitScriptAsync(initScript);
+        }
+
         var page = await context.NewPageAsync();
         var user = new DemoUser(context, page, name);
         page.Console += (_, message) =>

@@ -65,6 +65,16 @@ internal static class WireFormat
     public static IReadOnlyList<PushTokenEntry> ParsePushTokens(JsonElement e) =>
         [.. e.GetProperty("pushTokens").EnumerateArray().Select(ParsePushToken)];
 
+    public static TurnCredentials ParseTurnCredentials(JsonElement e) => new(
+        [.. e.GetProperty("iceServers").EnumerateArray().Select(ParseIceServer)],
+        TimeSpan.FromSeconds(OptionalLong(e, "ttl") ?? 0));
+
+    // WebRTC allows "urls" to be one string or a list; the server sends a list.
+    private static IceServer ParseIceServer(JsonElement e) => new(
+        e.GetProperty("urls") is { ValueKind: JsonValueKind.String } one ? [one.GetString()!] : [.. e.GetProperty("urls").EnumerateArray().Select(u => u.GetString()!)],
+        OptionalStr(e, "username"),
+        OptionalStr(e, "credential"));
+
     public static string Name(this CancelReason reason) => Reasons.TryName(reason) ?? "unknown";
 
     public static CallStatus ParseStatus(string? name) =>

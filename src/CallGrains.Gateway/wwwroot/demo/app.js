@@ -12,6 +12,8 @@ let client = null;
 let me = null;            // {uid, name, authToken, iceServers}
 let people = new Map();   // uid -> {uid, name, online, inCall}
 let peopleTimer = null;
+let turnServers = [];      // from GET /v1/turn: none unless the server has Turn:Urls
+let turnTimer = null;
 let noticeTimer = null;
 let clockTimer = null;
 
@@ -78,6 +80,7 @@ async function connect(session) {
   setBodyState();
   refreshPeople();
   peopleTimer = setInterval(refreshPeople, PEOPLE_EVERY_MS);
+  await refreshTurn();
   refreshHistory();
   await resume();
 }
@@ -111,6 +114,8 @@ async function signOut() {
   if (call?.sessionId) await client.endCall(call.sessionId).catch(() => {});
   teardown();
   clearInterval(peopleTimer);
+  clearTimeout(turnTimer);
+  turnServers = [];
   client?.close();
   client = null;
   me = null;
@@ -119,6 +124,24 @@ async function signOut() {
   $('home').hidden = true;
   $('signin').hidden = false;
   document.body.dataset.state = 'signed-out';
+}
+
+// TURN credentials (the server's Turn:Urls, beside the demo's static Demo:IceServers), renewed at half their lifetime
+// so a call always starts with valid ones.
+async function refreshTurn() {
+  clearTimeout(turnTimer);
+  const current = client;
+  let again = 60;
+  try {
+    const { iceServers, ttl } = await current.getTurnCredentials();
+    if (client !== current) return;
+    turnServers = iceServers;
+    if (ttl === 0) return;
+    again = Math.max(30, ttl / 2);
+  } catch {
+    // Keeps what it had and tries again in a minute.
+  }
+  if (client === current) turnTimer = setTimeout(refreshTurn, again * 1000);
 }
 
 // ---- people and history --------------------------------------------------------------------------------------------
@@ -347,7 +370,7 @@ async function startMedia(resumed) {
     peerUid: current.peerUid,
     offerer: current.offerer,
     localStream: current.stream,
-    iceServers: me.iceServers ?? [],
+    iceServers: [...(me.iceServers ?? []), ...turnServers],
     onRemoteStream: stream => {
       const video = $('remote-video');
       if (video.srcObject !== stream) video.srcObject = stream;

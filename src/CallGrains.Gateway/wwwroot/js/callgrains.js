@@ -227,6 +227,16 @@ export class CallGrainsClient {
     return (await this._rest(`/v1/calls/${encodeURIComponent(sessionId)}`)).call;
   }
 
+  /**
+   * TURN credentials for this user (REST GET /v1/turn). Resolves with {iceServers, ttl}: pass `iceServers` to
+   * `new RTCPeerConnection({ iceServers })`, and ask again before `ttl` seconds have passed (say at half of it).
+   * Without TURN configured on the server: {iceServers: [], ttl: 0}.
+   */
+  async getTurnCredentials() {
+    const { iceServers, ttl } = await this._rest('/v1/turn');
+    return { iceServers, ttl };
+  }
+
   /** Asks the server for the user's state and raises what this client missed. Resolves with {activeCall, ringing}. */
   sync() {
     this._syncing ??= this._request('sync', {})
