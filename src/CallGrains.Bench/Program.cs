@@ -13,6 +13,7 @@ using CallGrains.Bench;
 //   memory-cluster (same options)         Redis memory (and hosts' RSS) on redis-server + 3 hosts
 //   log-pages [--sizes 10,1000,100000]    what a page of call history costs in Redis as the history grows
 //   fan-out [--members 100] [--calls 200] initiateCall to the last member's incomingCallReceived, embedded and cluster
+//   webhooks [--ring-calls 300]           1:1 ringing with no webhook endpoint, then with three (one hanging)
 //   push [--members 100] [--calls 100] [--ring-calls 300] [--slow-ms 2000]   a sleeping group's ring pushes; 1:1 ringing with a slow provider
 var command = args.Length > 0 ? args[0] : "all";
 var options = Options.Parse(args.Skip(1).ToArray());
@@ -28,6 +29,7 @@ try
         "log-pages" => await LogPages.RunAsync(options),
         "fan-out" => await FanOut.RunAsync(options),
         "push" => await PushBench.RunAsync(options),
+        "webhooks" => await WebhookBench.RunAsync(options),
         "cycles" => (await Cycles.RunAsync(options.Urls, options.AdminKey, options.Int("pairs", 64), options.Int("rate", 0), options.Int("seconds", 20), options.Int("warmup", 3), "c")).Print(),
         "idle" => (await Idle.RunAsync(options.Urls, options.AdminKey, options.Int("sockets", 20000), [.. options.Get("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)])).Print(),
         "idle-worker" => await Idle.WorkerAsync(options.Urls, options.Get("tokens", ""), options.Int("from", 0), options.Int("count", 1000)),
@@ -42,7 +44,7 @@ catch (Exception ex) when (ex is InvalidOperationException or ArgumentException 
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: callgrains-bench all | embedded | cluster [--silos N] | memory | memory-cluster [--rate R] [--minutes M] [--retention T] | log-pages [--sizes N,N] | fan-out [--members N] [--calls N] | push [--members N] [--calls N] [--ring-calls N] [--slow-ms MS] | cycles --url U --admin-key K [--pairs N] [--rate R] [--seconds S] | idle --url U --admin-key K --pids P [--sockets N]");
+    Console.Error.WriteLine("usage: callgrains-bench all | embedded | cluster [--silos N] | memory | memory-cluster [--rate R] [--minutes M] [--retention T] | log-pages [--sizes N,N] | fan-out [--members N] [--calls N] | push [--members N] [--calls N] [--ring-calls N] [--slow-ms MS] | webhooks [--ring-calls N] | cycles --url U --admin-key K [--pairs N] [--rate R] [--seconds S] | idle --url U --admin-key K --pids P [--sockets N]");
     return 2;
 }
 

@@ -159,7 +159,7 @@ public static class PushBench
     /// initiateCall to the callee's <c>incomingCallReceived</c> on its socket; with a sink, the callee also has a
     /// sleeping tablet with a PushKit token, so every ring also owes a push the sink answers slowly.
     /// </summary>
-    private static async Task<string> RingAsync(string label, Uri url, string key, ApnsSink? sink, int calls, int warmup)
+    internal static async Task<string> RingAsync(string label, Uri url, string key, ApnsSink? sink, int calls, int warmup)
     {
         using var admin = new BenchAdmin(url, key);
         var run = Guid.NewGuid().ToString("N")[..6];
@@ -222,7 +222,7 @@ public static class PushBench
     /// An APNs stand-in for timing only (the tests' emulator checks what Apple checks): HTTP/2 on loopback, records when
     /// each push arrived by session (<c>apns-collapse-id</c>) and event, answers 200 after <c>delay</c>.
     /// </summary>
-    private sealed class ApnsSink : IAsyncDisposable
+    internal sealed class ApnsSink : IAsyncDisposable
     {
         private readonly WebApplication _app;
         private readonly TimeSpan _delay;
