@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace CallGrains.Gateway.Rest;
 
-/// <summary>PROTOCOL section 8: users and tokens (admin), calls by id and call logs (user; any user's log for admins), push tokens.</summary>
+/// <summary>PROTOCOL section 8: users and tokens (admin), calls by id and call logs (user; any user's log for admins), push tokens, webhook endpoints (admin).</summary>
 public static class RestApi
 {
     public static IEndpointRouteBuilder MapRestApi(this IEndpointRouteBuilder app)
@@ -28,6 +28,7 @@ public static class RestApi
         calls.MapPost("/{sessionId}/token", CallToken);
         app.MapGroupApi();
         app.MapPushTokenApi();
+        app.MapWebhookApi();
         return app;
     }
 
