@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using CallGrains.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CallGrains.Gateway.Tests;
 
@@ -98,6 +100,26 @@ public sealed class WebhookApiTests(WebhookNodeFixture node) : IClassFixture<Web
 
         Assert.Equal((HttpStatusCode.Created, "*"), (all.StatusCode, Events(await Json(all))));
         Assert.Equal((HttpStatusCode.Created, "call.busy"), (twice.StatusCode, Events(await Json(twice))));
+    }
+
+    [Fact]
+    public async Task An_endpoint_disabled_by_its_receiver_shows_when_and_why()
+    {
+        using var created = await node.Admin.SendAsync(HttpMethod.Post, "/v1/webhooks", new { url = "https://hooks.example.com/gone", events = new[] { "*" } });
+        var id = (await Json(created)).Str("id");
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds();
+
+        // What the delivery grain does when the receiver answers 410 Gone.
+        await node.Node.Services.GetRequiredService<IGrainFactory>().GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key).Disable(id, "410 Gone");
+
+        using var read = await node.Admin.SendAsync(HttpMethod.Get, $"/v1/webhooks/{id}");
+        using var listed = await node.Admin.SendAsync(HttpMethod.Get, "/v1/webhooks");
+        foreach (var shown in new[] { await Json(read), (await Json(listed)).GetProperty("webhooks")[0] })
+        {
+            var disabled = shown.GetProperty("disabled");
+            Assert.Equal("410 Gone", disabled.Str("reason"));
+            Assert.InRange(disabled.GetProperty("at").GetDouble(), before, DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeSeconds());
+        }
     }
 
     [Theory]
