@@ -10,6 +10,7 @@ internal sealed record CliArguments
 
         usage: callgrains --server URL [--device ID]                                  (CALLGRAINS_TOKEN set)
                callgrains --server URL --uid UID [--create [--name NAME]] [--device ID]  (CALLGRAINS_ADMIN_KEY set)
+               callgrains --server URL ADMIN-COMMAND [ARGS...]                   (CALLGRAINS_ADMIN_KEY set)
 
           --server URL       the CallGrains server (default http://localhost:5080)
           --uid UID          mint a token for UID with the admin API (needs the admin key)
@@ -40,8 +41,17 @@ internal sealed record CliArguments
           help                         list the commands
           quit                         leave (so does end of input)
 
+        admin commands (run once and exit, with the admin key; flags before the command):
+          webhook-add <url> [event...] add a webhook endpoint for the events (call.ended ...; default *: all);
+                                       prints its signing secret, shown this once
+          webhooks                     list the webhook endpoints
+          webhook-remove <id>          remove a webhook endpoint
+          webhook-deliveries <id> [--status pending|delivered|failed] [--limit N]
+                                       its recent deliveries, newest first, each with its attempts
+
         output: "event <name> session=... key=value..." as events arrive, "ok <command> ..." for a command done,
-        "error <CODE> <message>" for one that failed. Exit status: 0 on quit or end of input, 2 for bad arguments,
+        "error <CODE> <message>" for one that failed. Exit status: 0 on quit or end of input (or an admin command
+        done), 1 when the server refuses an admin command (a bad url, an unknown id), 2 for bad arguments,
         3 when the server refuses the token or the admin key, 4 when the server cannot be reached.
         """;
 
@@ -60,6 +70,12 @@ internal sealed record CliArguments
     public string? DeviceId { get; init; }
 
     public bool Help { get; init; }
+
+    /// <summary>An admin command to run once instead of the softphone (<see cref="AdminCommands.Names"/>), or null.</summary>
+    public string? Command { get; init; }
+
+    /// <summary>The words after <see cref="Command"/>.</summary>
+    public IReadOnlyList<string> CommandArgs { get; init; } = [];
 
     /// <summary>The secrets given on the command line, where any user of the machine can read them (ps, /proc).</summary>
     public IReadOnlyList<string> SecretsOnCommandLine { get; init; } = [];
@@ -81,6 +97,11 @@ internal sealed record CliArguments
         }
 
         environment ??= Environment.GetEnvironmentVariable;
+        if (parsed.Command is { } command)
+        {
+            return ParseAdminCommand(parsed, command, environment);
+        }
+
         parsed = parsed with
         {
             SecretsOnCommandLine = [.. new[] { ("--token", parsed.Token), ("--admin-key", parsed.AdminKey) }.Where(s => s.Item2 is not null).Select(s => s.Item1)],
@@ -97,6 +118,26 @@ internal sealed record CliArguments
         };
     }
 
+    private static (CliArguments? Arguments, string? Problem) ParseAdminCommand(CliArguments parsed, string command, Func<string, string?> environment)
+    {
+        if (parsed.Token is not null || parsed.Uid is not null)
+        {
+            return (null, $"{command} is an admin command: it takes the admin key, not --token or --uid");
+        }
+
+        if (AdminCommands.Check(command, parsed.CommandArgs) is { } problem)
+        {
+            return (null, problem);
+        }
+
+        parsed = parsed with
+        {
+            SecretsOnCommandLine = parsed.AdminKey is null ? [] : ["--admin-key"],
+            AdminKey = parsed.AdminKey ?? NonEmpty(environment(AdminKeyVariable)),
+        };
+        return parsed.AdminKey is null ? (null, $"{command} needs the admin key ({AdminKeyVariable})") : (parsed, null);
+    }
+
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     private static (CliArguments? Arguments, string? Problem) ParseFlags(IReadOnlyList<string> args)
@@ -108,6 +149,11 @@ internal sealed record CliArguments
             if (name is "--help" or "-h")
             {
                 return (parsed with { Help = true }, null);
+            }
+
+            if (AdminCommands.Names.Contains(name, StringComparer.Ordinal))
+            {
+                return (parsed with { Command = name, CommandArgs = [.. args.Skip(i + 1)] }, null);
             }
 
             if (name == "--create")

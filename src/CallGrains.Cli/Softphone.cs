@@ -8,6 +8,7 @@ namespace CallGrains.Cli;
 internal sealed class Softphone(CallGrainsClient client, TextWriter output)
 {
     public const int Ok = 0;
+    public const int CommandRefused = 1;
     public const int BadArguments = 2;
     public const int Refused = 3;
     public const int Unreachable = 4;
@@ -33,6 +34,11 @@ internal sealed class Softphone(CallGrainsClient client, TextWriter output)
         {
             var variable = flag == "--token" ? CliArguments.TokenVariable : CliArguments.AdminKeyVariable;
             await errors.WriteLineAsync($"callgrains: warning: {flag} on the command line can be read by anyone on this machine (ps, /proc, shell history); set {variable} instead");
+        }
+
+        if (arguments.Command is not null)
+        {
+            return await AdminCommands.RunAsync(arguments, output);
         }
 
         CallGrainsClient client;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using CallGrains.Client.Internal;
 
@@ -5,7 +6,7 @@ namespace CallGrains.Client;
 
 /// <summary>
 /// The admin REST API (PROTOCOL section 8) for your backend: create users, mint their auth tokens, revoke them, manage
-/// groups. It carries the admin key (<c>X-Api-Key</c>): never ship it in an app; apps get tokens from your backend.
+/// groups, webhook endpoints. It carries the admin key (<c>X-Api-Key</c>): never ship it in an app; apps get tokens from your backend.
 /// </summary>
 public sealed class CallGrainsAdminClient : IDisposable
 {
@@ -84,6 +85,60 @@ public sealed class CallGrainsAdminClient : IDisposable
     public async Task<IReadOnlyList<PushTokenEntry>> GetPushTokensAsync(string uid, CancellationToken cancellationToken = default) =>
         WireFormat.ParsePushTokens(await _rest.SendAsync(HttpMethod.Get, $"/v1/users/{Uri.EscapeDataString(uid)}/push-tokens", null, cancellationToken).ConfigureAwait(false));
 
+    /// <summary>
+    /// Adds a webhook endpoint (<c>POST /v1/webhooks</c>, PROTOCOL section 11). The answer carries the signing secret,
+    /// which no later read shows: keep it. A bad url or filter, or one endpoint too many (<c>Webhooks:MaxEndpoints</c>),
+    /// fails with <see cref="ErrorCodes.BadRequest"/> and HTTP 400.
+    /// </summary>
+    /// <param name="url">Where events are posted: <c>https://</c> (<c>http://</c> only where the server allows it).</param>
+    /// <param name="events">The event types to get (<c>call.ended</c>, ...), or <c>*</c> for all.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The endpoint, with its <see cref="WebhookEndpoint.Secret"/>.</returns>
+    public async Task<WebhookEndpoint> CreateWebhookAsync(string url, IEnumerable<string> events, CancellationToken cancellationToken = default) =>
+        WireFormat.ParseWebhook(await _rest.SendAsync(HttpMethod.Post, "/v1/webhooks", new { url, events = events.ToArray() }, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Lists the webhook endpoints (<c>GET /v1/webhooks</c>), without their secrets.</summary>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>Every endpoint, oldest first.</returns>
+    public async Task<IReadOnlyList<WebhookEndpoint>> GetWebhooksAsync(CancellationToken cancellationToken = default) =>
+        WireFormat.ParseWebhooks(await _rest.SendAsync(HttpMethod.Get, "/v1/webhooks", null, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Reads one webhook endpoint (<c>GET /v1/webhooks/{id}</c>), without its secret; fails with HTTP 404 if there is none.</summary>
+    /// <param name="id">The endpoint's id.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The endpoint.</returns>
+    public async Task<WebhookEndpoint> GetWebhookAsync(string id, CancellationToken cancellationToken = default) =>
+        WireFormat.ParseWebhook(await _rest.SendAsync(HttpMethod.Get, WebhookPath(id), null, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Removes a webhook endpoint and what waits for it (<c>DELETE /v1/webhooks/{id}</c>); fails with HTTP 404 if there is none.</summary>
+    /// <param name="id">The endpoint's id.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>A task that completes when the server has removed it.</returns>
+    public async Task DeleteWebhookAsync(string id, CancellationToken cancellationToken = default) =>
+        await _rest.SendAsync(HttpMethod.Delete, WebhookPath(id), null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Recent deliveries to a webhook endpoint with their attempts, newest first
+    /// (<c>GET /v1/webhooks/{id}/deliveries</c>); fails with HTTP 404 if there is no such endpoint.
+    /// </summary>
+    /// <param name="id">The endpoint's id.</param>
+    /// <param name="status">Only deliveries in this state; null for all.</param>
+    /// <param name="limit">At most this many, 1-100; null for the server's default (50).</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The deliveries, newest first.</returns>
+    public async Task<IReadOnlyList<WebhookDelivery>> GetWebhookDeliveriesAsync(string id, WebhookDeliveryStatus? status = null, int? limit = null, CancellationToken cancellationToken = default)
+    {
+        var query = string.Join('&', new[]
+        {
+            status is { } s ? $"status={s.Name()}" : null,
+            limit is { } n ? string.Create(CultureInfo.InvariantCulture, $"limit={n}") : null,
+        }.OfType<string>());
+        var path = $"{WebhookPath(id)}/deliveries{(query.Length == 0 ? "" : "?" + query)}";
+        return WireFormat.ParseDeliveries(await _rest.SendAsync(HttpMethod.Get, path, null, cancellationToken).ConfigureAwait(false));
+    }
+
     /// <inheritdoc/>
     public void Dispose() => _rest.Dispose();
+
+    private static string WebhookPath(string id) => $"/v1/webhooks/{Uri.EscapeDataString(id)}";
 }

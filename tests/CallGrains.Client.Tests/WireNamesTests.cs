@@ -57,6 +57,12 @@ public sealed class WireNamesTests
     }
 
     [Fact]
+    public void Every_webhook_delivery_status_the_server_writes_the_sdk_reads_as_the_same_status()
+    {
+        RoundTrips<Server.WebhookDeliveryStatus, WebhookDeliveryStatus>(WireNames.Name, status => WireFormat.ParseDeliveryStatus(status.Name()), WireFormat.Name);
+    }
+
+    [Fact]
     public void Every_error_code_is_spelled_as_the_sdk_constant_of_the_same_name()
     {
         var sdk = typeof(ErrorCodes).GetFields(BindingFlags.Public | BindingFlags.Static).ToDictionary(f => f.Name, f => (string?)f.GetValue(null));

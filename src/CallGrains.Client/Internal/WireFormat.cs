@@ -41,6 +41,11 @@ internal static class WireFormat
         (MemberStatus.Unanswered, "unanswered"),
         (MemberStatus.Joined, "joined"));
 
+    private static readonly NameTable<WebhookDeliveryStatus> DeliveryStatuses = new(
+        (WebhookDeliveryStatus.Pending, "pending"),
+        (WebhookDeliveryStatus.Delivered, "delivered"),
+        (WebhookDeliveryStatus.Failed, "failed"));
+
     public static string Name(this CallType type) => CallTypes.Name(type);
 
     public static string Name(this ReceiverType type) => ReceiverTypes.Name(type);
@@ -74,6 +79,38 @@ internal static class WireFormat
         e.GetProperty("urls") is { ValueKind: JsonValueKind.String } one ? [one.GetString()!] : [.. e.GetProperty("urls").EnumerateArray().Select(u => u.GetString()!)],
         OptionalStr(e, "username"),
         OptionalStr(e, "credential"));
+
+    public static string Name(this WebhookDeliveryStatus status) => DeliveryStatuses.Name(status);
+
+    public static WebhookDeliveryStatus ParseDeliveryStatus(string? name) =>
+        DeliveryStatuses.TryParse(name, out var status) ? status : throw new JsonException($"unknown delivery status '{name}'");
+
+    /// <summary>One endpoint of <c>{"webhooks":[...]}</c>, a read, or a creation's answer (the only one with <c>secret</c>).</summary>
+    public static WebhookEndpoint ParseWebhook(JsonElement e) => new(
+        Str(e, "id"),
+        Str(e, "url"),
+        [.. e.GetProperty("events").EnumerateArray().Select(t => t.GetString()!)],
+        OptionalStr(e, "secret"),
+        Time(e.GetProperty("createdAt")),
+        e.TryGetProperty("disabled", out var d) && d.ValueKind == JsonValueKind.Object ? Time(d.GetProperty("at")) : null,
+        e.TryGetProperty("disabled", out var r) && r.ValueKind == JsonValueKind.Object ? OptionalStr(r, "reason") : null);
+
+    public static IReadOnlyList<WebhookEndpoint> ParseWebhooks(JsonElement e) =>
+        [.. e.GetProperty("webhooks").EnumerateArray().Select(ParseWebhook)];
+
+    public static IReadOnlyList<WebhookDelivery> ParseDeliveries(JsonElement e) =>
+        [.. e.GetProperty("deliveries").EnumerateArray().Select(d => new WebhookDelivery(
+            Str(d, "webhookId"),
+            Str(d, "type"),
+            Str(d, "sessionId"),
+            Time(d.GetProperty("createdAt")),
+            ParseDeliveryStatus(Str(d, "status")),
+            OptionalTime(d, "nextAttemptAt"),
+            [.. d.GetProperty("attempts").EnumerateArray().Select(a => new WebhookAttempt(
+                Time(a.GetProperty("at")),
+                a.TryGetProperty("statusCode", out var code) && code.ValueKind == JsonValueKind.Number ? code.GetInt32() : null,
+                OptionalStr(a, "error"),
+                a.GetProperty("latencyMs").GetDouble()))]))];
 
     public static string Name(this CancelReason reason) => Reasons.TryName(reason) ?? "unknown";
 

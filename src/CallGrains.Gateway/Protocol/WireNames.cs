@@ -3,7 +3,7 @@ using CallGrains.Abstractions;
 
 namespace CallGrains.Gateway.Protocol;
 
-/// <summary>The wire names of the contract's enums (PROTOCOL sections 3, 5, 7, 8 and 10), one table per enum, read both ways.</summary>
+/// <summary>The wire names of the contract's enums (PROTOCOL sections 3, 5, 7, 8, 10 and 11), one table per enum, read both ways.</summary>
 public static class WireNames
 {
     private static readonly NameTable<CallStatus> CallStatuses = new(
@@ -48,6 +48,11 @@ public static class WireNames
         (PushPlatform.ApnsVoip, "apns-voip"),
         (PushPlatform.Apns, "apns"),
         (PushPlatform.Fcm, "fcm"));
+
+    private static readonly NameTable<WebhookDeliveryStatus> DeliveryStatuses = new(
+        (WebhookDeliveryStatus.Pending, "pending"),
+        (WebhookDeliveryStatus.Delivered, "delivered"),
+        (WebhookDeliveryStatus.Failed, "failed"));
 
     private static readonly NameTable<CallErrorCode> ErrorCodes = new(
         (CallErrorCode.CallNotFound, "ERR_CALL_NOT_FOUND"),
@@ -100,6 +105,10 @@ public static class WireNames
     public static string Name(this PushPlatform platform) => PushPlatforms.Name(platform);
 
     public static bool TryParse(string? name, out PushPlatform platform) => PushPlatforms.TryParse(name, out platform);
+
+    public static string Name(this WebhookDeliveryStatus status) => DeliveryStatuses.Name(status);
+
+    public static bool TryParse(string? name, out WebhookDeliveryStatus status) => DeliveryStatuses.TryParse(name, out status);
 
     /// <summary>The code as PROTOCOL section 7 spells it.</summary>
     public static string Name(this CallErrorCode code) => ErrorCodes.Name(code);

@@ -29,7 +29,7 @@ public static class GroupApi
 
     private static async Task<IResult> Create(HttpRequest request, IGrainFactory grains)
     {
-        var (body, problem) = await ReadAsync(request, "the body must be a JSON object {\"guid\",\"name\",\"members\":[uid]}");
+        var (body, problem) = await JsonBody.ReadObjectAsync(request, "the body must be a JSON object {\"guid\",\"name\",\"members\":[uid]}");
         if (body is null)
         {
             return BadRequest(problem!);
@@ -71,7 +71,7 @@ public static class GroupApi
             return NotFound(guid);
         }
 
-        var (body, problem) = await ReadAsync(request, "the body must be a JSON object {\"add\":[uid],\"remove\":[uid]}");
+        var (body, problem) = await JsonBody.ReadObjectAsync(request, "the body must be a JSON object {\"add\":[uid],\"remove\":[uid]}");
         if (body is null)
         {
             return BadRequest(problem!);
@@ -127,26 +127,6 @@ public static class GroupApi
     private static IResult BadRequest(string message) => RestResults.Error(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, message);
 
     private static IResult NotFound(string guid) => RestResults.Error(StatusCodes.Status404NotFound, CallErrorCode.GuidNotFound, $"no group {guid}");
-
-    private static async Task<(JsonDocument? Body, string? Problem)> ReadAsync(HttpRequest request, string shape)
-    {
-        try
-        {
-            var body = await JsonDocument.ParseAsync(request.Body);
-            if (body.RootElement.ValueKind == JsonValueKind.Object)
-            {
-                return (body, null);
-            }
-
-            body.Dispose();
-        }
-        catch (JsonException)
-        {
-            // Answered below, like any other body of the wrong shape.
-        }
-
-        return (null, shape);
-    }
 
     /// <summary>The strings of an optional array property (empty when absent); null if it is not an array of strings or too long.</summary>
     private static ImmutableArray<string>? Uids(JsonElement root, string name)

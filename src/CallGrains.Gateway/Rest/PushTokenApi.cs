@@ -101,40 +101,18 @@ public static class PushTokenApi
     private static async Task<(PushPlatform Platform, string? Token, string? Problem)> ReadAsync(HttpRequest request)
     {
         const string shape = "the body must be a JSON object {\"platform\":\"apns-voip\"|\"apns\"|\"fcm\",\"token\":\"...\"}";
-        if (request.ContentLength > MaxBodyBytes)
+        var (body, problem) = await JsonBody.ReadObjectAsync(request, MaxBodyBytes, shape);
+        if (body is null)
         {
-            return (default, null, $"the body must be at most {MaxBodyBytes} bytes");
-        }
-
-        var buffer = new byte[MaxBodyBytes + 1];
-        var length = 0;
-        int read;
-        while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length))) > 0)
-        {
-            length += read;
-        }
-
-        if (length > MaxBodyBytes)
-        {
-            return (default, null, $"the body must be at most {MaxBodyBytes} bytes");
+            return (default, null, problem);
         }
 
         string? platformName;
         string? token;
-        try
+        using (body)
         {
-            using var body = JsonDocument.Parse(buffer.AsMemory(0, length));
-            if (body.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                return (default, null, shape);
-            }
-
             platformName = body.RootElement.TryGetProperty("platform", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
             token = body.RootElement.TryGetProperty("token", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-        }
-        catch (JsonException)
-        {
-            return (default, null, shape);
         }
 
         if (!WireNames.TryParse(platformName, out PushPlatform platform))
@@ -142,8 +120,8 @@ public static class PushTokenApi
             return (default, null, "platform must be apns-voip, apns or fcm");
         }
 
-        var (checkedToken, problem) = PushTokens.Check(platform, token);
-        return (platform, checkedToken, problem);
+        var (checkedToken, badToken) = PushTokens.Check(platform, token);
+        return (platform, checkedToken, badToken);
     }
 
     private static JsonBytes List(ImmutableArray<PushToken> tokens, bool hashed) => new(Wire.Write(w =>

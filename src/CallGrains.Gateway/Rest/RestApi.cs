@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace CallGrains.Gateway.Rest;
 
-/// <summary>PROTOCOL section 8: users and tokens (admin), calls by id and call logs (user; any user's log for admins), push tokens, TURN credentials.</summary>
+/// <summary>PROTOCOL section 8: users and tokens (admin), calls by id and call logs (user; any user's log for admins), push tokens, TURN credentials, webhook endpoints (admin).</summary>
 public static class RestApi
 {
     public static IEndpointRouteBuilder MapRestApi(this IEndpointRouteBuilder app)
@@ -29,6 +29,7 @@ public static class RestApi
         app.MapGroupApi();
         app.MapPushTokenApi();
         app.MapTurnApi();
+        app.MapWebhookApi();
         return app;
     }
 
