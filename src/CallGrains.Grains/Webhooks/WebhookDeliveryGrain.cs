@@ -38,6 +38,7 @@ public sealed partial class WebhookDeliveryGrain(
     private const int ReadPerRound = 2_000;
 
     private IGrainTimer? _timer;
+    private readonly HashSet<string> _sending = [];
     private bool _running;
     private bool _again;
     private WebhookEndpoint? _endpoint;
@@ -103,15 +104,15 @@ public sealed partial class WebhookDeliveryGrain(
             do
             {
                 _again = false;
-                next = await SendDueAsync();
+                next = await LaunchDueAsync();
             }
-            while (_again || next <= time.GetUtcNow());
+            while (_again);
 
             if (next is { } at)
             {
-                // Woken at the next due retry; every silo's sweep also wakes the endpoint now and then.
+                // Woken at the next due retry (or when a send finishes); every silo's sweep also wakes the endpoint.
                 var wait = at - time.GetUtcNow();
-                Arm(wait < TimeSpan.FromHours(1) ? wait : TimeSpan.FromHours(1));
+                Arm(wait < TimeSpan.Zero ? TimeSpan.Zero : wait < TimeSpan.FromHours(1) ? wait : TimeSpan.FromHours(1));
             }
         }
         catch (Exception ex)
@@ -125,8 +126,12 @@ public sealed partial class WebhookDeliveryGrain(
         }
     }
 
-    /// <summary>Sends the deliveries due now, the first waiting one of each call; returns when the next one is due (null: none waits).</summary>
-    private async Task<DateTimeOffset?> SendDueAsync()
+    /// <summary>
+    /// Starts the deliveries due now: the first waiting event of each call with nothing on its way, up to
+    /// <see cref="WebhookOptions.MaxConcurrentPerEndpoint"/> in flight; each send that finishes starts the next round,
+    /// so a receiver that hangs on one call holds up that call only. Returns when the next waiting one is due (null: none).
+    /// </summary>
+    private async Task<DateTimeOffset?> LaunchDueAsync()
     {
         if (await EndpointAsync() is not { } endpoint)
         {
@@ -143,31 +148,41 @@ public sealed partial class WebhookDeliveryGrain(
         }
 
         var pending = await outbox.PendingAsync(EndpointId, ReadPerRound);
-        if (pending.Count == 0)
-        {
-            await UpdateBacklogAsync();
-            return null;
-        }
-
-        // A call's later events wait for its first: only the head of each call is a candidate.
-        var heads = pending.GroupBy(p => p.Message.SessionId).Select(g => g.First()).ToList();
-        var due = heads.Where(h => h.NextAttemptAt <= now).Take(options.Value.MaxConcurrentPerEndpoint).ToList();
-        var gone = false;
-        if (due.Count > 0)
-        {
-            var answers = await Task.WhenAll(due.Select(d => SendAsync(endpoint, d)));
-            gone = answers.Any(a => a);
-        }
-
-        if (gone)
-        {
-            await GrainFactory.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key).Disable(EndpointId, "the receiver answered 410 Gone");
-            _endpoint = null;
-            _again = true;
-        }
-
         await UpdateBacklogAsync();
-        return due.Count > 0 ? time.GetUtcNow() : heads.Min(h => h.NextAttemptAt);
+
+        // A call's later events wait for its first: only the head of each call with nothing on its way is a candidate.
+        var heads = pending.GroupBy(p => p.Message.SessionId).Select(g => g.First()).Where(h => !_sending.Contains(h.Message.SessionId)).ToList();
+        var free = options.Value.MaxConcurrentPerEndpoint - _sending.Count;
+        foreach (var head in heads.Where(h => h.NextAttemptAt <= now).Take(Math.Max(0, free)))
+        {
+            _sending.Add(head.Message.SessionId);
+            _ = SendAndGoOnAsync(endpoint, head);
+        }
+
+        // Due ones left over (every slot busy) start when a send finishes; the next wake-up is the next retry.
+        var later = heads.Where(h => h.NextAttemptAt > now).Select(h => (DateTimeOffset?)h.NextAttemptAt).Min();
+        return later;
+    }
+
+    private async Task SendAndGoOnAsync(WebhookEndpoint endpoint, PendingWebhook head)
+    {
+        try
+        {
+            if (await SendAsync(endpoint, head))
+            {
+                await GrainFactory.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key).Disable(EndpointId, "the receiver answered 410 Gone");
+                _endpoint = null;
+            }
+        }
+        catch (Exception ex)
+        {
+            LogRoundFailed(ex, EndpointId);
+        }
+        finally
+        {
+            _sending.Remove(head.Message.SessionId);
+            Kick();
+        }
     }
 
     /// <summary>One attempt of one delivery, recorded; true when the receiver answered 410 Gone.</summary>

@@ -160,6 +160,25 @@ public sealed class WebhookDeliveryTests(WebhookFixture fixture)
     }
 
     [Fact]
+    public async Task A_call_whose_event_hangs_at_the_receiver_holds_up_only_that_call()
+    {
+        var (endpoint, path) = await fixture.EndpointAsync(WebhookEvents.Initiated);
+        _receiver.Script(path, WebhookReceiver.Hang);
+        var (a, b) = await _kit.CreatePairAsync();
+        var (c, d) = await _kit.CreatePairAsync();
+        var stuck = await _kit.RingAsync(a, b);
+        await CallTestKit.EventuallyAsync(() => Task.FromResult(_receiver.All(path).Length == 1), "the first event hanging");
+        var other = await _kit.RingAsync(c, d);
+
+        // The other call's event goes while the first hangs (and is retried 5 s after its timeout).
+        await CallTestKit.EventuallyAsync(() => Task.FromResult(_receiver.Delivered(path).Length == 2), "both delivered", 60_000);
+        Assert.Equal([other.SessionId, stuck.SessionId], _receiver.Delivered(path).Select(e => e.SessionId));
+        Assert.True((await _kit.Session(stuck.SessionId).RejectCall(a, CallStatus.Cancelled, null)).Ok);
+        Assert.True((await _kit.Session(other.SessionId).RejectCall(c, CallStatus.Cancelled, null)).Ok);
+        await fixture.Registry.Delete(endpoint.Id);
+    }
+
+    [Fact]
     public async Task A_receiver_that_answers_410_disables_its_endpoint()
     {
         var (endpoint, path) = await fixture.EndpointAsync();
