@@ -57,7 +57,8 @@ public static class RedisSilo
         silo.Services.AddSingleton<IPresenceIndex>(sp => new RedisPresenceIndex(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
 
         // Webhook queues: each endpoint's pending and recent deliveries, so a node's death loses no event (IWebhookOutbox).
-        silo.Services.AddSingleton<IWebhookOutbox>(sp => new RedisWebhookOutbox(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
+        // With history, not membership: a receiver down for long fills that Redis, never the one the cluster lives on.
+        silo.Services.AddSingleton<IWebhookOutbox>(sp => new RedisWebhookOutbox(history, sp.GetRequiredService<IOptions<ClusterOptions>>()));
 
         // Call history: final records and per-user histories, with their retention (ICallLog).
         silo.Services.AddSingleton<ICallLog>(sp => new RedisCallLog(
