@@ -16,6 +16,7 @@ namespace CallGrains.Grains.Webhooks;
 /// registry at most every <see cref="RefreshInterval"/>.
 /// </summary>
 public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProvider services, TimeProvider time, ILogger<WebhookDispatcher> logger)
+    : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>How stale the endpoint list may be: a new endpoint gets events from transitions this long after it was made.</summary>
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(2);
@@ -71,6 +72,23 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
             return true;
         }
     }
+
+    /// <summary>
+    /// Reads the endpoint list once as the silo becomes active (10 s at most), so a silo that just started knows whether
+    /// calls owe events instead of storing them all until it has read it.
+    /// </summary>
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(WebhookDispatcher), ServiceLifecycleStage.Active, async ct =>
+        {
+            try
+            {
+                await EndpointsAsync().WaitAsync(TimeSpan.FromSeconds(10), ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                LogRefreshFailed(ex);
+            }
+        });
 
     /// <summary>The <c>webhook-id</c> of an event at one endpoint: the same on every attempt and after any crash.</summary>
     public static string WebhookId(string endpointId, string dueId) =>
