@@ -33,15 +33,16 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
     private IWireText? _wire;
 
     /// <summary>
-    /// Whether calls owe events: some endpoint exists, or the list is not read yet (so nothing is lost while a silo
-    /// starts). Reading it never waits: a stale list starts a refresh in the background.
+    /// Whether calls owe events: some endpoint exists, or the list in hand is older than <see cref="RefreshInterval"/>
+    /// or not read yet (an endpoint made since may want this transition's events: they are stored, and handing them on
+    /// reads the list afresh). Reading it never waits: a stale list starts a refresh in the background.
     /// </summary>
     public bool Enabled
     {
         get
         {
-            RefreshIfStale();
-            return _endpoints is not { } list || !list.IsEmpty;
+            var stale = RefreshIfStale();
+            return stale || _endpoints is not { } list || !list.IsEmpty;
         }
     }
 
@@ -179,9 +180,15 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
         return fresh;
     }
 
-    private void RefreshIfStale()
+    /// <summary>Starts a refresh of a list older than <see cref="RefreshInterval"/> (one at a time); true when it was that old.</summary>
+    private bool RefreshIfStale()
     {
-        if ((_endpoints is null || time.GetUtcNow() - _readAt >= RefreshInterval) && _refreshing is null or { IsCompleted: true })
+        if (_endpoints is not null && time.GetUtcNow() - _readAt < RefreshInterval)
+        {
+            return false;
+        }
+
+        if (_refreshing is null or { IsCompleted: true })
         {
             _refreshing = Task.Run(async () =>
             {
@@ -195,6 +202,8 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
                 }
             });
         }
+
+        return true;
     }
 
     [LoggerMessage(2311, LogLevel.Warning, "Call {SessionId}: handing {Count} webhook events to their endpoints failed; the call hands them again")]
