@@ -49,7 +49,7 @@ public sealed class WebhookCrashTests(ITestOutputHelper output) : IAsyncLifetime
         var downSince = Stopwatch.StartNew();
 
         // Every node reads the endpoint list within 2 s.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        await Task.Delay(TimeSpan.FromSeconds(5));
         var users = await admin.UsersAsync(2 * Pairs, "wk");
         var callers = users.Where((_, i) => i % 2 == 0).ToArray();
         var callees = new List<WsClient>();

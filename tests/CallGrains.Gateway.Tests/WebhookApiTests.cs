@@ -186,7 +186,7 @@ public sealed class WebhookApiTests(WebhookNodeFixture node) : IClassFixture<Web
         var id = (await Json(created)).Str("id");
 
         // A node reads the endpoint list at most every 2 s: a new endpoint gets the events of transitions after that.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        await Task.Delay(TimeSpan.FromSeconds(5));
         using (var none = await node.Admin.SendAsync(HttpMethod.Get, $"/v1/webhooks/{id}/deliveries"))
         {
             Assert.Equal(HttpStatusCode.OK, none.StatusCode);

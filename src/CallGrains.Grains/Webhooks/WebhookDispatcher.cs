@@ -41,8 +41,9 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
     {
         get
         {
-            var stale = RefreshIfStale();
-            return stale || _endpoints is not { } list || !list.IsEmpty;
+            // Kept fresh by the silo's refresh loop (every RefreshInterval); with no endpoint nothing of this runs.
+            RefreshIfStale();
+            return _endpoints is not { } list || !list.IsEmpty;
         }
     }
 
@@ -89,6 +90,16 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
             {
                 LogRefreshFailed(ex);
             }
+
+            // Then every RefreshInterval in the background, so the list in hand is never much older than that.
+            _ = Task.Run(async () =>
+            {
+                using var timer = new PeriodicTimer(RefreshInterval, time);
+                while (await timer.WaitForNextTickAsync())
+                {
+                    RefreshIfStale();
+                }
+            }, CancellationToken.None);
         });
 
     /// <summary>The <c>webhook-id</c> of an event at one endpoint: the same on every attempt and after any crash.</summary>

@@ -60,7 +60,7 @@ public sealed class WebhookFixture : IAsyncLifetime
         Assert.True(created.Endpoint is not null, created.Problem);
 
         // The dispatchers read the endpoint list at most every 2 s.
-        await Task.Delay(Grains.Webhooks.WebhookDispatcher.RefreshInterval + TimeSpan.FromMilliseconds(500));
+        await Task.Delay((2 * Grains.Webhooks.WebhookDispatcher.RefreshInterval) + TimeSpan.FromMilliseconds(500));
         return (created.Endpoint, path);
     }
 }
