@@ -46,6 +46,16 @@ public sealed record WebhookEndpoint(
 [GenerateSerializer, Immutable, Alias("cg.WebhookRegistration")]
 public sealed record WebhookRegistration([property: Id(0)] WebhookEndpoint? Endpoint, [property: Id(1)] string? Problem);
 
+/// <summary>
+/// The node's copy of the endpoint list, told by the admin API that changed it so calls on this node see the change at
+/// once (other nodes read it on their own within two refresh intervals). Absent where no grains run.
+/// </summary>
+public interface IWebhookEndpointCache
+{
+    /// <summary>Reads the endpoint list afresh.</summary>
+    Task RefreshAsync();
+}
+
 /// <summary>Every webhook endpoint of the deployment (one grain, key <see cref="Key"/>; at most <c>Webhooks:MaxEndpoints</c>).</summary>
 [Alias("cg.IWebhookRegistryGrain")]
 public interface IWebhookRegistryGrain : IGrainWithStringKey

@@ -48,6 +48,7 @@ public static class SiloBuilderExtensions
         silo.Services.AddSingleton<WebhookMetrics>();
         silo.Services.AddSingleton<WebhookDispatcher>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<WebhookDispatcher>());
+        silo.Services.AddSingleton<IWebhookEndpointCache>(sp => sp.GetRequiredService<WebhookDispatcher>());
         silo.Services.AddSingleton<WebhookSweeper>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<WebhookSweeper>());
         silo.Services.AddHttpClient(WebhookDeliveryGrain.HttpClientName, c => c.DefaultRequestHeaders.UserAgent.ParseAdd("CallGrains-Webhooks/1"))

@@ -28,8 +28,7 @@ public sealed class RingTimeoutTests(FakeClockFixture fixture)
         await UnansweredAsync(call);
         var settled = (await _kit.Session(call.SessionId).Peek())!;
         Assert.Equal(DefaultTimeout, settled.EndedAt!.Value - settled.InitiatedAt);
-        Assert.Null((await _kit.SnapshotAsync(a)).ActiveCall);
-        Assert.Empty((await _kit.SnapshotAsync(b)).Ringing);
+        await _kit.EventuallyFreeAsync(a, b);
     }
 
     [Fact]

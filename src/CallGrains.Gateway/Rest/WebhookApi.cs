@@ -6,6 +6,7 @@ using CallGrains.Gateway.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CallGrains.Gateway.Rest;
 
@@ -41,6 +42,7 @@ public static class WebhookApi
 
     private static async Task<IResult> Create(HttpRequest request, IGrainFactory grains)
     {
+        // This node's calls see the new endpoint as soon as this answers; other nodes within two refresh intervals.
         var (body, problem) = await JsonBody.ReadObjectAsync(request, MaxBodyBytes, Shape);
         if (body is null)
         {
@@ -69,6 +71,7 @@ public static class WebhookApi
         }
 
         var registered = await Registry(grains).Create(url, filter);
+        await RefreshCacheAsync(request.HttpContext);
         return registered.Endpoint is { } endpoint
             ? new JsonBytes(Wire.Write(w => WriteEndpoint(w, endpoint, withSecret: true)), StatusCodes.Status201Created)
             : BadRequest(registered.Problem ?? "the endpoint was refused");
@@ -96,8 +99,15 @@ public static class WebhookApi
             ? new JsonBytes(Wire.Write(w => WriteEndpoint(w, endpoint, withSecret: false)), StatusCodes.Status200OK)
             : NotFound(id);
 
-    private static async Task<IResult> Delete(string id, IGrainFactory grains) =>
-        await Registry(grains).Delete(id) ? Results.NoContent() : NotFound(id);
+    private static async Task<IResult> Delete(string id, HttpContext context, IGrainFactory grains)
+    {
+        var deleted = await Registry(grains).Delete(id);
+        await RefreshCacheAsync(context);
+        return deleted ? Results.NoContent() : NotFound(id);
+    }
+
+    private static Task RefreshCacheAsync(HttpContext context) =>
+        context.RequestServices.GetService<IWebhookEndpointCache>()?.RefreshAsync() ?? Task.CompletedTask;
 
     private static async Task<IResult> Deliveries(string id, HttpRequest request, IGrainFactory grains)
     {

@@ -16,7 +16,7 @@ namespace CallGrains.Grains.Webhooks;
 /// registry at most every <see cref="RefreshInterval"/>.
 /// </summary>
 public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProvider services, TimeProvider time, ILogger<WebhookDispatcher> logger)
-    : ILifecycleParticipant<ISiloLifecycle>
+    : ILifecycleParticipant<ISiloLifecycle>, IWebhookEndpointCache
 {
     /// <summary>How stale the endpoint list may be: a new endpoint gets events from transitions this long after it was made.</summary>
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(2);
@@ -29,6 +29,8 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
     private int _queued;
     private ImmutableArray<WebhookEndpoint>? _endpoints;
     private DateTimeOffset _readAt;
+    private long _reads;
+    private long _applied;
     private Task? _refreshing;
     private IWireText? _wire;
 
@@ -179,15 +181,27 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
         }
     }
 
-    private async Task<ImmutableArray<WebhookEndpoint>> EndpointsAsync()
+    /// <inheritdoc/>
+    public Task RefreshAsync() => EndpointsAsync(force: true);
+
+    private async Task<ImmutableArray<WebhookEndpoint>> EndpointsAsync(bool force = false)
     {
-        if (_endpoints is { } list && time.GetUtcNow() - _readAt < RefreshInterval)
+        if (!force && _endpoints is { } list && time.GetUtcNow() - _readAt < RefreshInterval)
         {
             return list;
         }
 
+        // A read started later wins: a slow background read never puts back a list older than a forced one.
+        var started = Interlocked.Increment(ref _reads);
         var fresh = await grains.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key).List();
-        (_endpoints, _readAt) = (fresh, time.GetUtcNow());
+        lock (_gate)
+        {
+            if (started > _applied)
+            {
+                (_endpoints, _readAt, _applied) = (fresh, time.GetUtcNow(), started);
+            }
+        }
+
         return fresh;
     }
 
