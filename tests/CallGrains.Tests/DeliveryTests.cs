@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using CallGrains.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
 using Orleans.Streams;
 
 namespace CallGrains.Tests;
@@ -134,6 +136,53 @@ public sealed class DeliveryTests(ClusterFixture fixture)
         finally
         {
             hung.TrySetResult();
+            await handle.UnsubscribeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_event_lost_with_the_activation_that_stored_it_reaches_the_device_in_order_when_the_user_is_back()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+
+        // b's only device is on the second silo's gateway. What reaches that gateway for b is kept; while `lose` is set
+        // it is lost on the way, as a message is when its node is killed before it leaves.
+        var gateway = _kit.GatewayIds[1];
+        var stream = fixture.Cluster.Silos[1].ServiceProvider.GetRequiredKeyedService<IStreamProvider>(StreamNames.Provider)
+            .GetStream<GatewayDelivery>(StreamId.Create(StreamNames.GatewayNamespace, gateway));
+        var lose = 1;
+        var arrived = new ConcurrentQueue<CallEvent>();
+        var handle = await stream.SubscribeAsync((delivery, _) =>
+        {
+            if (delivery.Uid == b && delivery.Event is { Type: not CallEventType.Signal } e && Volatile.Read(ref lose) == 0)
+            {
+                arrived.Enqueue(e);
+            }
+
+            return Task.CompletedTask;
+        });
+        try
+        {
+            Assert.Null((await _kit.User(b).RegisterDevice("phone", gateway, 0)).Error);
+            var call = await _kit.RingAsync(a, b);
+
+            // The incoming call (seq 1) is stored with b and lost on its way; then b's activation goes, as with its node.
+            await _kit.User(b).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+            var management = _kit.Client.GetGrain<IManagementGrain>(0);
+            await CallTestKit.EventuallyAsync(
+                async () => !(await management.GetDetailedGrainStatistics()).Any(s => s.GrainId.Key.ToString() == b),
+                "b's activation gone");
+            Volatile.Write(ref lose, 0);
+
+            // The caller cancels: b comes back for it. Its device gets the lost ring first, then the cancel: no gap.
+            Assert.True((await _kit.Session(call.SessionId).RejectCall(a, CallStatus.Cancelled, null)).Ok);
+            await CallTestKit.EventuallyAsync(() => Task.FromResult(arrived.Count >= 2), "both of b's events at the phone");
+            Assert.Equal(
+                [(1L, CallEventType.IncomingCallReceived), (2L, CallEventType.IncomingCallCanceled)],
+                arrived.Select(e => (e.Seq, e.Type)));
+        }
+        finally
+        {
             await handle.UnsubscribeAsync();
         }
     }

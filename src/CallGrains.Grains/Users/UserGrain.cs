@@ -56,7 +56,7 @@ public sealed partial class UserGrain(
 
     private TimeSpan DeliveryTimeout => TimeSpan.FromMilliseconds(callOptions.Value.DeliveryTimeoutMilliseconds);
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // A grace that started before this activation (a crash, a move of this grain) keeps its stored end.
         if (State.GraceEndsAt is { } ends)
@@ -65,7 +65,15 @@ public sealed partial class UserGrain(
         }
 
         ArmPresenceCheck();
-        return Task.CompletedTask;
+
+        // The last event is stored before it is published: an activation that died in between (kill -9, a lost
+        // message) took it with it, and the next update would give the devices the seq after it, leaving a gap no
+        // redelivery fills (a repeat of an older update is not the last one any more). Sent again before anything
+        // else, it arrives in order; a gateway drops it where it arrived before (its seq is not above what was seen).
+        if (State.LastEvent is { } last && !State.Devices.IsEmpty)
+        {
+            await PublishAsync(last.Delivery);
+        }
     }
 
     public async Task<bool> Create(string name)
