@@ -35,6 +35,9 @@ internal sealed record Violation(string Rule, string Subject, string Detail)
 ///     its own user), with s &lt; n &lt;= r, where s is the highest seq the socket had received when it sent the
 ///     request and r the response's seq. sync, ping, signal and generateToken responses explain nothing: they number
 ///     no event for their own user, and a sync that papers over a lost event is still a lost event.
+/// (f) Webhooks (PROTOCOL 11): every call that settled reached the endpoint with the event of its final status, and
+///     each call's events arrived in the order of its transitions: call.initiated first, the final one last (each
+///     event counted at its first arrival; a repeat of an event may come later, PROTOCOL promises at least once).
 /// </summary>
 internal static class ChaosRules
 {
@@ -258,4 +261,26 @@ internal static class ChaosRules
         call.GetProperty(name).ValueKind == JsonValueKind.Number
             ? DateTime.UnixEpoch.AddSeconds(call.GetProperty(name).GetDouble()).ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture)
             : "?";
+
+    /// <summary>(f) for every call the server holds: its final event reached the endpoint, and its events came in order.</summary>
+    public static IEnumerable<Violation> WebhookViolations(
+        IReadOnlyDictionary<string, JsonElement?> calls, IReadOnlyList<(string WebhookId, string SessionId, string Type)> delivered)
+    {
+        var byCall = delivered.DistinctBy(d => d.WebhookId).GroupBy(d => d.SessionId).ToDictionary(g => g.Key, g => g.Select(d => d.Type).ToList());
+        foreach (var (sessionId, call) in calls)
+        {
+            var types = byCall.GetValueOrDefault(sessionId) ?? [];
+            if (call is { } settled && IsFinal(settled.Str("status")) && !types.Contains("call." + settled.Str("status")))
+            {
+                yield return new("f", sessionId + "/final", $"call {sessionId} settled {settled.Str("status")}, but the endpoint never got call.{settled.Str("status")} (got: {string.Join(", ", types)})");
+                continue;
+            }
+
+            var final = call is { } c && IsFinal(c.Str("status")) ? types.IndexOf("call." + c.Str("status")) : -1;
+            if (types.Count > 0 && (types[0] != "call.initiated" || (final >= 0 && final != types.Count - 1)))
+            {
+                yield return new("f", sessionId + "/order", $"call {sessionId}: events out of order at the endpoint: {string.Join(", ", types)}");
+            }
+        }
+    }
 }

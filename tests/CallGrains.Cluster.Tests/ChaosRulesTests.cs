@@ -100,4 +100,23 @@ public sealed class ChaosRulesTests
         using var doc = JsonDocument.Parse(json);
         return doc.RootElement.Clone();
     }
+
+    [Fact]
+    public void Webhooks_pass_in_order_and_catch_a_missing_final_event_and_a_reorder()
+    {
+        static JsonElement? Call(string status) => JsonDocument.Parse($$"""{"sessionId":"x","status":"{{status}}"}""").RootElement.Clone();
+        var calls = new Dictionary<string, JsonElement?> { ["s1"] = Call("ended"), ["s2"] = Call("busy"), ["s3"] = Call("ongoing"), ["gone"] = null };
+        List<(string, string, string)> good =
+        [
+            ("w1", "s1", "call.initiated"), ("w2", "s2", "call.initiated"), ("w3", "s1", "call.accepted"), ("w4", "s2", "call.busy"),
+            ("w5", "s1", "call.ended"), ("w1", "s1", "call.initiated"), ("w6", "s3", "call.initiated"),
+        ];
+        Assert.Empty(ChaosRules.WebhookViolations(calls, good));
+
+        var missing = Assert.Single(ChaosRules.WebhookViolations(calls, good.Where(d => d.Item1 != "w4").ToList()));
+        Assert.Contains("settled busy, but the endpoint never got call.busy", missing.Detail, StringComparison.Ordinal);
+        List<(string, string, string)> reordered = [("w5", "s1", "call.ended"), .. good];
+        var late = Assert.Single(ChaosRules.WebhookViolations(calls, reordered));
+        Assert.Contains("call s1: events out of order at the endpoint: call.ended, call.initiated, call.accepted", late.Detail, StringComparison.Ordinal);
+    }
 }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.WebSockets;
 using System.Text.Json;
 using CallGrains.Gateway.Tests;
+using CallGrains.Tests.Webhooks;
 using Xunit.Abstractions;
 
 namespace CallGrains.Cluster.Tests;
@@ -25,6 +26,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
     private const int Kills = 2;
     private const int GraceSeconds = 10;
     private const int MaxRandomVanishes = 4;
+    private const string WebhookPath = "chaos";
 
     // Orleans:ProbeTimeoutSeconds 2 x MissedProbesLimit 3, plus the vote: a dead silo is declared dead in 6-10 s.
     private static readonly TimeSpan FailureDetection = TimeSpan.FromSeconds(10);
@@ -44,6 +46,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
     private readonly ConcurrentBag<Task> _background = [];
     private readonly Lock _randomLock = new();
     private LocalCluster.Cluster _cluster = null!;
+    private WebhookReceiver _receiver = null!;
     private bool[] _up = [];
     private List<ChaosActor> _actors = [];
     private Random _random = null!;
@@ -55,8 +58,15 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _cluster = await LocalCluster.Cluster.StartAsync(3, adminKey: Admin.DefaultKey, extra: [.. LocalCluster.LoadSettings.NoCallQuotas, $"--Calls:DisconnectGraceSeconds={GraceSeconds}"]);
+        _receiver = await WebhookReceiver.StartAsync();
+        _cluster = await LocalCluster.Cluster.StartAsync(3, adminKey: Admin.DefaultKey, extra: [.. LocalCluster.LoadSettings.NoCallQuotas, $"--Calls:DisconnectGraceSeconds={GraceSeconds}", "--Webhooks:AllowHttp=true"]);
         _up = [.. _cluster.Hosts.Select(_ => true)];
+
+        // The app's backend hears every call (f): an endpoint for all events, read by every node within 4 s.
+        using var admin = new Admin(_cluster.Hosts[0].Url);
+        using var created = await admin.SendAsync(HttpMethod.Post, "/v1/webhooks", new { url = _receiver.Url(WebhookPath), events = new[] { "*" } });
+        Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(5));
         _clusterStarted = _clock.Elapsed;
     }
 
@@ -65,6 +75,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         var sockets = _actors.SelectMany(a => a.Sockets).Select(s => s.Socket.DisposeAsync().AsTask());
         await Task.WhenAll(sockets).WaitAsync(TimeSpan.FromSeconds(20)).ContinueWith(_ => { }, TaskScheduler.Default);
         await _cluster.DisposeAsync();
+        await _receiver.DisposeAsync();
     }
 
     [Fact]
@@ -512,6 +523,16 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             }
         }
 
+        // (f) The endpoint got every settled call's final event (retried, handed on again after a kill), in order.
+        var hooks = Stopwatch.StartNew();
+        while (hooks.Elapsed < Limit && ChaosRules.WebhookViolations(calls, Delivered()).Any(v => v.Subject.EndsWith("/final", StringComparison.Ordinal)))
+        {
+            await Task.Delay(250);
+        }
+
+        violations.AddRange(ChaosRules.WebhookViolations(calls, Delivered()));
+        Say($"webhooks: {Delivered().Count} events of {calls.Count} calls at the endpoint, every final one there {hooks.Elapsed.TotalSeconds:F1} s after the check began");
+
         var byStatus = calls.Values.GroupBy(c => c is { } call ? call.Str("status") : "not found").OrderBy(g => g.Key);
         Say($"operations: {string.Join(", ", _ops.Where(o => !o.Key.Contains(':', StringComparison.Ordinal)).OrderBy(o => o.Key).Select(o => $"{o.Key} {o.Value}"))}");
         Say($"outcomes: {string.Join(", ", _ops.Where(o => o.Key.Contains(':', StringComparison.Ordinal)).OrderBy(o => o.Key).Select(o => $"{o.Key} {o.Value}"))}");
@@ -519,6 +540,9 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         Say($"calls by final status ({calls.Count} seen by the clients): {string.Join(", ", byStatus.Select(g => $"{g.Key} {g.Count()}"))}");
         return violations;
     }
+
+    private List<(string WebhookId, string SessionId, string Type)> Delivered() =>
+        [.. _receiver.Delivered(WebhookPath).Select(w => (w.Id, w.SessionId, w.Type))];
 
     /// <summary>Every user's state, and every call any socket saw or any slot names, through a live host's admin API.</summary>
     private async Task<(Dictionary<string, JsonElement> States, Dictionary<string, JsonElement?> Calls)> ReadServerAsync()

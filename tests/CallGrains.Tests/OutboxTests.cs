@@ -43,20 +43,12 @@ public sealed class OutboxTests : IAsyncLifetime
     [InlineData("reject")]
     public async Task A_party_whose_store_fails_after_the_transition_is_told_later_and_the_winner_succeeds(string action)
     {
-        var kit = new CallTestKit(_cluster);
-        var (a, b) = await kit.CreatePairAsync();
-        var probe = await kit.WatchAsync(a, b);
-        var call = action == "end" ? await kit.ConnectAsync(a, b) : await kit.RingAsync(a, b);
+        var (kit, a, b, probe, call) = await CallAsync(action);
         var before = (await kit.SnapshotAsync(a)).Seq;
 
         // a's store refuses every write: b's action is stored, telling a fails.
         _storage.Fail(a);
-        var result = action switch
-        {
-            "accept" => await kit.Session(call.SessionId).AcceptCall(b, null),
-            "end" => await kit.Session(call.SessionId).EndCall(b, null),
-            _ => await kit.Session(call.SessionId).RejectCall(b, CallStatus.Rejected, null),
-        };
+        var result = await ActAsync(kit.Session(call.SessionId), action, b, null);
         Assert.True(result.Ok, result.Error?.Message);
         var expected = result.Call!.Status;
         Assert.Equal(expected, (await kit.Session(call.SessionId).Peek())!.Status);
@@ -77,5 +69,49 @@ public sealed class OutboxTests : IAsyncLifetime
         await EventProbe.SettleAsync();
         GatewayDeathTests.AssertNumberedOnce(probe.For(a));
         await kit.AssertConsistentAsync([a, b], [call.SessionId]);
+    }
+
+    [Theory]
+    [InlineData("accept")]
+    [InlineData("end")]
+    [InlineData("reject")]
+    public async Task The_device_that_acted_gets_its_update_as_an_event_when_its_response_went_out_without_it(string action)
+    {
+        var (kit, a, b, probe, call) = await CallAsync(action);
+        var before = (await kit.SnapshotAsync(b)).Seq;
+
+        // b acts from its device while b's own store refuses writes: the action stands, but the response cannot carry
+        // the seq b's update will get, which the device would otherwise learn from it (PROTOCOL 2).
+        _storage.Fail(b);
+        var result = await ActAsync(kit.Session(call.SessionId), action, b, "dev");
+        Assert.True(result.Ok, result.Error?.Message);
+        Assert.True(result.Seq <= before, $"the response carried seq {result.Seq}");
+
+        // Told later, the update reaches that device too, as an event with the next seq: no gap on its socket.
+        _storage.Heal(b);
+        await CallTestKit.EventuallyAsync(
+            () => Task.FromResult(probe.For(b).Any(e => e.Seq == before + 1)),
+            $"{b}'s device told of its own {action} with seq {before + 1}",
+            timeoutMs: 30_000);
+        Assert.Equal(result.Call!.Status, probe.For(b).Single(e => e.Seq == before + 1).Call!.Status);
+        await EventProbe.SettleAsync();
+        GatewayDeathTests.AssertNumberedOnce(probe.For(b));
+    }
+
+    private static Task<CallResult> ActAsync(ICallSessionGrain session, string action, string uid, string? deviceId) => action switch
+    {
+        "accept" => session.AcceptCall(uid, deviceId),
+        "end" => session.EndCall(uid, deviceId),
+        _ => session.RejectCall(uid, CallStatus.Rejected, deviceId),
+    };
+
+    /// <summary>a calls b; ringing, or answered when the action is "end".</summary>
+    private async Task<(CallTestKit Kit, string A, string B, EventProbe Probe, CallInfo Call)> CallAsync(string action)
+    {
+        var kit = new CallTestKit(_cluster);
+        var (a, b) = await kit.CreatePairAsync();
+        var probe = await kit.WatchAsync(a, b);
+        var call = action == "end" ? await kit.ConnectAsync(a, b) : await kit.RingAsync(a, b);
+        return (kit, a, b, probe, call);
     }
 }

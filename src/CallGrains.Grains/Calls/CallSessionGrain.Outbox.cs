@@ -118,7 +118,7 @@ public sealed partial class CallSessionGrain
             _dueTimer = null;
         }
 
-        return await DeliverAsync();
+        return await DeliverAsync(items);
     }
 
     /// <summary>
@@ -126,11 +126,17 @@ public sealed partial class CallSessionGrain
     /// so it applies them in order); the others are not held up. Users apply each version once, so delivering an
     /// update that was applied before (after a crash, the outbox is not known to be delivered) changes nothing.
     /// </summary>
-    private async Task<Dictionary<string, long>> DeliverAsync()
+    /// <param name="answering">
+    /// The updates of the transition whose request is waiting for this: only these skip the acting device, which gets
+    /// its own user's seq in the response. Delivered later (a retry, a wake-up, after a crash), that response has gone
+    /// out without it, so the update goes to every device; one that saw the seq after all drops it at its gateway.
+    /// </param>
+    private async Task<Dictionary<string, long>> DeliverAsync(IEnumerable<OutboxItem>? answering = null)
     {
         // Each user's updates in order, all users at once: a group of 100 is 100 parallel calls, not a chain.
         var outbox = state.State.Outbox;
-        var delivered = await Task.WhenAll(outbox.GroupBy(i => i.Uid).Select(DeliverToAsync));
+        var now = new HashSet<OutboxItem>(answering ?? [], ReferenceEqualityComparer.Instance);
+        var delivered = await Task.WhenAll(outbox.GroupBy(i => i.Uid).Select(g => DeliverToAsync(g, now)));
         var seqs = new Dictionary<string, long>();
         var undelivered = new HashSet<OutboxItem>(ReferenceEqualityComparer.Instance);
         Exception? failure = null;
@@ -311,7 +317,7 @@ public sealed partial class CallSessionGrain
     }
 
     /// <summary>One user's updates in order; at the first that fails, it and the ones after it are left.</summary>
-    private async Task<(string Uid, long? Seq, List<OutboxItem> Left, Exception? Error)> DeliverToAsync(IGrouping<string, OutboxItem> items)
+    private async Task<(string Uid, long? Seq, List<OutboxItem> Left, Exception? Error)> DeliverToAsync(IGrouping<string, OutboxItem> items, HashSet<OutboxItem> answering)
     {
         long? seq = null;
         var all = items.ToList();
@@ -319,7 +325,8 @@ public sealed partial class CallSessionGrain
         {
             try
             {
-                seq = await GrainFactory.Ref<IUserSlotGrain>(items.Key).Update(all[i].Update).WaitAsync(UpdateTimeout);
+                var update = all[i].Update.ExceptDeviceId is null || answering.Contains(all[i]) ? all[i].Update : all[i].Update with { ExceptDeviceId = null };
+                seq = await GrainFactory.Ref<IUserSlotGrain>(items.Key).Update(update).WaitAsync(UpdateTimeout);
             }
             catch (Exception ex) when (ex is not ArgumentException)
             {

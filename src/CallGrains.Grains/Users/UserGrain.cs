@@ -70,9 +70,10 @@ public sealed partial class UserGrain(
         // message) took it with it, and the next update would give the devices the seq after it, leaving a gap no
         // redelivery fills (a repeat of an older update is not the last one any more). Sent again before anything
         // else, it arrives in order; a gateway drops it where it arrived before (its seq is not above what was seen).
+        // The device that acted gets it too: the response that was to carry its seq may have died with the activation.
         if (State.LastEvent is { } last && !State.Devices.IsEmpty)
         {
-            await PublishAsync(last.Delivery);
+            await PublishAsync(last.Delivery with { ExceptDeviceId = null });
         }
     }
 
@@ -235,7 +236,8 @@ public sealed partial class UserGrain(
             // Applied before (the session redelivers until it knows): the same event again, with the seq it got.
             if (State.LastEvent is { } last && last.Update == new AppliedUpdate(update.Call.SessionId, update.Version))
             {
-                await PublishAsync(last.Delivery);
+                // To the devices this delivery is for: a redelivery also goes to the device that acted (see the session's outbox).
+                await PublishAsync(last.Delivery with { ExceptDeviceId = update.ExceptDeviceId });
             }
 
             return State.Seq;
