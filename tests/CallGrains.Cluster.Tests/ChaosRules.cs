@@ -34,7 +34,9 @@ internal sealed record Violation(string Rule, string Subject, string Detail)
 ///     acceptCall, rejectCall, endCall) explains at most one number n (the action numbers at most one event for
 ///     its own user), with s &lt; n &lt;= r, where s is the highest seq the socket had received when it sent the
 ///     request and r the response's seq. sync, ping, signal and generateToken responses explain nothing: they number
-///     no event for their own user, and a sync that papers over a lost event is still a lost event.
+///     no event for their own user, and a sync that papers over a lost event is still a lost event. One exception:
+///     an acceptCall answered with no seq above s (the server could not number the answer for its own user in time)
+///     explains one later number, since the device that answered is never told "answered elsewhere" of its answer.
 /// (f) Webhooks (PROTOCOL 11): every call that settled reached the endpoint with the event of its final status, and
 ///     each call's events arrived in the order of its transitions: call.initiated first, the final one last (each
 ///     event counted at its first arrival; a repeat of an event may come later, PROTOCOL promises at least once).
@@ -211,10 +213,13 @@ internal static class ChaosRules
         }
 
         var responses = log.Where(m => m.Op is { } op && ActionOps.Contains(op) && m.Seq is not null)
-            .Select(m => (Low: Math.Max(m.SeqBefore ?? welcome, welcome), High: m.Seq!.Value))
-            .OrderBy(r => r.High)
+            .Select(m => (Low: Math.Max(m.SeqBefore ?? welcome, welcome), High: m.Seq!.Value, Op: m.Op!))
             .ToList();
         upper = Math.Max(upper, Math.Max(last, responses.Count == 0 ? 0 : responses.Max(r => r.High)));
+
+        // An accept answered without its seq (the answering user could not be told in time) numbers its event later;
+        // the device that answered is not told "answered elsewhere" (PROTOCOL 2 leaves it the gap, sync repairs it).
+        var windows = responses.Select(r => r.Op == "acceptCall" && r.High <= r.Low ? (r.Low, High: upper) : (r.Low, r.High)).OrderBy(r => r.High).ToList();
         var missing = new SortedSet<long>();
         var seen = events.ToHashSet();
         for (var n = welcome + 1; n <= upper; n++)
@@ -227,7 +232,7 @@ internal static class ChaosRules
 
         // Each response explains at most one number in its window; matching windows by their right end to the
         // smallest number they can take is the largest matching, so what is left is unexplained whatever the order.
-        foreach (var (low, high) in responses)
+        foreach (var (low, high) in windows)
         {
             if (high > low && missing.GetViewBetween(low + 1, high) is { Count: > 0 } window)
             {

@@ -119,4 +119,21 @@ public sealed class ChaosRulesTests
         var late = Assert.Single(ChaosRules.WebhookViolations(calls, reordered));
         Assert.Contains("call s1: events out of order at the endpoint: call.ended, call.initiated, call.accepted", late.Detail, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void An_accept_answered_without_its_seq_explains_one_later_number_and_no_other_action_does()
+    {
+        List<Received> accepted =
+        [
+            Message("""{"event":"welcome","seq":3,"activeCall":null,"ringing":[]}"""),
+            Message("""{"event":"incomingCallReceived","seq":4,"call":{}}"""),
+            Message("""{"id":"r1","ok":true,"seq":4}""", "acceptCall", seqBefore: 4),
+            Message("""{"event":"callEndedMessageReceived","seq":6,"call":{}}"""),
+        ];
+        List<Received> ended = [.. accepted[..2], Message("""{"id":"r1","ok":true,"seq":4}""", "endCall", seqBefore: 4), accepted[3]];
+
+        Assert.Empty(ChaosRules.SeqViolations("u", 1, accepted, finalSeq: 6));
+        Assert.Contains("seq 5 never arrived", Assert.Single(ChaosRules.SeqViolations("u", 1, ended, finalSeq: 6)).Detail, StringComparison.Ordinal);
+        Assert.Contains("seq 6 never arrived", Assert.Single(ChaosRules.SeqViolations("u", 1, accepted[..3], finalSeq: 6)).Detail, StringComparison.Ordinal);
+    }
 }

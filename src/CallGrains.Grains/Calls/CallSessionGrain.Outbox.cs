@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
 using CallGrains.Grains.Push;
+using CallGrains.Grains.Users;
 using CallGrains.Grains.Webhooks;
 
 namespace CallGrains.Grains.Calls;
@@ -129,7 +130,8 @@ public sealed partial class CallSessionGrain
     /// <param name="answering">
     /// The updates of the transition whose request is waiting for this: only these skip the acting device, which gets
     /// its own user's seq in the response. Delivered later (a retry, a wake-up, after a crash), that response has gone
-    /// out without it, so the update goes to every device; one that saw the seq after all drops it at its gateway.
+    /// out without it, so the update goes to every device (<see cref="SlotRules.AlsoToActor"/>); one that saw the seq
+    /// after all drops it at its gateway.
     /// </param>
     private async Task<Dictionary<string, long>> DeliverAsync(IEnumerable<OutboxItem>? answering = null)
     {
@@ -325,7 +327,9 @@ public sealed partial class CallSessionGrain
         {
             try
             {
-                var update = all[i].Update.ExceptDeviceId is null || answering.Contains(all[i]) ? all[i].Update : all[i].Update with { ExceptDeviceId = null };
+                var update = all[i].Update.ExceptDeviceId is null || answering.Contains(all[i]) || !SlotRules.AlsoToActor(all[i].Update.Event)
+                    ? all[i].Update
+                    : all[i].Update with { ExceptDeviceId = null };
                 seq = await GrainFactory.Ref<IUserSlotGrain>(items.Key).Update(update).WaitAsync(UpdateTimeout);
             }
             catch (Exception ex) when (ex is not ArgumentException)

@@ -23,6 +23,13 @@ public static class SlotRules
     /// <summary>How long unanswered calls from one caller are counted from the first of them.</summary>
     public static readonly TimeSpan TallyWindow = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// Whether an event delivered after the request that caused it has answered goes to the device that acted too: that
+    /// response went out without the seq, so the device would see a gap. Not "answered elsewhere", which would tell the
+    /// device that answered the opposite of what it did: it is left the gap, which <c>sync</c> repairs (PROTOCOL 2).
+    /// </summary>
+    public static bool AlsoToActor(CallEvent? evt) => evt is not { Reason: CancelReason.AnsweredElsewhere };
+
     /// <summary>Whether a ringing (or pending) slot has passed the expiry its session gave it; an ongoing slot never lapses.</summary>
     public static bool IsLapsed(CallSlot slot, DateTimeOffset now) =>
         slot is { ExpiresAt: { } expires } && slot.Phase != SlotPhase.Ongoing && now > expires;

@@ -70,10 +70,10 @@ public sealed partial class UserGrain(
         // message) took it with it, and the next update would give the devices the seq after it, leaving a gap no
         // redelivery fills (a repeat of an older update is not the last one any more). Sent again before anything
         // else, it arrives in order; a gateway drops it where it arrived before (its seq is not above what was seen).
-        // The device that acted gets it too: the response that was to carry its seq may have died with the activation.
+        // The device that acted gets it too (SlotRules.AlsoToActor): the response to carry its seq may have died with it.
         if (State.LastEvent is { } last && !State.Devices.IsEmpty)
         {
-            await PublishAsync(last.Delivery with { ExceptDeviceId = null });
+            await PublishAsync(SlotRules.AlsoToActor(last.Delivery.Event) ? last.Delivery with { ExceptDeviceId = null } : last.Delivery);
         }
     }
 
