@@ -49,6 +49,7 @@ public sealed partial class UserGrain(
     // initiate from every device and node; it moves with the grain (migration), and an activation that went idle long
     // enough to be collected would have found the bucket full again anyway (it refills in seconds).
     private RateBucket? _initiates;
+    private bool _handedOver;
 
     private string Uid => this.GetPrimaryKeyString();
 
@@ -71,7 +72,7 @@ public sealed partial class UserGrain(
         // redelivery fills (a repeat of an older update is not the last one any more). Sent again before anything
         // else, it arrives in order; a gateway drops it where it arrived before (its seq is not above what was seen).
         // The device that acted gets it too (SlotRules.AlsoToActor): the response to carry its seq may have died with it.
-        if (State.LastEvent is { } last && !State.Devices.IsEmpty)
+        if (State.LastEvent is { } last && !State.Devices.IsEmpty && !_handedOver)
         {
             await PublishAsync(SlotRules.AlsoToActor(last.Delivery.Event) ? last.Delivery with { ExceptDeviceId = null } : last.Delivery);
         }
@@ -226,7 +227,13 @@ public sealed partial class UserGrain(
 
     public void OnDehydrate(IDehydrationContext dehydrationContext) => dehydrationContext.TryAddValue(InitiatesKey, _initiates);
 
-    public void OnRehydrate(IRehydrationContext rehydrationContext) => rehydrationContext.TryGetValue(InitiatesKey, out _initiates);
+    public void OnRehydrate(IRehydrationContext rehydrationContext)
+    {
+        rehydrationContext.TryGetValue(InitiatesKey, out _initiates);
+
+        // Moved here whole (to its devices' gateway): the activation before finished its publishes before it went.
+        _handedOver = true;
+    }
 
     public async Task<long> Update(SlotUpdate update)
     {
