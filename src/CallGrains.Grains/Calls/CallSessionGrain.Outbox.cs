@@ -184,66 +184,6 @@ public sealed partial class CallSessionGrain
         return seqs;
     }
 
-    public Task PushesDone(string uid, PushKind kind)
-    {
-        var pushes = state.State.Pushes.RemoveAll(p => p.Uid == uid && p.Kind == kind);
-        if (pushes.Length == state.State.Pushes.Length)
-        {
-            // A late report (a repeat after the call was archived) leaves no activation behind.
-            LeaveIfNotLive();
-            return Task.CompletedTask;
-        }
-
-        // Kept in memory, like a delivered outbox: the next transition stores it, and after a crash a push that was done
-        // goes again with its id (at least once); a ring push only while its ring is on.
-        state.State = state.State with { Pushes = pushes };
-        return AfterHandedOnAsync();
-    }
-
-    public Task WebhooksDone(ImmutableArray<string> ids)
-    {
-        var hooks = state.State.Webhooks.RemoveAll(h => ids.Contains(h.Id));
-        if (hooks.Length != state.State.Webhooks.Length)
-        {
-            // Kept in memory like a delivered outbox: after a crash they are handed on again, and each endpoint's queue
-            // skips the ones it has.
-            state.State = state.State with { Webhooks = hooks };
-            return AfterHandedOnAsync();
-        }
-
-        LeaveIfNotLive();
-        return Task.CompletedTask;
-    }
-
-    /// <summary>Pushes or events were handed on: once nothing is owed, what waited for them (the archive, the wake-up at the deadline) goes on.</summary>
-    private Task AfterHandedOnAsync()
-    {
-        if (!state.State.Owes && state.State.Outbox.IsEmpty && _redeliveryTimer is null)
-        {
-            AfterDelivery();
-        }
-
-        return Task.CompletedTask;
-    }
-
-    /// <summary>
-    /// A busy attempt is in the histories before the answer. When it owes pushes (the callee's missed-call alert) or
-    /// webhook events, it is also stored with them like any transition, and archived again (idempotent) once they are
-    /// handed on; otherwise nothing is stored for it.
-    /// </summary>
-    private async Task SettleBusyAsync(CallInfo busy, string callerUid)
-    {
-        await log.AppendAsync(busy);
-        if (push.Enabled || webhooks.Enabled)
-        {
-            await CommitAsync(busy, null, [], callerUid);
-            return;
-        }
-
-        metrics.Settled(CallStatus.Busy);
-        this.DeactivateOnIdle();
-    }
-
     /// <summary>
     /// Everything owed was delivered: a settled call with no pushes left moves to the histories once this request has
     /// answered; a live one's wake-up moves to its next deadline (sooner while pushes are owed, so a silo that dies with
@@ -298,24 +238,6 @@ public sealed partial class CallSessionGrain
         }
 
         LeaveIfNotLive();
-    }
-
-    /// <summary>Hands the owed pushes of users with nothing left in the outbox to the silo's dispatcher; false if it was full.</summary>
-    private bool DispatchPushes(HashSet<string> waiting)
-    {
-        var handed = true;
-        if (Call is { } call)
-        {
-            foreach (var due in state.State.Pushes)
-            {
-                if (!waiting.Contains(due.Uid))
-                {
-                    handed &= push.Dispatch(SessionId, call, due);
-                }
-            }
-        }
-
-        return handed;
     }
 
     /// <summary>One user's updates in order; at the first that fails, it and the ones after it are left.</summary>
