@@ -24,12 +24,23 @@ public static class Idle
 {
     private const int PerWorker = 7000;
 
-    public static async Task<IdleResult> RunAsync(Uri[] urls, string adminKey, int sockets, int[] pids)
+    /// <param name="snapshotPause">
+    /// When set, the run waits this long after the baseline and again once every socket is open (saying so on
+    /// stdout), so a heap snapshot of each state can be taken (dotnet-gcdump; docs/benchmarks.md).
+    /// </param>
+    public static async Task<IdleResult> RunAsync(Uri[] urls, string adminKey, int sockets, int[] pids, TimeSpan snapshotPause = default)
     {
         var prefix = $"idle{Guid.NewGuid().ToString("N")[..6]}-";
         var tokenFile = Path.Combine(Path.GetTempPath(), $"{prefix}tokens.txt");
-        using (var admin = new BenchAdmin(urls[0], adminKey))
+        if (adminKey.Length == 0)
         {
+            // A bare WebSocket server (the floor): it takes any token.
+            await File.WriteAllLinesAsync(tokenFile, Enumerable.Range(0, sockets).Select(i => $"{prefix}{i} t{i}"));
+        }
+        else
+        {
+            using var admin = new BenchAdmin(urls[0], adminKey);
+
             // Users and tokens are made before the baseline, so the measurement holds only what the sockets add.
             Progress.Line($"creating {sockets} users and tokens...");
             var users = await admin.CreateUsersAsync(prefix, sockets);
@@ -39,6 +50,7 @@ public static class Idle
         // Let the servers settle after creating users, then take the baseline.
         await Task.Delay(3000);
         var before = pids.Sum(ServerProcess.ReadRss);
+        await PauseForSnapshotAsync("baseline taken, no socket open", snapshotPause);
         var workers = new List<Process>();
         try
         {
@@ -63,6 +75,7 @@ public static class Idle
             Progress.Line("", final: true);
             await Task.Delay(5000);
             var after = pids.Sum(ServerProcess.ReadRss);
+            await PauseForSnapshotAsync($"{connected} sockets open", snapshotPause);
             return new IdleResult(connected, pids.Length, after - before);
         }
         finally
@@ -78,6 +91,15 @@ public static class Idle
                 await worker.WaitForExitAsync();
                 worker.Dispose();
             }
+        }
+    }
+
+    private static async Task PauseForSnapshotAsync(string state, TimeSpan pause)
+    {
+        if (pause > TimeSpan.Zero)
+        {
+            Console.WriteLine($"snapshot: {state}; waiting {pause.TotalSeconds:F0} s");
+            await Task.Delay(pause);
         }
     }
 

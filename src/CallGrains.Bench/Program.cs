@@ -8,7 +8,8 @@ using CallGrains.Bench;
 //   embedded                              only the single embedded host's cycles
 //   cluster [--silos 3] [--set K=V;..]    only the production-shaped cluster's cycles (redis-server + N hosts)
 //   cycles --url U[,U..] --admin-key K [--pairs 64] [--rate 0] [--seconds 20] [--warmup 3]
-//   idle   --url U[,U..] --admin-key K --pids P[,P..] [--sockets 20000]
+//   idle   --url U[,U..] --admin-key K --pids P[,P..] [--sockets 20000] [--snapshot-pause 0]
+//   floor  [--sockets 15000]              the same idle sockets on a bare ASP.NET Core WebSocket server: .NET's floor
 //   memory [--rate 200] [--minutes 10] [--retention 00:01:00]   memory of one embedded host under constant load
 //   memory-cluster (same options)         Redis memory (and hosts' RSS) on redis-server + 3 hosts
 //   log-pages [--sizes 10,1000,100000]    what a page of call history costs in Redis as the history grows
@@ -31,7 +32,9 @@ try
         "push" => await PushBench.RunAsync(options),
         "webhooks" => await WebhookBench.RunAsync(options),
         "cycles" => (await Cycles.RunAsync(options.Urls, options.AdminKey, options.Int("pairs", 64), options.Int("rate", 0), options.Int("seconds", 20), options.Int("warmup", 3), "c")).Print(),
-        "idle" => (await Idle.RunAsync(options.Urls, options.AdminKey, options.Int("sockets", 20000), [.. options.Get("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)])).Print(),
+        "idle" => (await Idle.RunAsync(options.Urls, options.AdminKey, options.Int("sockets", 20000), [.. options.Get("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)], TimeSpan.FromSeconds(options.Int("snapshot-pause", 0)))).Print(),
+        "floor" => await Floor.RunAsync(options),
+        "floor-server" => await Floor.ServeAsync(options.Int("port", 5190)),
         "idle-worker" => await Idle.WorkerAsync(options.Urls, options.Get("tokens", ""), options.Int("from", 0), options.Int("count", 1000)),
         _ => Usage(),
     };
@@ -44,7 +47,7 @@ catch (Exception ex) when (ex is InvalidOperationException or ArgumentException 
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: callgrains-bench all | embedded | cluster [--silos N] | memory | memory-cluster [--rate R] [--minutes M] [--retention T] | log-pages [--sizes N,N] | fan-out [--members N] [--calls N] | push [--members N] [--calls N] [--ring-calls N] [--slow-ms MS] | webhooks [--ring-calls N] | cycles --url U --admin-key K [--pairs N] [--rate R] [--seconds S] | idle --url U --admin-key K --pids P [--sockets N]");
+    Console.Error.WriteLine("usage: callgrains-bench all | embedded | cluster [--silos N] | memory | memory-cluster [--rate R] [--minutes M] [--retention T] | log-pages [--sizes N,N] | fan-out [--members N] [--calls N] | push [--members N] [--calls N] [--ring-calls N] [--slow-ms MS] | webhooks [--ring-calls N] | cycles --url U --admin-key K [--pairs N] [--rate R] [--seconds S] | idle --url U --admin-key K --pids P [--sockets N] [--snapshot-pause S] | floor [--sockets N]");
     return 2;
 }
 
