@@ -1,14 +1,15 @@
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using CallGrains.Abstractions;
 using CallGrains.Gateway.Auth;
 
 namespace CallGrains.Gateway.Sockets;
 
 /// <summary>
-/// One device's socket. Everything sent to it goes through one queue drained by one loop, so sends never overlap
-/// and a slow client cannot make the server buffer without bound: past <c>Gateway:SendQueueLimit</c> messages or
-/// <c>Gateway:SendQueueBytesLimit</c> bytes it is disconnected (1008) and what it was owed is dropped.
+/// One device's socket. Everything sent to it goes through one queue drained by one sender at a time, so sends never
+/// overlap and a slow client cannot make the server buffer without bound: past <c>Gateway:SendQueueLimit</c> messages
+/// or <c>Gateway:SendQueueBytesLimit</c> bytes it is disconnected (1008) and what it was owed is dropped. An idle
+/// socket holds neither the queue nor a sender: both exist only while something is on its way (docs/benchmarks.md,
+/// memory per idle socket).
 /// </summary>
 public sealed class Connection
 {
@@ -18,32 +19,35 @@ public sealed class Connection
     public static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(10);
 
     private readonly WebSocket _socket;
-    private readonly Channel<Outgoing> _outbox;
+    private readonly Lock _sync = new();
     private readonly TokenBucket _rate;
+    private readonly int _countLimit;
     private readonly long _bytesLimit;
     private readonly TimeSpan _overflowCloseTimeout;
     private readonly TimeProvider _time;
+    private readonly CancellationToken _aborted;
     private readonly TaskCompletionSource _receiveEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Queue<Outgoing>? _pending;
+    private Task _sender = Task.CompletedTask;
+    private bool _sending;
     private long _seq;
     private long _queuedBytes;
     private int _closing;
     private volatile bool _abandoned;
 
-    public Connection(AuthClaims claims, string deviceId, WebSocket socket, GatewayOptions options, TimeProvider time)
+    /// <param name="aborted">Ends a send the peer does not take when the connection goes (the request's abort token).</param>
+    public Connection(AuthClaims claims, string deviceId, WebSocket socket, GatewayOptions options, TimeProvider time, CancellationToken aborted)
     {
         Uid = claims.Uid;
         DeviceId = deviceId;
         TokenGeneration = claims.Generation;
         TokenExpiresAt = claims.ExpiresAt;
         _socket = socket;
+        _countLimit = options.SendQueueLimit;
         _bytesLimit = options.SendQueueBytesLimit;
         _overflowCloseTimeout = TimeSpan.FromSeconds(options.IdleTimeoutSeconds);
         _time = time;
-        _outbox = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(options.SendQueueLimit)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        _aborted = aborted;
         _rate = new TokenBucket(options.MessageBurst, options.MessagesPerSecond, time);
     }
 
@@ -85,7 +89,7 @@ public sealed class Connection
     /// <summary>Queues a text message; a client too far behind is closed instead (1008).</summary>
     public void Send(byte[] message)
     {
-        if (Interlocked.Add(ref _queuedBytes, message.Length) > _bytesLimit || !_outbox.Writer.TryWrite(new Outgoing(message, null, null)))
+        if (Interlocked.Add(ref _queuedBytes, message.Length) > _bytesLimit || !TryQueue(new Outgoing(message, null, null)))
         {
             Abandon(CloseCodes.TooFarBehind, "too far behind: messages were not read");
         }
@@ -94,16 +98,11 @@ public sealed class Connection
     /// <summary>Queues a close after whatever is already queued; later sends are dropped.</summary>
     public void Close(WebSocketCloseStatus status, string reason)
     {
-        if (Interlocked.Exchange(ref _closing, 1) == 0)
+        if (Interlocked.Exchange(ref _closing, 1) == 0 && !TryQueue(new Outgoing(null, status, reason), closing: true))
         {
             // A full queue still gets its close: the writer gives up on the backlog.
-            if (!_outbox.Writer.TryWrite(new Outgoing(null, status, reason)))
-            {
-                _abandoned = true;
-                _ = CloseNowAsync(status, reason, CloseTimeout);
-            }
-
-            _outbox.Writer.TryComplete();
+            _abandoned = true;
+            _ = CloseNowAsync(status, reason, CloseTimeout);
         }
     }
 
@@ -116,8 +115,61 @@ public sealed class Connection
         if (Interlocked.Exchange(ref _closing, 1) == 0)
         {
             _abandoned = true;
-            _outbox.Writer.TryComplete();
+            lock (_sync)
+            {
+                _pending = null;
+            }
+
             _ = CloseNowAsync(status, reason, _overflowCloseTimeout);
+        }
+    }
+
+    /// <summary>
+    /// Puts an item behind the others, starting a sender if none runs. False when the queue is full, or (for a
+    /// message) once the connection is closing: nothing is queued after the close.
+    /// </summary>
+    private bool TryQueue(Outgoing item, bool closing = false)
+    {
+        lock (_sync)
+        {
+            if (_abandoned || (!closing && IsClosing))
+            {
+                return false;
+            }
+
+            _pending ??= new Queue<Outgoing>(2);
+            if (_pending.Count >= _countLimit)
+            {
+                return false;
+            }
+
+            _pending.Enqueue(item);
+            if (_sending)
+            {
+                return true;
+            }
+
+            _sending = true;
+            _sender = Task.Run(DrainAsync, CancellationToken.None);
+            return true;
+        }
+    }
+
+    /// <summary>The next queued item, or none: then the sender ends, and the idle socket gives its queue back.</summary>
+    private bool TryNext(out Outgoing item)
+    {
+        lock (_sync)
+        {
+            if (!_abandoned && _pending is { Count: > 0 } pending)
+            {
+                item = pending.Dequeue();
+                return true;
+            }
+
+            _pending = null;
+            _sending = false;
+            item = default;
+            return false;
         }
     }
 
@@ -126,33 +178,45 @@ public sealed class Connection
     /// <summary>The receive loop has ended: the peer's close came (or the socket broke), so a close we sent is answered.</summary>
     public void ReceiveEnded() => _receiveEnded.TrySetResult();
 
-    /// <summary>Drains the queue to the socket until closed.</summary>
-    public async Task RunSenderAsync(CancellationToken aborted)
+    /// <summary>Completes when whatever was queued so far has been written (or given up on).</summary>
+    public Task SendsDone
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _sender;
+            }
+        }
+    }
+
+    /// <summary>Writes the queue to the socket, one item at a time, until it is empty or the close is sent.</summary>
+    private async Task DrainAsync()
     {
         try
         {
-            await foreach (var item in _outbox.Reader.ReadAllAsync(aborted))
+            while (TryNext(out var item))
             {
-                if (_abandoned)
-                {
-                    return;
-                }
-
                 if (item.Message is { } message)
                 {
-                    await _socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, aborted);
+                    await _socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, _aborted);
                     Interlocked.Add(ref _queuedBytes, -message.Length);
                 }
                 else
                 {
                     await CloseNowAsync(item.Status!.Value, item.Reason!, CloseTimeout);
-                    return;
                 }
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
-            // The peer is gone; the receive loop sees it too and cleans up.
+            // The peer is gone; the receive loop sees it too and cleans up. Nothing more is sent.
+            lock (_sync)
+            {
+                _abandoned = true;
+                _pending = null;
+                _sending = false;
+            }
         }
     }
 

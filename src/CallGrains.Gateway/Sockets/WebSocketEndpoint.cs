@@ -74,13 +74,13 @@ internal sealed class WebSocketEndpoint(
 
         using (socket)
         {
-            var connection = new Connection(admitted.Claims, admitted.DeviceId, socket, _options, clock)
+            var connection = new Connection(admitted.Claims, admitted.DeviceId, socket, _options, clock, http.RequestAborted)
             {
                 Epoch = admitted.Epoch,
             };
             connection.SawSeq(admitted.Snapshot.Seq);
             connection.Send(Wire.Welcome(admitted.DeviceId, admitted.Snapshot));
-            await ServeAsync(connection, socket, http.RequestAborted);
+            await ServeAsync(connection, socket);
         }
     }
 
@@ -174,11 +174,10 @@ internal sealed class WebSocketEndpoint(
     /// The life of an open socket. Kept apart from the upgrade so that, while the socket idles, nothing from the
     /// handshake (snapshot, claims) stays reachable from its state machine.
     /// </summary>
-    private async Task ServeAsync(Connection connection, WebSocket socket, CancellationToken aborted)
+    private async Task ServeAsync(Connection connection, WebSocket socket)
     {
         registry.Add(connection);
         logger.Connected(connection.Uid, connection.DeviceId);
-        var sender = connection.RunSenderAsync(aborted);
         try
         {
             await ReceiveLoopAsync(connection, socket);
@@ -188,7 +187,7 @@ internal sealed class WebSocketEndpoint(
             connection.ReceiveEnded();
             registry.Remove(connection);
             connection.Close(CloseCodes.Normal, "bye");
-            await Task.WhenAny(sender, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+            await Task.WhenAny(connection.SendsDone, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
             if (!connection.Replaced)
             {
                 await UnregisterAsync(connection.Uid, connection.DeviceId, connection.Epoch);
@@ -232,7 +231,6 @@ internal sealed class WebSocketEndpoint(
     private async Task ReceiveLoopAsync(Connection connection, WebSocket socket)
     {
         var messageTime = TimeSpan.FromSeconds(_options.IdleTimeoutSeconds);
-        using var messageLimit = new CancellationTokenSource(Timeout.InfiniteTimeSpan, clock);
         try
         {
             while (!connection.IsClosing)
@@ -251,7 +249,9 @@ internal sealed class WebSocketEndpoint(
                 }
 
                 var buffer = ArrayPool<byte>.Shared.Rent(InitialBufferBytes);
-                messageLimit.CancelAfter(messageTime);
+
+                // Made per message, so an idle socket holds no timer.
+                CancellationTokenSource? messageLimit = null;
                 try
                 {
                     var length = 0;
@@ -272,6 +272,7 @@ internal sealed class WebSocketEndpoint(
                             buffer = larger;
                         }
 
+                        messageLimit ??= new CancellationTokenSource(messageTime, clock);
                         var read = await socket.ReceiveAsync(buffer.AsMemory(length), messageLimit.Token);
                         length += read.Count;
                         end = read.EndOfMessage;
@@ -283,11 +284,13 @@ internal sealed class WebSocketEndpoint(
                         return;
                     }
 
-                    messageLimit.CancelAfter(Timeout.InfiniteTimeSpan);
+                    messageLimit?.Dispose();
+                    messageLimit = null;
                     connection.Send(await dispatcher.HandleAsync(connection, buffer.AsMemory(0, length)));
                 }
                 finally
                 {
+                    messageLimit?.Dispose();
                     ArrayPool<byte>.Shared.Return(buffer);
                 }
             }
