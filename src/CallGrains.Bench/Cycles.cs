@@ -12,6 +12,9 @@ public sealed record CycleResult(string Name, int Pairs, int Rate, double Second
     /// <summary>CPU per measured cycle of each watched process (empty when none were watched).</summary>
     public string Cpu { get; init; } = "";
 
+    /// <summary>Redis commands per measured cycle (empty without a Redis to watch).</summary>
+    public string Redis { get; init; } = "";
+
     public double PerSecond => Cycles / Seconds;
 
     public int Print()
@@ -21,6 +24,11 @@ public sealed record CycleResult(string Name, int Pairs, int Rate, double Second
         if (Cpu.Length > 0)
         {
             Console.WriteLine($"  {Cpu}");
+        }
+
+        if (Redis.Length > 0)
+        {
+            Console.WriteLine($"  {Redis}");
         }
 
         return Failures == 0 ? 0 : 1;
@@ -54,7 +62,8 @@ public static class Cycles
         int warmup,
         string tag,
         IReadOnlyList<Watched>? watched = null,
-        Func<TimeSpan, long, long, Task>? progress = null)
+        Func<TimeSpan, long, long, Task>? progress = null,
+        RedisCommands? redis = null)
     {
         watched = [.. watched ?? [], new Watched("bench", Environment.ProcessId)];
         using var admin = new BenchAdmin(urls[0], adminKey);
@@ -139,7 +148,7 @@ public static class Cycles
         var cpuFrom = Task.Run(async () =>
         {
             await Task.Delay(TimeSpan.FromSeconds(Math.Max(0, measureFrom - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency));
-            return CpuTime.Sample(watched);
+            return (Cpu: CpuTime.Sample(watched), Redis: redis is null ? null : await redis.SampleAsync());
         });
         var lastCycles = 0L;
         while (!Task.WhenAll(loops).IsCompleted)
@@ -164,7 +173,10 @@ public static class Cycles
 
         Progress.Line("", final: true);
         var cpuTo = CpuTime.Sample(watched);
-        var cpu = CpuTime.PerCycle(watched, await cpuFrom, cpuTo, Interlocked.Read(ref cycles));
+        var redisTo = redis is null ? null : await redis.SampleAsync();
+        var from = await cpuFrom;
+        var cpu = CpuTime.PerCycle(watched, from.Cpu, cpuTo, Interlocked.Read(ref cycles));
+        var commands = from.Redis is { } redisFrom && redisTo is not null ? RedisCommands.PerCycle(redisFrom, redisTo, Interlocked.Read(ref cycles)) : "";
         var elapsed = (Math.Max(Stopwatch.GetTimestamp(), end) - measureFrom) / (double)Stopwatch.Frequency;
         foreach (var (caller, callee, _) in clients)
         {
@@ -173,7 +185,7 @@ public static class Cycles
         }
 
         double At(double percentile) => histogram.TotalCount == 0 ? 0 : histogram.GetValueAtPercentile(percentile) * 1000.0 / Stopwatch.Frequency;
-        return new CycleResult(tag, pairs, rate, elapsed, cycles, failures, At(50), At(90), At(99), histogram.TotalCount == 0 ? 0 : histogram.GetMaxValue() * 1000.0 / Stopwatch.Frequency) { Cpu = cpu };
+        return new CycleResult(tag, pairs, rate, elapsed, cycles, failures, At(50), At(90), At(99), histogram.TotalCount == 0 ? 0 : histogram.GetMaxValue() * 1000.0 / Stopwatch.Frequency) { Cpu = cpu, Redis = commands };
     }
 
     /// <summary>One full cycle; returns the setup latency in Stopwatch ticks.</summary>

@@ -82,15 +82,15 @@ internal sealed class Options(Dictionary<string, string> values)
 internal static class Suite
 {
     /// <summary>A warm-up pass (unmeasured: tier-0 JIT, first activations), then as fast as possible, then paced.</summary>
-    private static async Task<string[]> MeasureAsync(Uri[] urls, string key, Options options, string label, IReadOnlyList<Watched> watched)
+    private static async Task<string[]> MeasureAsync(Uri[] urls, string key, Options options, string label, IReadOnlyList<Watched> watched, RedisCommands? redis = null)
     {
         var rate = options.Int("rate", 500);
         var seconds = options.Int("seconds", 60);
         var maxPairs = options.Int("max-pairs", 200);
         await WarmUpAsync(urls, key, maxPairs, options.Int("warmup-windows", 9));
-        var max = await Cycles.RunAsync(urls, key, maxPairs, 0, seconds, 3, "max", watched);
+        var max = await Cycles.RunAsync(urls, key, maxPairs, 0, seconds, 3, "max", watched, redis: redis);
         max.Print();
-        var paced = await Cycles.RunAsync(urls, key, options.Int("pairs", 64), rate, seconds, 3, $"r{rate}", watched);
+        var paced = await Cycles.RunAsync(urls, key, options.Int("pairs", 64), rate, seconds, 3, $"r{rate}", watched, redis: redis);
         paced.Print();
         return [max.Row($"{label}, as fast as possible"), paced.Row($"{label}, paced at {rate}/s")];
     }
@@ -124,7 +124,7 @@ internal static class Suite
         await using var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(silos, dll, key, settings);
         Console.WriteLine($"cluster: redis-server pid {cluster.Redis.Pid}, hosts {string.Join(", ", cluster.Hosts.Select(h => h.Pid))}");
         Watched[] watched = [.. cluster.Hosts.Select((h, i) => new Watched($"host{i + 1}", h.Pid)), new Watched("redis", cluster.Redis.Pid)];
-        return await MeasureAsync([.. cluster.Hosts.Select(h => h.Url)], key, options, $"{silos} processes + Redis, cross-gateway", watched);
+        return await MeasureAsync([.. cluster.Hosts.Select(h => h.Url)], key, options, $"{silos} processes + Redis, cross-gateway", watched, new RedisCommands(cluster.Redis.Port));
     }
 
     private static void PrintTable(IEnumerable<string> rows)
