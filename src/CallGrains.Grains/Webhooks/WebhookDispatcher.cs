@@ -58,6 +58,12 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
             {
                 _lanes[sessionId] = lane = new Lane();
             }
+            else if (lane.Broken)
+            {
+                // A hand-on of this call failed: nothing of the call goes ahead of it. The session still owes it all
+                // and hands it again, in order, once what was queued before the failure has drained.
+                return true;
+            }
 
             var fresh = dues.Where(d => lane.Ids.Add(d.Id)).ToImmutableArray();
             if (fresh.IsEmpty)
@@ -147,6 +153,12 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
     {
         try
         {
+            if (lane.Broken)
+            {
+                // Queued behind a hand-on that failed: its events would reach the endpoints before the failed ones.
+                return;
+            }
+
             var endpoints = (await EndpointsAsync()).Where(e => dues.Any(d => e.Wants(d.Type))).ToList();
             var bodies = endpoints.Count == 0 ? [] : dues.ToDictionary(d => d.Id, d => Body(d, _wire ??= services.GetRequiredService<IWireText>()));
             await Task.WhenAll(endpoints.Select(async endpoint =>
@@ -163,8 +175,14 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
         }
         catch (Exception ex)
         {
-            // Not done: the session keeps the events and hands them again on its next delivery or wake-up.
+            // Not done: the session keeps the events and hands them again on its next delivery or wake-up. The
+            // batches queued behind these are dropped too, so a later event never reaches an endpoint first (the
+            // endpoint holding its queue was on a silo that died, and the next batch found its new activation).
             LogHandOnFailed(ex, sessionId, dues.Length);
+            lock (_gate)
+            {
+                lane.Broken = true;
+            }
         }
         finally
         {
@@ -243,5 +261,8 @@ public sealed partial class WebhookDispatcher(IGrainFactory grains, IServiceProv
         public Task Tail { get; set; } = Task.CompletedTask;
 
         public HashSet<string> Ids { get; } = [];
+
+        /// <summary>A hand-on failed: what was queued behind it is dropped, and the lane goes once drained.</summary>
+        public bool Broken { get; set; }
     }
 }
