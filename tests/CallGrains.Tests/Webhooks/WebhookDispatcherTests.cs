@@ -12,18 +12,9 @@ namespace CallGrains.Tests.Webhooks;
 /// </summary>
 public sealed class WebhookDispatcherTests
 {
-    private static readonly DateTimeOffset Now = new(2026, 12, 2, 10, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset Now = WebhookPlanTests.Now;
 
-    private static readonly CallInfo Call = new()
-    {
-        SessionId = "s1",
-        CallType = CallType.Audio,
-        ReceiverType = ReceiverType.User,
-        ReceiverId = "bob",
-        Initiator = new UserRef("alice", "Alice"),
-        Status = CallStatus.Initiated,
-        InitiatedAt = Now,
-    };
+    private static readonly CallInfo Call = WebhookPlanTests.Ringing;
 
     private static readonly WebhookDue Initiated = new("s1.1.0", WebhookEvents.Initiated, Call, Now);
 

@@ -6,9 +6,10 @@ namespace CallGrains.Tests.Webhooks;
 /// <summary>Which events each transition causes, and who they name (PROTOCOL section 11).</summary>
 public sealed class WebhookPlanTests
 {
-    private static readonly DateTimeOffset Now = new(2026, 12, 2, 10, 0, 0, TimeSpan.Zero);
+    internal static readonly DateTimeOffset Now = new(2026, 12, 2, 10, 0, 0, TimeSpan.Zero);
 
-    private static readonly CallInfo Ringing = new()
+    /// <summary>A 1:1 call alice -> bob just initiated (session s1): the webhook tests' call.</summary>
+    internal static readonly CallInfo Ringing = new()
     {
         SessionId = "s1",
         CallType = CallType.Audio,
