@@ -75,11 +75,13 @@ public static class SiloBuilderExtensions
     /// </summary>
     public static ISiloBuilder AddCallGrainsMemoryStorage(this ISiloBuilder silo)
     {
+        silo.Services.AddSingleton<LocalStoreShards>();
         foreach (var store in StorageNames.All)
         {
             silo.Services.AddKeyedSingleton<IGrainStorage>(store, (sp, _) => new MemoryGrainStore(
                 sp.GetRequiredService<IGrainFactory>(),
-                new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>())));
+                new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>()),
+                sp.GetRequiredService<LocalStoreShards>()));
         }
 
         return silo;

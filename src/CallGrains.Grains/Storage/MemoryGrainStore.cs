@@ -44,16 +44,19 @@ public sealed record StoredState([property: Id(0)] byte[]? Data, [property: Id(1
 /// replaced and never changed in place) are kept as the objects they are, so a write within a silo costs no
 /// serialization; Orleans serializes them only when the shard lives on another silo of an embedded cluster. Other
 /// states (Orleans' own stream subscriptions) are serialized, so a later change of the grain's object cannot reach the
-/// stored copy.
+/// stored copy. A shard whose grain is active on this silo is read and written directly, without a grain call
+/// (<see cref="LocalStoreShards"/>): in the embedded host, that is every shard once it has been used.
 /// </summary>
-public sealed class MemoryGrainStore(IGrainFactory grains, IGrainStorageSerializer serializer) : IGrainStorage
+public sealed class MemoryGrainStore(IGrainFactory grains, IGrainStorageSerializer serializer, LocalStoreShards local) : IGrainStorage
 {
     public const int Shards = 16;
 
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var key = Key(stateName, grainId);
-        if (await Shard(key).Read(key) is { } stored)
+        var index = Index(key);
+        var stored = local.Get(index) is { } shard ? shard.Read(key) : await Shard(index).Read(key);
+        if (stored is not null)
         {
             grainState.State = stored.Value is T value ? value : serializer.Deserialize<T>(BinaryData.FromBytes(stored.Data!));
             grainState.ETag = stored.ETag;
@@ -64,23 +67,45 @@ public sealed class MemoryGrainStore(IGrainFactory grains, IGrainStorageSerializ
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var key = Key(stateName, grainId);
-        grainState.ETag = ByReference<T>.Kept && grainState.State is { } value
-            ? await Shard(key).WriteValue(key, new Immutable<object>(value), grainState.ETag)
-            : await Shard(key).Write(key, serializer.Serialize(grainState.State).ToArray(), grainState.ETag);
+        var index = Index(key);
+        var kept = ByReference<T>.Kept && grainState.State is not null;
+        if (local.Get(index) is { } shard)
+        {
+            var stored = kept ? new StoredState(null, StoreShard.NewETag()) { Value = grainState.State } : new StoredState(serializer.Serialize(grainState.State).ToArray(), StoreShard.NewETag());
+            grainState.ETag = shard.Store(key, stored, grainState.ETag);
+        }
+        else
+        {
+            grainState.ETag = kept
+                ? await Shard(index).WriteValue(key, new Immutable<object>(grainState.State!), grainState.ETag)
+                : await Shard(index).Write(key, serializer.Serialize(grainState.State).ToArray(), grainState.ETag);
+        }
+
         grainState.RecordExists = true;
     }
 
     public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var key = Key(stateName, grainId);
-        await Shard(key).Delete(key, grainState.ETag);
+        var index = Index(key);
+        if (local.Get(index) is { } shard)
+        {
+            shard.Delete(key, grainState.ETag);
+        }
+        else
+        {
+            await Shard(index).Delete(key, grainState.ETag);
+        }
+
         grainState.ETag = null;
         grainState.RecordExists = false;
     }
 
     private static string Key(string stateName, GrainId grainId) => $"{grainId}/{stateName}";
 
-    private IMemoryStoreGrain Shard(string key) => grains.Ref<IMemoryStoreGrain>(Fnv.Hash(key) % Shards);
+    private static long Index(string key) => Fnv.Hash(key) % Shards;
+
+    private IMemoryStoreGrain Shard(long index) => grains.Ref<IMemoryStoreGrain>(index);
 
     private static class ByReference<T>
     {
