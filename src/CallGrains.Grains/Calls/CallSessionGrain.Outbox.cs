@@ -74,14 +74,20 @@ public sealed partial class CallSessionGrain
         };
         var due = next.DueAt;
         var watch = deadlines.Durable && (due is not null || !outbox.IsEmpty || next.Owes);
+        DateTimeOffset? wake = null;
         if (watch)
         {
-            // Indexed before the transition is stored: no stored ringing call, outbox, owed push or event lacks its wake-up.
             var retry = now + OutboxRetry;
-            await deadlines.AddAsync(SessionId, outbox.IsEmpty && !next.Owes ? due!.Value : due is { } d && d < retry ? d : retry);
+            wake = outbox.IsEmpty && !next.Owes ? due!.Value : due is { } d && d < retry ? d : retry;
+            if (!deadlines.WrittenWithState)
+            {
+                // Indexed before the transition is stored: no stored ringing call, outbox, owed push or event lacks its
+                // wake-up. (A store that writes the entry with the state does both in one step.)
+                await deadlines.AddAsync(SessionId, wake.Value);
+            }
         }
 
-        state.State = next with { Watched = previous.Watched || watch };
+        state.State = next with { Watched = previous.Watched || watch, WakeAt = wake };
         try
         {
             await state.WriteStateAsync();
@@ -312,9 +318,10 @@ public sealed partial class CallSessionGrain
             return;
         }
 
-        if (watched)
+        if (watched && !deadlines.WrittenWithState)
         {
-            // Best effort: an entry left behind is swept, finds no call and is dropped.
+            // Best effort: an entry left behind is swept, finds no call and is dropped. (A store that writes entries with
+            // the state removed it with the clear.)
             deadlines.Remove(SessionId);
         }
 

@@ -7,7 +7,7 @@ using CallGrains.Grains.Webhooks;
 namespace CallGrains.Grains.Calls;
 
 [GenerateSerializer, Immutable, Alias("cg.CallSessionState")]
-public sealed record CallSessionState
+public sealed record CallSessionState : IIndexedState
 {
     [Id(0)] public CallInfo? Call { get; init; }
 
@@ -47,6 +47,15 @@ public sealed record CallSessionState
     /// that caused them; at most <see cref="CallSessionGrain.MaxWebhookDues"/>.
     /// </summary>
     [Id(9)] public ImmutableArray<WebhookDue> Webhooks { get; init; } = [];
+
+    /// <summary>
+    /// When the wake-up index is to wake the call, as of this transition (null: no entry), for a store that writes the
+    /// entry with the state (<see cref="IDeadlineIndex.WrittenWithState"/>). Moved without a write once the
+    /// transition's updates are delivered, so after that the index, not this, says when.
+    /// </summary>
+    [Id(10)] public DateTimeOffset? WakeAt { get; init; }
+
+    public string IndexName => DeadlineIndexNames.Ringing;
 
     /// <summary>Pushes or webhook events are owed: the call stays (and stays woken) until they are handed on.</summary>
     public bool Owes => !Pushes.IsEmpty || !Webhooks.IsEmpty;

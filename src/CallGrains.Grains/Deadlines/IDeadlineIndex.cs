@@ -10,6 +10,13 @@ public interface IDeadlineIndex
     /// <summary>Whether entries outlive the silos; an index in silo memory is no backstop and is not swept.</summary>
     bool Durable { get; }
 
+    /// <summary>
+    /// Whether the grain storage writes the entries of <see cref="IIndexedState"/> states with the states themselves
+    /// (Redis: in the same script), so a grain does not add them before its writes (<see cref="AddAsync"/>) nor
+    /// remove them after a clear.
+    /// </summary>
+    bool WrittenWithState { get; }
+
     /// <summary>Records (or moves) an entry. Awaited where no stored state may lack its entry.</summary>
     Task AddAsync(string id, DateTimeOffset due);
 

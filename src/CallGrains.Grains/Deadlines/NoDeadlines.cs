@@ -5,6 +5,8 @@ public sealed class NoDeadlines : IRingDeadlines, IGraceDeadlines
 {
     public bool Durable => false;
 
+    public bool WrittenWithState => false;
+
     public Task AddAsync(string id, DateTimeOffset due) => Task.CompletedTask;
 
     public void Schedule(string id, DateTimeOffset due)

@@ -9,17 +9,19 @@ namespace CallGrains.Host.Redis;
 /// The sessions' wake-up index in Redis: one sorted set per service (<c>callgrains:{ServiceId}:ringing</c>), session ids
 /// scored by due time in Unix milliseconds. It holds calls that ring now and calls whose last transition's updates
 /// are being delivered (and, briefly, entries whose removal was lost), so its size is bounded by the calls ringing or
-/// changing at once.
+/// changing at once. A session's entry is written with its state by <see cref="RedisGrainStore"/> (one script per
+/// transition) and moved here without waiting once the transition's updates are delivered.
 /// </summary>
-public sealed class RedisRingDeadlines(ConfigurationOptions redis, IOptions<ClusterOptions> cluster)
-    : RedisDeadlineIndex(redis, cluster, "ringing"), IRingDeadlines;
+public sealed class RedisRingDeadlines(ConfigurationOptions redis, IOptions<ClusterOptions> cluster, bool writtenWithState = true)
+    : RedisDeadlineIndex(redis, cluster, DeadlineIndexNames.Ringing, writtenWithState), IRingDeadlines;
 
 /// <summary>Users in their disconnect grace (<c>callgrains:{ServiceId}:grace</c>), scored by the grace's end.</summary>
 public sealed class RedisGraceDeadlines(ConfigurationOptions redis, IOptions<ClusterOptions> cluster)
-    : RedisDeadlineIndex(redis, cluster, "grace"), IGraceDeadlines;
+    : RedisDeadlineIndex(redis, cluster, DeadlineIndexNames.Grace, writtenWithState: false), IGraceDeadlines;
 
 /// <summary>A sorted set of ids by due time, with a claim that lets every silo sweep it without repeating work.</summary>
-public abstract class RedisDeadlineIndex(ConfigurationOptions redis, IOptions<ClusterOptions> cluster, string name) : IDeadlineIndex, IAsyncDisposable
+public abstract class RedisDeadlineIndex(ConfigurationOptions redis, IOptions<ClusterOptions> cluster, string name, bool writtenWithState)
+    : IDeadlineIndex, IAsyncDisposable
 {
     // Takes the due entries and pushes them back in one step, so concurrent sweeps of other silos take the next ones.
     private const string ClaimScript = """
@@ -31,9 +33,11 @@ public abstract class RedisDeadlineIndex(ConfigurationOptions redis, IOptions<Cl
         """;
 
     private readonly RedisLazyConnection _redis = new(redis);
-    private readonly RedisKey _key = $"callgrains:{cluster.Value.ServiceId}:{name}";
+    private readonly RedisKey _key = DeadlineIndexNames.Key(cluster.Value.ServiceId, name);
 
     public bool Durable => true;
+
+    public bool WrittenWithState => writtenWithState;
 
     public async Task AddAsync(string id, DateTimeOffset due) =>
         await (await _redis.ConnectAsync()).GetDatabase().SortedSetAddAsync(_key, id, due.ToUnixTimeMilliseconds());

@@ -34,15 +34,39 @@ internal sealed class RedisLazyConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends a command without waiting, if connected; never throws.</summary>
+    /// <summary>
+    /// Sends a command without waiting; before the first connection is up, once it is (a process whose only commands
+    /// are these must not lose them all). Never throws.
+    /// </summary>
     public void FireAndForget(Action<IDatabase> command)
+    {
+        if (_connection is { } connection)
+        {
+            Send(connection, command);
+        }
+        else
+        {
+            _ = SendWhenConnectedAsync(command);
+        }
+    }
+
+    private async Task SendWhenConnectedAsync(Action<IDatabase> command)
     {
         try
         {
-            if (_connection is { } connection)
-            {
-                command(connection.GetDatabase());
-            }
+            Send(await ConnectAsync(), command);
+        }
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Best effort by contract: the callers say what covers a lost command.
+        }
+    }
+
+    private static void Send(ConnectionMultiplexer connection, Action<IDatabase> command)
+    {
+        try
+        {
+            command(connection.GetDatabase());
         }
         catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException)
         {

@@ -38,17 +38,16 @@ public static class RedisSilo
         var history = historyConnectionString is null ? redis : Options(historyConnectionString);
         foreach (var store in StorageNames.All)
         {
-            silo.AddRedisGrainStorage(store, options => options.Configure<Serializer>((o, serializer) =>
-            {
-                o.ConfigurationOptions = redis;
-                o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
-
-                // A cleared state is deleted, not kept as an empty record: settled calls and deleted groups leave Redis.
-                o.DeleteStateOnClear = true;
-            }));
+            // A cleared state is deleted, not kept as an empty record: settled calls and deleted groups leave Redis.
+            silo.Services.AddKeyedSingleton<IGrainStorage>(store, (sp, _) => new RedisGrainStore(
+                store,
+                redis,
+                new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>()),
+                sp.GetRequiredService<IOptions<ClusterOptions>>()));
         }
 
-        // Ringing calls are indexed by deadline in Redis, so a call whose silo dies still times out (IRingDeadlines).
+        // Ringing calls are indexed by deadline in Redis, so a call whose silo dies still times out (IRingDeadlines);
+        // a session's entry is written by the store with its state.
         silo.Services.AddSingleton<IRingDeadlines>(sp => new RedisRingDeadlines(redis, sp.GetRequiredService<IOptions<ClusterOptions>>()));
 
         // Users in their disconnect grace, and which users have devices on which gateway: a silo's death cannot leave
