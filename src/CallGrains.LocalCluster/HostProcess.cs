@@ -104,6 +104,24 @@ public sealed class HostProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits for the host to exit on its own and for the last of its output to be read (<see cref="Output"/> is
+    /// complete once this returns true; <see cref="HasExited"/> may turn true before its last lines arrive).
+    /// </summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>kill -9: the process gets no chance to say goodbye.</summary>
     public async Task KillAsync()
     {

@@ -65,7 +65,7 @@ public sealed partial class RedisDeploymentTests : IAsyncLifetime
         await host.WaitHealthyAsync(TimeSpan.FromSeconds(90));
         await CallAndEndAsync(host.Url);
         var stranger = Keep(HostProcess.Start(HostProcess.DefaultHostDll(), HostArgs(redis.ConnectionString)));
-        await Eventually.Async(() => Task.FromResult(stranger.HasExited), "the host without the password exits", TimeSpan.FromSeconds(60));
+        Assert.True(await stranger.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the host without the password exits");
         Assert.Contains(stranger.Output, l => l.Contains("refused the credentials", StringComparison.Ordinal));
 
         // Full (the shipped settings with a small maxmemory): a write fails loudly and nothing stored is evicted.
