@@ -28,6 +28,15 @@ public interface IUserGrain : IGrainWithStringKey
     [Alias("RegisterDevice")]
     Task<DeviceRegistration> RegisterDevice(string deviceId, string gatewayId, long tokenGeneration);
 
+    /// <summary>
+    /// Puts back a device whose socket its gateway still holds, with the epoch it was registered with, after the
+    /// cluster dropped it for a gateway it thought gone (an edge whose lease lapsed during a network pause). Nothing
+    /// changes if the device is registered (on any gateway, with any epoch), the token was revoked or the cap is
+    /// reached; returns whether the device is registered with this gateway and epoch afterwards.
+    /// </summary>
+    [Alias("RestoreDevice")]
+    Task<bool> RestoreDevice(string deviceId, string gatewayId, long epoch, long tokenGeneration);
+
     /// <summary>The generation new auth tokens carry; null if the user does not exist.</summary>
     [Alias("GetTokenGeneration")]
     Task<long?> GetTokenGeneration();

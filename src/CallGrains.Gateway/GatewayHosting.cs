@@ -30,7 +30,11 @@ public static class GatewayHosting
     public const string ClockKey = "CallGrains.Gateway.Clock";
 
     /// <summary>The gateway's services: options, tokens, sockets, the stream subscription, metrics.</summary>
-    public static IServiceCollection AddCallGrainsGateway(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
+    /// <param name="edge">
+    /// An edge gateway (an Orleans client, no silo here): events come to its observer and it holds a lease
+    /// (<see cref="EdgeLifecycle"/>), instead of the silo's own stream.
+    /// </param>
+    public static IServiceCollection AddCallGrainsGateway(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment, bool edge = false)
     {
         services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         // One key per process: options are built more than once (IOptions, and the monitor ValidateOnStart uses).
@@ -67,7 +71,17 @@ public static class GatewayHosting
         // The silo's push dispatcher writes its payloads with the socket's wire code.
         services.TryAddSingleton<IWireText, WireText>();
         services.AddSingleton<WebSocketEndpoint>();
-        services.AddHostedService<GatewayLifecycle>();
+        if (edge)
+        {
+            services.AddSingleton<EdgeLifecycle>();
+            services.AddHostedService(sp => sp.GetRequiredService<EdgeLifecycle>());
+            services.AddHealthChecks().AddCheck<EdgeLeaseCheck>("edge-lease");
+        }
+        else
+        {
+            services.AddHostedService<GatewayLifecycle>();
+        }
+
         services.AddHealthChecks();
         services.AddSingleton<Readiness>();
         services.AddDevelopmentApi(environment);
@@ -92,23 +106,34 @@ public static class GatewayHosting
         return services;
     }
 
-    public static IEndpointRouteBuilder MapCallGrainsGateway(this WebApplication app)
+    /// <param name="publicApi">
+    /// False for a grains-only node (<c>Orleans:Role=Silo</c>): health and metrics, no sockets, REST, admin or demo.
+    /// </param>
+    public static IEndpointRouteBuilder MapCallGrainsGateway(this WebApplication app, bool publicApi = true)
     {
         // Client addresses first (the rate limit keys on them), then the static files, which cost nothing to serve
         // and must load even for an address over its budget.
         app.UseKnownProxies();
-        app.UseBrowserAssets();
-        app.UseRestRateLimit();
-        app.UseWebSockets();
+        if (publicApi)
+        {
+            app.UseBrowserAssets();
+            app.UseRestRateLimit();
+            app.UseWebSockets();
+        }
+
         // Liveness runs no check (the process answers); readiness runs every registered one.
         app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = _ => false });
         app.MapGet("/healthz", Readiness.AnswerAsync);
         app.UseManagementPort();
         app.MapPrometheusScrapingEndpoint("/metrics").ManagementOnly();
-        app.MapWebSocketApi();
-        app.MapRestApi();
-        app.MapAdminApi();
-        app.MapDevelopmentApi();
+        if (publicApi)
+        {
+            app.MapWebSocketApi();
+            app.MapRestApi();
+            app.MapAdminApi();
+            app.MapDevelopmentApi();
+        }
+
         return app;
     }
 

@@ -32,6 +32,15 @@ internal static partial class GatewayLog
     [LoggerMessage(109, LogLevel.Information, "User {Uid} device {DeviceId}: auth token expired, closing with 4001")]
     public static partial void TokenExpired(this ILogger logger, string uid, string deviceId);
 
+    [LoggerMessage(111, LogLevel.Information, "Edge {EdgeId} holds its lease: the cluster can reach its sockets")]
+    public static partial void EdgeLeased(this ILogger logger, string edgeId);
+
+    [LoggerMessage(112, LogLevel.Warning, "Edge {EdgeId}: renewing the lease failed")]
+    public static partial void EdgeRenewFailed(this ILogger logger, Exception exception, string edgeId);
+
+    [LoggerMessage(113, LogLevel.Warning, "Edge {EdgeId}: the lease had lapsed; restored {Restored} of {Count} devices, closed the others with 1012")]
+    public static partial void EdgeRestored(this ILogger logger, string edgeId, int restored, int count);
+
     [LoggerMessage(110, LogLevel.Warning, "User {Uid} device {DeviceId}: the WebSocket upgrade failed after the device was registered; unregistering it")]
     public static partial void UpgradeFailed(this ILogger logger, Exception exception, string uid, string deviceId);
 }

@@ -40,6 +40,18 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Information, "User {Uid}: gateway {GatewayId} died with {Count} of the user's devices")]
     public static partial void GatewayLost(this ILogger logger, string uid, string gatewayId, int count);
 
+    [LoggerMessage(2333, LogLevel.Information, "Edge {EdgeId} joined the cluster")]
+    public static partial void EdgeJoined(this ILogger logger, string edgeId);
+
+    [LoggerMessage(2334, LogLevel.Warning, "Edge {EdgeId} renewed its lease after it had lapsed: it restores its devices")]
+    public static partial void EdgeLeaseRenewedLate(this ILogger logger, string edgeId);
+
+    [LoggerMessage(2335, LogLevel.Information, "Edge {EdgeId} left the cluster")]
+    public static partial void EdgeLeft(this ILogger logger, string edgeId);
+
+    [LoggerMessage(2332, LogLevel.Information, "User {Uid}: device {DeviceId} restored on edge {GatewayId}, which still holds its socket")]
+    public static partial void DeviceRestored(this ILogger logger, string uid, string deviceId, string gatewayId);
+
     [LoggerMessage(14, LogLevel.Warning, "User {Uid}: could not check devices with gateway {GatewayId}")]
     public static partial void PresenceCheckFailed(this ILogger logger, Exception exception, string uid, string gatewayId);
 

@@ -1,6 +1,7 @@
 using CallGrains.Abstractions;
 using CallGrains.Grains.Calls;
 using CallGrains.Grains.Deadlines;
+using CallGrains.Grains.Edges;
 using CallGrains.Grains.History;
 using CallGrains.Grains.Push;
 using CallGrains.Grains.Push.Apns;
@@ -63,6 +64,9 @@ public static class SiloBuilderExtensions
         silo.Services.TryAddSingleton<ICallLog, MemoryCallLog>();
         silo.Services.AddSingleton<RingDeadlineSweeper>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RingDeadlineSweeper>());
+        silo.Services.AddSingleton<EdgeLeaseView>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<EdgeLeaseView>());
+        silo.Services.AddSingleton<GatewayStatus>();
         silo.Services.AddSingleton<PresenceSweeper>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PresenceSweeper>());
         return silo;

@@ -14,11 +14,16 @@ public static class Health
     /// <summary>How long the storage check waits for Redis before calling it down: well inside a probe's timeout.</summary>
     public static readonly TimeSpan StorageTimeout = TimeSpan.FromSeconds(2);
 
-    public static IServiceCollection AddCallGrainsHealth(this IServiceCollection services, IConfiguration configuration)
+    /// <param name="role">An edge has no silo: it is ready while its lease is (the gateway adds that check).</param>
+    public static IServiceCollection AddCallGrainsHealth(this IServiceCollection services, IConfiguration configuration, NodeRole role = NodeRole.All)
     {
-        var checks = services.AddHealthChecks()
-            .AddCheck<StoppingCheck>("stopping")
-            .AddCheck<MembershipCheck>("membership");
+        var checks = services.AddHealthChecks().AddCheck<StoppingCheck>("stopping");
+        if (role == NodeRole.Edge)
+        {
+            return services;
+        }
+
+        checks.AddCheck<MembershipCheck>("membership");
         var silo = configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
         if (silo.Provider == SiloProvider.Redis && RedisConnections.From(configuration) is { } redis)
         {

@@ -47,17 +47,23 @@ public static class InfoApi
 
 public static class StartupBanner
 {
-    public static void Print(WebApplication app)
+    public static void Print(WebApplication app, NodeRole role = NodeRole.All)
     {
         var management = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.ManagementPort;
+        var what = role switch
+        {
+            NodeRole.Silo => "CallGrains silo (grains only)",
+            NodeRole.Edge => $"CallGrains edge {app.Services.GetRequiredService<GatewayIdentity>().Id}",
+            _ => "CallGrains",
+        };
         foreach (var url in app.Urls)
         {
             Console.WriteLine(management is { } port && BindingAddress.Parse(url).Port == port
-                ? $"CallGrains management (admin API, /metrics) on {url}"
-                : $"CallGrains listening on {url} (health: {url.TrimEnd('/')}/healthz)");
+                ? $"{what} management (admin API, /metrics) on {url}"
+                : $"{what} listening on {url} (health: {url.TrimEnd('/')}/healthz)");
         }
 
-        if (app.Environment.IsDevelopment() && app.Urls.FirstOrDefault() is { } first)
+        if (role != NodeRole.Silo && app.Environment.IsDevelopment() && app.Urls.FirstOrDefault() is { } first)
         {
             Console.WriteLine($"Try a call in the browser: {first.TrimEnd('/')}/ (two windows, two names)");
         }

@@ -15,6 +15,19 @@ public sealed class SiloOptions
     public SiloProvider Provider { get; set; } = SiloProvider.Embedded;
 
     /// <summary>
+    /// <c>All</c> (default: a silo and the gateway in one process), <c>Silo</c> (grains only: no public API, health and
+    /// metrics only, the Orleans client gateway open for edges) or <c>Edge</c> (the WebSocket gateway and REST API as
+    /// an Orleans client: no grains, no state).
+    /// </summary>
+    public NodeRole Role { get; set; } = NodeRole.All;
+
+    /// <summary>
+    /// An edge with the embedded provider: the silos' Orleans client gateway ports on this machine
+    /// (<c>30000,30001</c>). With Redis an edge finds the silos in the cluster's membership.
+    /// </summary>
+    public string? SiloGatewayPorts { get; set; }
+
+    /// <summary>
     /// The address other silos reach this one at (Redis clustering): an IP, or <c>auto</c> for this machine's first
     /// non-loopback IPv4 address (containers); loopback when not set.
     /// </summary>
@@ -31,8 +44,8 @@ public sealed class SiloOptions
     public int SiloPort { get; set; } = 11111;
 
     /// <summary>
-    /// The Orleans client gateway (silo-to-client port). Nothing connects an Orleans client to CallGrains (the gateway
-    /// in each host is a co-hosted client and needs no port), so unset or 0 opens no such listener.
+    /// The Orleans client gateway (silo-to-client port), where edges connect. A co-hosted gateway needs no port, so
+    /// with <c>Role=All</c> unset or 0 opens no such listener; with <c>Role=Silo</c> unset means 30000.
     /// </summary>
     [Range(0, 65535)]
     public int? GatewayPort { get; set; }
@@ -55,6 +68,11 @@ public sealed class SiloOptions
     [Range(100, 1_000_000)]
     public int DirectoryCacheSize { get; set; } = 20_000;
 
+    /// <summary>The Orleans client gateway port this silo opens; 0 for none.</summary>
+    public int EffectiveGatewayPort => GatewayPort ?? (Role == NodeRole.Silo ? DefaultGatewayPort : 0);
+
+    public const int DefaultGatewayPort = 30000;
+
     /// <summary>Embedded clustering: the silo port of the first silo, for the others to join; empty on the first.</summary>
     [Range(1, 65535)]
     public int? PrimarySiloPort { get; set; }
@@ -64,6 +82,13 @@ public enum SiloProvider
 {
     Embedded = 0,
     Redis = 1,
+}
+
+public enum NodeRole
+{
+    All = 0,
+    Silo = 1,
+    Edge = 2,
 }
 
 public static class SiloConfiguration
@@ -98,7 +123,7 @@ public static class SiloConfiguration
         }
 
         var primary = options.PrimarySiloPort is { } port ? new IPEndPoint(IPAddress.Loopback, port) : null;
-        silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort ?? 0, primary, options.ServiceId, options.ClusterId);
+        silo.UseLocalhostClustering(options.SiloPort, options.EffectiveGatewayPort, primary, options.ServiceId, options.ClusterId);
         silo.AddCallGrainsMemoryStorage();
         // In memory nothing can outlive the one silo, so ringing calls have their grain timers and no backstop.
         silo.AddCallGrains();
@@ -118,7 +143,7 @@ public static class RedisSiloConfiguration
             o.ClusterId = options.ClusterId;
             o.ServiceId = options.ServiceId;
         });
-        var gatewayPort = options.GatewayPort ?? 0;
+        var gatewayPort = options.EffectiveGatewayPort;
         if (options.Kubernetes)
         {
             // The address, cluster and service ids come from the pod (POD_IP, ORLEANS_CLUSTER_ID, ...); the ports from

@@ -58,6 +58,49 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The split shape (<c>Orleans:Role</c>): <paramref name="silos"/> grains-only silos (<see cref="Silos"/>) and
+    /// <paramref name="edges"/> edge gateways (<see cref="Hosts"/>, the nodes clients connect to), on one Redis.
+    /// </summary>
+    public static async Task<Cluster> StartSplitAsync(int silos = 2, int edges = 2, string? hostDll = null, string? adminKey = null, params string[] extra)
+    {
+        hostDll ??= HostProcess.DefaultHostDll();
+        adminKey ??= "local-cluster-" + Guid.NewGuid().ToString("N");
+        var redis = await RedisProcess.StartAsync();
+        var cluster = new Cluster(redis, [], adminKey, hostDll, extra);
+        try
+        {
+            for (var i = 0; i < silos; i++)
+            {
+                cluster.Silos.Add(cluster.NewSilo());
+            }
+
+            await Task.WhenAll(cluster.Silos.Select(h => h.WaitHealthyAsync(TimeSpan.FromSeconds(90))));
+            for (var i = 0; i < edges; i++)
+            {
+                cluster.Hosts.Add(cluster.NewEdge());
+            }
+
+            await Task.WhenAll(cluster.Hosts.Select(h => h.WaitHealthyAsync(TimeSpan.FromSeconds(90))));
+            await cluster.WaitFormedAsync(TimeSpan.FromSeconds(90));
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Grains-only silos of a split cluster (<see cref="StartSplitAsync"/>); empty for co-hosted nodes.</summary>
+    public List<HostProcess> Silos { get; } = [];
+
+    /// <summary>A grains-only silo of this cluster (health and metrics only, the Orleans client gateway open).</summary>
+    public HostProcess NewSilo() => HostProcess.Start(HostDll, [.. HostArgs(), "--Orleans:Role=Silo"], environment: HostEnvironment());
+
+    /// <summary>An edge gateway of this cluster: it finds the silos in the cluster's membership in Redis.</summary>
+    public HostProcess NewEdge() => HostProcess.Start(HostDll, [.. HostArgs(), "--Orleans:Role=Edge"], environment: HostEnvironment());
+
     /// <summary>The arguments every host of this cluster runs with; its secrets are in <see cref="HostEnvironment"/>.</summary>
     public IEnumerable<string> HostArgs() =>
     [
@@ -129,7 +172,7 @@ public sealed class Cluster : IAsyncDisposable
             return;
         }
 
-        foreach (var pid in Hosts.Where(h => !h.HasExited).Select(h => h.Pid).Append(Redis.Pid))
+        foreach (var pid in Hosts.Concat(Silos).Where(h => !h.HasExited).Select(h => h.Pid).Append(Redis.Pid))
         {
             try
             {
@@ -145,7 +188,7 @@ public sealed class Cluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _disposed = true;
-        foreach (var host in Hosts)
+        foreach (var host in Hosts.Concat(Silos))
         {
             await host.DisposeAsync();
         }

@@ -13,16 +13,20 @@ public sealed class GatewayNode : IAsyncDisposable
     private readonly WebApplication _app;
     private bool _stopped;
 
-    private GatewayNode(WebApplication app, int httpPort, int siloPort)
+    private GatewayNode(WebApplication app, int httpPort, int siloPort, int gatewayPort)
     {
         _app = app;
         HttpPort = httpPort;
         SiloPort = siloPort;
+        GatewayPort = gatewayPort;
     }
 
     public int HttpPort { get; }
 
     public int SiloPort { get; }
+
+    /// <summary>The silo's Orleans client gateway, where edges connect.</summary>
+    public int GatewayPort { get; }
 
     public Uri BaseUri => new($"http://127.0.0.1:{HttpPort}");
 
@@ -66,7 +70,7 @@ public sealed class GatewayNode : IAsyncDisposable
         args.AddRange(extra);
         var app = CallGrainsApp.Build([.. args], configure);
         await app.StartAsync();
-        return new GatewayNode(app, http, silo);
+        return new GatewayNode(app, http, silo, gateway);
     }
 
     public async Task StopAsync()

@@ -40,7 +40,9 @@ internal sealed class GatewayLifecycle(
     /// already owed). Kestrel then waits, up to the host's shutdown timeout, for the socket handlers to finish, which
     /// they do once the close handshake is done; the silo stops after that. Nothing here blocks.
     /// </summary>
-    private void Drain()
+    private void Drain() => Drain(registry, logger);
+
+    internal static void Drain(ConnectionRegistry registry, ILogger logger)
     {
         var open = registry.All().ToList();
         logger.Draining(open.Count);

@@ -1,6 +1,31 @@
+using System.Collections.Immutable;
 using CallGrains.Abstractions;
+using CallGrains.Grains.Edges;
 
 namespace CallGrains.Grains.PushStreams;
+
+/// <summary>
+/// Whether a gateway is alive and what it holds, for both kinds: a gateway silo (named by its address, alive while
+/// cluster membership says so) and an edge (an Orleans client, alive while its lease is, <see cref="EdgeLeaseView"/>).
+/// </summary>
+public sealed class GatewayStatus(IClusterMembershipService membership, EdgeLeaseView edges, IGrainFactory grains)
+{
+    /// <summary>Whether the gateway surely holds no socket (<see cref="Gateways.IsDead"/>, <see cref="EdgeLeaseView.IsDead"/>).</summary>
+    public bool IsDead(string gatewayId) => EdgeIds.IsEdge(gatewayId) ? edges.IsDead(gatewayId) : Gateways.IsDead(membership, gatewayId);
+
+    /// <summary>The sockets of <paramref name="uid"/> the gateway holds now; null when that silo runs no gateway.</summary>
+    public async Task<ImmutableArray<HeldDevice>?> HeldDevicesAsync(string gatewayId, string uid)
+    {
+        if (!EdgeIds.IsEdge(gatewayId))
+        {
+            return await grains.Ref<IStreamRelayGrain>(gatewayId).HeldDevices(uid);
+        }
+
+        return await edges.ObserverAsync(gatewayId) is { } edge
+            ? await edge.HeldDevices(uid)
+            : throw new SiloUnavailableException($"edge {gatewayId} has no lease");
+    }
+}
 
 /// <summary>What cluster membership says about a gateway, named by its silo's address (<see cref="GatewayIdentity"/>).</summary>
 public static class Gateways

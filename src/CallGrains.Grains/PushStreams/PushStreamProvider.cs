@@ -1,4 +1,5 @@
 using CallGrains.Abstractions;
+using CallGrains.Grains.Edges;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Streams;
 
@@ -8,9 +9,11 @@ namespace CallGrains.Grains.PushStreams;
 /// An Orleans stream provider that pushes each item with one grain call to the silo that owns the stream, instead
 /// of queueing it for a pulling agent. A stream's key is the owning silo's address; only code on that silo can
 /// subscribe, which is exactly the one-stream-per-gateway design: the gateway subscribes to its own stream at start.
+/// An edge's stream (an edge id as key) goes to the edge's observer (<see cref="IEdgeObserver"/>).
 /// Not durable and not rewindable: an item for a silo that is gone is lost, as a socket on it would be.
 /// </summary>
-public sealed class PushStreamProvider(string name, IGrainFactory grainFactory, LocalStreamHub hub, ILocalSiloDetails localSilo) : IStreamProvider
+public sealed class PushStreamProvider(string name, IGrainFactory grainFactory, LocalStreamHub hub, ILocalSiloDetails localSilo, EdgeLeaseView edges)
+    : IStreamProvider
 {
     private string? _localSilo;
 
@@ -28,8 +31,17 @@ public sealed class PushStreamProvider(string name, IGrainFactory grainFactory, 
     /// </summary>
     internal Task PublishAsync(StreamId streamId, object item)
     {
-        var silo = streamId.GetKeyAsString();
-        return silo == LocalSilo ? hub.PublishAsync(streamId, item) : grainFactory.Ref<IStreamRelayGrain>(silo).Deliver(streamId, item);
+        var gateway = streamId.GetKeyAsString();
+        return gateway == LocalSilo ? hub.PublishAsync(streamId, item)
+            : EdgeIds.IsEdge(gateway) ? PublishToEdgeAsync(gateway, item)
+            : grainFactory.Ref<IStreamRelayGrain>(gateway).Deliver(streamId, item);
+    }
+
+    /// <summary>An edge's stream ends at the edge itself: one call to its observer, through the silo it is connected to.</summary>
+    private async Task PublishToEdgeAsync(string edgeId, object item)
+    {
+        var edge = await edges.ObserverAsync(edgeId) ?? throw new SiloUnavailableException($"edge {edgeId} has no lease");
+        await edge.Deliver((GatewayDelivery)item);
     }
 
     private string LocalSilo => _localSilo ??= localSilo.SiloAddress.ToParsableString();
@@ -46,7 +58,8 @@ public sealed class PushStreamProvider(string name, IGrainFactory grainFactory, 
             name,
             sp.GetRequiredService<IGrainFactory>(),
             sp.GetRequiredService<LocalStreamHub>(),
-            sp.GetRequiredService<ILocalSiloDetails>()));
+            sp.GetRequiredService<ILocalSiloDetails>(),
+            sp.GetRequiredService<EdgeLeaseView>()));
         return services;
     }
 }

@@ -6,16 +6,16 @@ using Microsoft.Extensions.Logging;
 namespace CallGrains.Grains.Users;
 
 /// <summary>
-/// Every second, each silo looks for gateways of the presence index whose silo cluster membership has
-/// declared dead, and tells each user recorded there (one-way, up to <see cref="Batch"/> per gateway and sweep). A user
-/// removes its own entry when it has dropped its devices there, so a gateway whose users were all told empties and is
+/// Every second, each silo looks for gateways of the presence index that are dead (a silo cluster membership has
+/// declared dead, an edge whose lease has lapsed: <see cref="GatewayStatus"/>), and tells each user recorded there
+/// (one-way, up to <see cref="Batch"/> per gateway and sweep). A user removes its own entry when it has dropped its devices there, so a gateway whose users were all told empties and is
 /// forgotten; users not yet done are told again after <see cref="Retry"/> (a wake-up can be lost with another silo).
 /// Bound: a dead gateway's users hear of it within one interval of the declaration (docs/reliability.md).
 /// </summary>
 public sealed partial class PresenceSweeper(
     IPresenceIndex index,
     IGrainFactory grains,
-    IClusterMembershipService membership,
+    GatewayStatus gatewayStatus,
     TimeProvider time,
     ILogger<PresenceSweeper> logger) : SiloSweeper(time)
 {
@@ -37,7 +37,7 @@ public sealed partial class PresenceSweeper(
         var gateways = await index.GatewaysAsync();
         foreach (var gatewayId in gateways)
         {
-            if (!Gateways.IsDead(membership, gatewayId)
+            if (!gatewayStatus.IsDead(gatewayId)
                 || (_told.TryGetValue(gatewayId, out var last) && now - last < Retry))
             {
                 continue;

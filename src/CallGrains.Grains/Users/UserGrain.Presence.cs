@@ -70,7 +70,7 @@ public sealed partial class UserGrain
     /// </summary>
     private async Task PruneDeadGatewaysAsync()
     {
-        var alive = State.Devices.RemoveAll(d => Gateways.IsDead(membership, d.GatewayId));
+        var alive = State.Devices.RemoveAll(d => gatewayStatus.IsDead(d.GatewayId));
         if (alive.Length != State.Devices.Length)
         {
             await SetDevicesAsync(alive);
@@ -88,7 +88,7 @@ public sealed partial class UserGrain
         var phantom = new List<DeviceInfo>();
         foreach (var group in State.Devices.Where(d => d.ConnectedAt < settled).GroupBy(d => d.GatewayId))
         {
-            if (Gateways.IsDead(membership, group.Key))
+            if (gatewayStatus.IsDead(group.Key))
             {
                 phantom.AddRange(group);
                 continue;
@@ -96,7 +96,7 @@ public sealed partial class UserGrain
 
             try
             {
-                var held = await GrainFactory.Ref<IStreamRelayGrain>(group.Key).HeldDevices(Uid).WaitAsync(DeliveryTimeout);
+                var held = await gatewayStatus.HeldDevicesAsync(group.Key, Uid).WaitAsync(DeliveryTimeout);
                 if (held is { } sockets)
                 {
                     phantom.AddRange(group.Where(d => !sockets.Contains(new HeldDevice(d.DeviceId, d.Epoch))));

@@ -1,5 +1,4 @@
 using CallGrains.Abstractions;
-using CallGrains.Grains.PushStreams;
 
 namespace CallGrains.Grains.Users;
 
@@ -22,7 +21,7 @@ public sealed partial class UserGrain
         var provider = this.GetStreamProvider(StreamNames.Provider);
         var sent = gateways.Select(async gatewayId =>
         {
-            if (Gateways.IsDead(membership, gatewayId))
+            if (gatewayStatus.IsDead(gatewayId))
             {
                 return gatewayId;
             }
@@ -38,7 +37,7 @@ public sealed partial class UserGrain
 
                 // Slow or not yet known here is not gone: only a gateway the cluster has declared dead loses its devices
                 // (its devices see a gap in seq and sync; the presence sweep and check settle the rest).
-                return Gateways.IsDead(membership, gatewayId) ? gatewayId : null;
+                return gatewayStatus.IsDead(gatewayId) ? gatewayId : null;
             }
         });
         var gone = (await Task.WhenAll(sent)).OfType<string>().ToList();

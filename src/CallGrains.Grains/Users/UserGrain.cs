@@ -1,5 +1,6 @@
 using CallGrains.Abstractions;
 using CallGrains.Grains.Deadlines;
+using CallGrains.Grains.PushStreams;
 using CallGrains.Grains.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -24,6 +25,7 @@ public sealed partial class UserGrain(
     IOptions<CallOptions> callOptions,
     IOptions<PushTokenOptions> pushOptions,
     IClusterMembershipService membership,
+    GatewayStatus gatewayStatus,
     GatewayIdentity localGateway,
     IPresenceIndex presence,
     IGraceDeadlines graces,
@@ -177,6 +179,29 @@ public sealed partial class UserGrain(
         await SetDevicesAsync(others.Add(device), State with { Epochs = epoch });
         FollowDevices();
         return new DeviceRegistration(BuildSnapshot(), null) { Epoch = epoch };
+    }
+
+    public async Task<bool> RestoreDevice(string deviceId, string gatewayId, long epoch, long tokenGeneration)
+    {
+        if (State.Devices.FirstOrDefault(d => d.DeviceId == deviceId) is { } registered)
+        {
+            return registered.GatewayId == gatewayId && registered.Epoch == epoch;
+        }
+
+        if (!Exists() || tokenGeneration != State.TokenGeneration || epoch > State.Epochs
+            || State.Devices.Length >= deviceOptions.Value.MaxDevicesPerUser)
+        {
+            return false;
+        }
+
+        if (!State.Devices.Any(d => d.GatewayId == gatewayId))
+        {
+            await presence.AddAsync(gatewayId, Uid);
+        }
+
+        logger.DeviceRestored(Uid, deviceId, gatewayId);
+        await SetDevicesAsync(State.Devices.Add(new DeviceInfo(deviceId, gatewayId, time.GetUtcNow()) { Epoch = epoch, TokenGeneration = tokenGeneration }));
+        return true;
     }
 
     public async Task UnregisterDevice(string deviceId, string gatewayId, long epoch)
