@@ -76,6 +76,8 @@ public static class StartupChecks
     public static string? Explain(Exception ex) => ex switch
     {
         OptionsValidationException validation => string.Join("; ", validation.Failures),
+        // A setting that does not parse (Orleans:Role=edgee): the binder names the setting and the value.
+        InvalidOperationException { InnerException: FormatException format } conversion => $"{conversion.Message} {format.Message}",
         AggregateException { InnerExceptions.Count: > 0 } aggregate => aggregate.InnerExceptions.Select(Explain).FirstOrDefault(e => e is not null),
         IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } io => io.Message,
         RedisConnectionException redis => $"Redis is unreachable: {redis.Message}",

@@ -25,6 +25,19 @@ public sealed class HostProcessTests
         Assert.DoesNotContain(output, l => l.Contains(value, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("Orleans:Role", "edgee")]
+    [InlineData("Orleans:Provider", "postgres")]
+    public async Task A_setting_that_does_not_parse_stops_the_host_with_one_line_naming_it_and_status_2(string setting, string value)
+    {
+        var (status, output) = await RunToExitAsync(["--environment=Production", $"--Auth:AdminKey={GoodKey}", $"--{setting}={value}"]);
+
+        Assert.Equal(2, status);
+        var line = Assert.Single(output, l => l.StartsWith("CallGrains cannot start:", StringComparison.Ordinal));
+        Assert.Contains($"'{value}' at '{setting}'", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(output, l => l.Contains("   at ", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task One_key_for_auth_tokens_and_call_tokens_stops_the_host_with_one_line_and_status_2()
     {
