@@ -95,8 +95,14 @@ public sealed class EdgeTests(EdgeFixture split)
 }
 
 /// <summary>Two grains-only silos and two edges, each edge knowing both silos' client gateways.</summary>
-public sealed class EdgeFixture : IAsyncLifetime
+public sealed class EdgeFixture : IAsyncLifetime, IGatewayPair
 {
+    GatewayNode IGatewayPair.A => Edge1;
+
+    GatewayNode IGatewayPair.B => Edge2;
+
+    Admin IGatewayPair.Admin => Admin1;
+
     public GatewayNode Silo1 { get; private set; } = null!;
 
     public GatewayNode Silo2 { get; private set; } = null!;

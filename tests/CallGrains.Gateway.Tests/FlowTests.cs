@@ -4,11 +4,21 @@ using CallGrains.Gateway.Auth;
 namespace CallGrains.Gateway.Tests;
 
 /// <summary>
-/// Every flow of PROTOCOL sections 4-6 from the sockets' side; each runs with both parties on one gateway and with
-/// the caller and the callee on different gateways (two silos).
+/// Every flow of PROTOCOL sections 4-6 from the sockets' side, co-hosted: each runs with both parties on one gateway
+/// and with the caller and the callee on different gateways (two silos).
 /// </summary>
 [Collection(TwoNodeGroup.Name)]
-public sealed class FlowTests(TwoNodeFixture cluster)
+public sealed class FlowTests(TwoNodeFixture cluster) : FlowTestsBase(cluster);
+
+/// <summary>
+/// The same flows on the split shape (two grains-only silos, two edges): both parties on one edge, and on two edges,
+/// every event crossing edge, silo and edge.
+/// </summary>
+[Collection(EdgeGroup.Name)]
+public sealed class EdgeFlowTests(EdgeFixture cluster) : FlowTestsBase(cluster);
+
+/// <summary>Every flow of PROTOCOL sections 4-6, on the gateways of <see cref="IGatewayPair"/>.</summary>
+public abstract class FlowTestsBase(IGatewayPair cluster)
 {
     [Theory]
     [InlineData(false)]

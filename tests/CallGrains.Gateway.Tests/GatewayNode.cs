@@ -96,8 +96,21 @@ public sealed class GatewayNode : IAsyncDisposable
     }
 }
 
+/// <summary>Two gateways of one cluster clients connect to: <see cref="A"/>, and <see cref="B"/> for the other party.</summary>
+public interface IGatewayPair
+{
+    GatewayNode A { get; }
+
+    GatewayNode B { get; }
+
+    /// <summary>Admin API on <see cref="A"/>.</summary>
+    Admin Admin { get; }
+
+    GatewayNode Node(bool second) => second ? B : A;
+}
+
 /// <summary>Two nodes in one cluster, each with its own gateway port, started with the given settings.</summary>
-public abstract class NodePairFixture(params string[] settings) : IAsyncLifetime
+public abstract class NodePairFixture(params string[] settings) : IAsyncLifetime, IGatewayPair
 {
     public GatewayNode A { get; private set; } = null!;
 
