@@ -61,6 +61,9 @@ public sealed record EdgeLeases([property: Id(0)] ImmutableArray<EdgeLease> Edge
     /// <summary>How often an edge renews: three renewals may fail before the lease lapses.</summary>
     public static readonly TimeSpan RenewInterval = TimeSpan.FromSeconds(2);
 
+    /// <summary>How often every silo reads the leases: a renewal counts everywhere this much later at most, when reads succeed.</summary>
+    public static readonly TimeSpan SiloReadInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>At most this many edges in one cluster; a new one beyond it is refused.</summary>
     public const int MaxEdges = 1024;
 }

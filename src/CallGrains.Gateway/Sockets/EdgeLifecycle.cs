@@ -27,6 +27,7 @@ internal sealed class EdgeLifecycle(
     private IEdgeObserver? _reference;
     private Task? _renewing;
     private long _renewedAtTicks;
+    private int _restoring;
 
     /// <summary>Whether the lease was renewed within its time to live: the silos count this edge's sockets.</summary>
     public bool Leased => time.GetUtcNow().UtcTicks - Interlocked.Read(ref _renewedAtTicks) < EdgeLeases.Ttl.Ticks;
@@ -97,9 +98,34 @@ internal sealed class EdgeLifecycle(
         var live = await grains.Ref<IEdgeRegistryGrain>(IEdgeRegistryGrain.Key).Renew(gateway.Id, _reference!)
             .WaitAsync(EdgeLeases.RenewInterval * 2);
         Interlocked.Exchange(ref _renewedAtTicks, time.GetUtcNow().UtcTicks);
-        if (!live && !first)
+        if (!live && !first && Interlocked.CompareExchange(ref _restoring, 1, 0) == 0)
         {
+            // Off the renewals, which must go on meanwhile.
+            _ = Task.Run(RestoreTwiceAsync, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Not at once: until every silo has read the renewed lease (once a second), a silo may still take this edge for
+    /// dead and drop a device just restored. Three reads later they have seen it; a busy silo that read late is caught
+    /// by a second pass (restoring a registered device changes nothing).
+    /// </summary>
+    private async Task RestoreTwiceAsync()
+    {
+        try
+        {
+            await Task.Delay(EdgeLeases.SiloReadInterval * 3, time);
             await RestoreAsync();
+            await Task.Delay(EdgeLeases.SiloReadInterval * 10, time);
+            await RestoreAsync();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.EdgeRenewFailed(ex, gateway.Id);
+        }
+        finally
+        {
+            Volatile.Write(ref _restoring, 0);
         }
     }
 

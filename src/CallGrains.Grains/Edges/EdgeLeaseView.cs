@@ -21,7 +21,7 @@ public sealed partial class EdgeLeaseView(IGrainFactory grains, TimeProvider tim
 
     private sealed record View(ImmutableDictionary<string, EdgeLease> Edges, DateTimeOffset Now);
 
-    protected override TimeSpan Interval => TimeSpan.FromSeconds(1);
+    protected override TimeSpan Interval => EdgeLeases.SiloReadInterval;
 
     protected override bool Enabled => true;
 
