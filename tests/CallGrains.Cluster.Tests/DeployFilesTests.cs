@@ -16,7 +16,7 @@ public sealed class DeployFilesTests
     private static readonly HashSet<string> KnownSettings =
     [
         "Orleans__Provider", "Orleans__Kubernetes", "Orleans__ClusterId", "Orleans__ServiceId", "Orleans__SiloPort",
-        "Orleans__GatewayPort", "Orleans__AdvertisedIP", "Orleans__PrimarySiloPort", "Orleans__ProbeTimeoutSeconds",
+        "Orleans__GatewayPort", "Orleans__AdvertisedIP", "Orleans__Role", "Orleans__PrimarySiloPort", "Orleans__ProbeTimeoutSeconds",
         "Orleans__MissedProbesLimit", "ConnectionStrings__Redis", "ConnectionStrings__RedisHistory", "Auth__AdminKey",
         "Auth__CallTokenKey", "Auth__TokenKey", "Auth__TokenLifetime", "Calls__RingTimeoutSeconds",
         "Calls__DisconnectGraceSeconds", "Calls__MaxGroupRing", "Gateway__MessagesPerSecond", "Gateway__MessageBurst",
@@ -146,6 +146,57 @@ public sealed class DeployFilesTests
         Assert.Equal("2", ((YamlMappingNode)pdb["spec"])["minAvailable"].ToString());
         var hostProject = File.ReadAllText(Path.Combine(Root, "src", "CallGrains.Host", "CallGrains.Host.csproj"));
         Assert.Contains("Microsoft.Orleans.Hosting.Kubernetes", hostProject, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_split_kubernetes_shape_turns_the_deployment_into_edges_and_opens_the_client_gateway_to_edges_only()
+    {
+        var split = DeployFiles.LoadAll(Path.Combine(Root, "deploy", "k8s", "split", "callgrains-split.yaml")).ToList();
+        var common = DeployFiles.Kubernetes();
+
+        // Edges replace the co-hosted Deployment under its name and label, so its Services, Ingress and policy serve them.
+        var edges = split.Named("Deployment", "callgrains");
+        var edge = edges.Container();
+        var edgeEnv = Env(edge);
+        Assert.All(edgeEnv.Keys, k => Assert.Contains(k, KnownSettings));
+        Assert.Equal("Edge", edgeEnv["Orleans__Role"]);
+        Assert.False(edgeEnv.ContainsKey("Orleans__Kubernetes"));
+        Assert.False(edgeEnv.ContainsKey("Orleans__GatewayPort"));
+        Assert.Equal(["http", "management"], Ports(edge).Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("callgrains", PodLabels(edges)["app"]);
+        Assert.Equal(PodLabels(common.Named("Deployment", "callgrains"))["app"], PodLabels(edges)["app"]);
+
+        // Silos: no public port; the silo port and the client gateway the settings name.
+        var silos = split.Named("Deployment", "callgrains-silo");
+        var silo = silos.Container();
+        var siloEnv = Env(silo);
+        Assert.All(siloEnv.Keys, k => Assert.Contains(k, KnownSettings));
+        Assert.Equal(("Silo", "true"), (siloEnv["Orleans__Role"], siloEnv["Orleans__Kubernetes"]));
+        var siloPorts = Ports(silo);
+        Assert.Equal(["client-gateway", "management", "silo"], siloPorts.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal((siloEnv["Orleans__SiloPort"], siloEnv["Orleans__GatewayPort"], siloEnv["Gateway__ManagementPort"]), (siloPorts["silo"], siloPorts["client-gateway"], siloPorts["management"]));
+        Assert.Equal("callgrains", ((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)silos["spec"])["template"])["spec"])["serviceAccountName"].ToString());
+
+        // The client gateway from edges only, the silo port from silos only; Redis from both.
+        var policy = (YamlMappingNode)split.Named("NetworkPolicy", "callgrains-silo")["spec"];
+        var rules = ((YamlSequenceNode)policy["ingress"]).Cast<YamlMappingNode>()
+            .ToDictionary(r => ((YamlMappingNode)((YamlSequenceNode)r["ports"])[0])["port"].ToString(), r => r["from"].ToString());
+        Assert.Equal(["11111", "30000", "9090"], rules.Keys.Order(StringComparer.Ordinal));
+        Assert.Contains("callgrains-role, edge", rules["30000"], StringComparison.Ordinal);
+        Assert.Contains("app, callgrains-silo", rules["11111"], StringComparison.Ordinal);
+        Assert.Contains("callgrains-silo", split.Named("NetworkPolicy", "redis").ToString(), StringComparison.Ordinal);
+
+        // Edges scale on sockets (the gateway's own metric), silos on CPU.
+        Assert.Contains("callgrains_gateway_connections", split.Named("HorizontalPodAutoscaler", "callgrains").ToString(), StringComparison.Ordinal);
+        Assert.Contains("cpu", split.Named("HorizontalPodAutoscaler", "callgrains-silo").ToString(), StringComparison.Ordinal);
+        Assert.Contains("\"callgrains.gateway.connections\"", File.ReadAllText(Path.Combine(Root, "src", "CallGrains.Gateway", "Sockets", "GatewayMetrics.cs")), StringComparison.Ordinal);
+
+        static Dictionary<string, string> Ports(YamlMappingNode container) =>
+            ((YamlSequenceNode)container["ports"]).Cast<YamlMappingNode>().ToDictionary(p => p["name"].ToString(), p => p["containerPort"].ToString());
+
+        static Dictionary<string, string> PodLabels(YamlMappingNode workload) =>
+            ((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)workload["spec"])["template"])["metadata"])["labels"])
+                .Children.ToDictionary(k => k.Key.ToString(), v => v.Value.ToString());
     }
 
     [Fact]
