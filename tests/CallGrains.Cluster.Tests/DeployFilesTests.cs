@@ -92,6 +92,33 @@ public sealed class DeployFilesTests
     }
 
     [Fact]
+    public void The_split_compose_file_turns_the_balanced_service_into_edges_and_adds_silos_that_publish_nothing()
+    {
+        var services = (YamlMappingNode)DeployFiles.Load(Path.Combine(Root, "deploy", "compose.split.yml"))["services"];
+        var baseServices = (YamlMappingNode)DeployFiles.Load(Path.Combine(Root, "docker-compose.yml"))["services"];
+
+        // The service nginx balances over (docker-compose.yml's "silo") runs as edges.
+        var edges = (YamlMappingNode)services["silo"];
+        Assert.True(baseServices.Children.ContainsKey("silo"));
+        Assert.Equal("Edge", ((YamlMappingNode)edges["environment"])["Orleans__Role"].ToString());
+        Assert.Contains("server silo:8080", File.ReadAllText(Path.Combine(Root, "deploy", "nginx.conf")), StringComparison.Ordinal);
+
+        // The silos: settings the host knows, grains only, the client gateway on the compose network only.
+        var grains = (YamlMappingNode)services["grains"];
+        var env = ((YamlMappingNode)grains["environment"]).Children.ToDictionary(k => k.Key.ToString(), v => v.Value.ToString());
+        Assert.All(env.Keys, k => Assert.Contains(k, KnownSettings));
+        Assert.Equal(("Silo", "Redis"), (env["Orleans__Role"], env["Orleans__Provider"]));
+        Assert.Equal(new[] { "8080", "9090", env["Orleans__SiloPort"], env["Orleans__GatewayPort"] }.Order(StringComparer.Ordinal), grains["expose"].Strings().Order(StringComparer.Ordinal));
+        Assert.False(grains.Children.ContainsKey("ports"), "the silos publish a port");
+        Assert.Equal(((YamlMappingNode)baseServices["silo"])["image"].ToString(), grains["image"].ToString());
+        var baseEnv = (YamlMappingNode)((YamlMappingNode)baseServices["silo"])["environment"];
+        Assert.Equal(baseEnv["ConnectionStrings__Redis"].ToString(), env["ConnectionStrings__Redis"]);
+        Assert.Equal(baseEnv["Auth__AdminKey"].ToString(), env["Auth__AdminKey"]);
+        var healthcheck = string.Join(" ", ((YamlMappingNode)grains["healthcheck"])["test"].Strings());
+        Assert.Contains("GET /healthz", healthcheck, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Nginx_logs_paths_without_query_strings()
     {
         var nginx = File.ReadAllText(Path.Combine(Root, "deploy", "nginx.conf"));
