@@ -29,7 +29,22 @@ public sealed class Cluster : IAsyncDisposable
 
     private string[] Extra { get; }
 
-    public static async Task<Cluster> StartAsync(int silos = 3, string? hostDll = null, string? adminKey = null, params string[] extra)
+    public static Task<Cluster> StartAsync(int silos = 3, string? hostDll = null, string? adminKey = null, params string[] extra) =>
+        StartWithAsync(hostDll, adminKey, extra, cluster => StartAllAsync(cluster.Hosts, silos, cluster.NewHost));
+
+    /// <summary>
+    /// The split shape (<c>Orleans:Role</c>): <paramref name="silos"/> grains-only silos (<see cref="Silos"/>) and
+    /// <paramref name="edges"/> edge gateways (<see cref="Hosts"/>, the nodes clients connect to), on one Redis.
+    /// </summary>
+    public static Task<Cluster> StartSplitAsync(int silos = 2, int edges = 2, string? hostDll = null, string? adminKey = null, params string[] extra) =>
+        StartWithAsync(hostDll, adminKey, extra, async cluster =>
+        {
+            await StartAllAsync(cluster.Silos, silos, cluster.NewSilo);
+            await StartAllAsync(cluster.Hosts, edges, cluster.NewEdge);
+        });
+
+    /// <summary>Redis, then the processes <paramref name="start"/> adds, until the cluster has formed; all stopped on failure.</summary>
+    private static async Task<Cluster> StartWithAsync(string? hostDll, string? adminKey, string[] extra, Func<Cluster, Task> start)
     {
         hostDll ??= HostProcess.DefaultHostDll();
         if (!File.Exists(hostDll))
@@ -42,12 +57,7 @@ public sealed class Cluster : IAsyncDisposable
         var cluster = new Cluster(redis, [], adminKey, hostDll, extra);
         try
         {
-            for (var i = 0; i < silos; i++)
-            {
-                cluster.Hosts.Add(cluster.NewHost());
-            }
-
-            await Task.WhenAll(cluster.Hosts.Select(h => h.WaitHealthyAsync(TimeSpan.FromSeconds(90))));
+            await start(cluster);
             await cluster.WaitFormedAsync(TimeSpan.FromSeconds(90));
             return cluster;
         }
@@ -58,38 +68,14 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// The split shape (<c>Orleans:Role</c>): <paramref name="silos"/> grains-only silos (<see cref="Silos"/>) and
-    /// <paramref name="edges"/> edge gateways (<see cref="Hosts"/>, the nodes clients connect to), on one Redis.
-    /// </summary>
-    public static async Task<Cluster> StartSplitAsync(int silos = 2, int edges = 2, string? hostDll = null, string? adminKey = null, params string[] extra)
+    private static async Task StartAllAsync(List<HostProcess> into, int count, Func<HostProcess> start)
     {
-        hostDll ??= HostProcess.DefaultHostDll();
-        adminKey ??= "local-cluster-" + Guid.NewGuid().ToString("N");
-        var redis = await RedisProcess.StartAsync();
-        var cluster = new Cluster(redis, [], adminKey, hostDll, extra);
-        try
+        for (var i = 0; i < count; i++)
         {
-            for (var i = 0; i < silos; i++)
-            {
-                cluster.Silos.Add(cluster.NewSilo());
-            }
-
-            await Task.WhenAll(cluster.Silos.Select(h => h.WaitHealthyAsync(TimeSpan.FromSeconds(90))));
-            for (var i = 0; i < edges; i++)
-            {
-                cluster.Hosts.Add(cluster.NewEdge());
-            }
-
-            await Task.WhenAll(cluster.Hosts.Select(h => h.WaitHealthyAsync(TimeSpan.FromSeconds(90))));
-            await cluster.WaitFormedAsync(TimeSpan.FromSeconds(90));
-            return cluster;
+            into.Add(start());
         }
-        catch
-        {
-            await cluster.DisposeAsync();
-            throw;
-        }
+
+        await Task.WhenAll(into.Select(h => h.WaitHealthyAsync(TimeSpan.FromSeconds(90))));
     }
 
     /// <summary>Grains-only silos of a split cluster (<see cref="StartSplitAsync"/>); empty for co-hosted nodes.</summary>
