@@ -5,6 +5,9 @@ namespace CallGrains.Bench;
 
 public sealed record IdleResult(int Sockets, int Servers, long DeltaBytes)
 {
+    /// <summary>The growth of each watched process's resident memory, in the order of the pids given.</summary>
+    public IReadOnlyList<long> DeltaPerProcess { get; init; } = [];
+
     public double BytesPerSocket => Sockets == 0 ? 0 : DeltaBytes / (double)Sockets;
 
     public int Print()
@@ -49,7 +52,7 @@ public static class Idle
 
         // Let the servers settle after creating users, then take the baseline.
         await Task.Delay(3000);
-        var before = pids.Sum(ServerProcess.ReadRss);
+        long[] before = [.. pids.Select(ServerProcess.ReadRss)];
         await PauseForSnapshotAsync("baseline taken, no socket open", snapshotPause);
         var workers = new List<Process>();
         try
@@ -74,9 +77,9 @@ public static class Idle
 
             Progress.Line("", final: true);
             await Task.Delay(5000);
-            var after = pids.Sum(ServerProcess.ReadRss);
+            long[] delta = [.. pids.Select((pid, i) => ServerProcess.ReadRss(pid) - before[i])];
             await PauseForSnapshotAsync($"{connected} sockets open", snapshotPause);
-            return new IdleResult(connected, pids.Length, after - before);
+            return new IdleResult(connected, pids.Length, delta.Sum()) { DeltaPerProcess = delta };
         }
         finally
         {

@@ -6,7 +6,10 @@ using CallGrains.Bench;
 // Usage (see docs/benchmarks.md):
 //   all                                   build and start servers, run every measurement, print the report
 //   embedded                              only the single embedded host's cycles
-//   cluster [--silos 3] [--set K=V;..]    only the production-shaped cluster's cycles (redis-server + N hosts)
+//   cluster [--silos 3] [--set K=V;..] [--sockets 0]   only the production-shaped cluster's cycles (redis-server + N
+//                                         hosts); with --sockets, then idle sockets on its hosts (memory per host)
+//   split [--silos 2] [--edges 2] [--set K=V;..] [--sockets 0]   the same on the split shape: edges hold the
+//                                         sockets, silos the grains (issue 23); memory per socket per role
 //   cycles --url U[,U..] --admin-key K [--pairs 64] [--rate 0] [--seconds 20] [--warmup 3]
 //   idle   --url U[,U..] --admin-key K --pids P[,P..] [--sockets 20000] [--snapshot-pause 0]
 //   floor  [--sockets 15000]              the same idle sockets on a bare ASP.NET Core WebSocket server: .NET's floor
@@ -24,6 +27,7 @@ try
     {
         "all" => await Suite.RunAllAsync(options),
         "cluster" => await Suite.RunOneAsync(options, Suite.MeasureClusterAsync),
+        "split" => await Suite.RunOneAsync(options, Suite.MeasureSplitAsync),
         "embedded" => await Suite.RunOneAsync(options, Suite.MeasureEmbeddedAsync),
         "memory" => await Memory.RunAsync(options, cluster: false),
         "memory-cluster" => await Memory.RunAsync(options, cluster: true),
@@ -47,7 +51,7 @@ catch (Exception ex) when (ex is InvalidOperationException or ArgumentException 
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: callgrains-bench all | embedded | cluster [--silos N] | memory | memory-cluster [--rate R] [--minutes M] [--retention T] | log-pages [--sizes N,N] | fan-out [--members N] [--calls N] | push [--members N] [--calls N] [--ring-calls N] [--slow-ms MS] | webhooks [--ring-calls N] | cycles --url U --admin-key K [--pairs N] [--rate R] [--seconds S] | idle --url U --admin-key K --pids P [--sockets N] [--snapshot-pause S] | floor [--sockets N]");
+    Console.Error.WriteLine("usage: callgrains-bench all | embedded | cluster [--silos N] [--sockets N] | split [--silos N] [--edges N] [--sockets N] | memory | memory-cluster [--rate R] [--minutes M] [--retention T] | log-pages [--sizes N,N] | fan-out [--members N] [--calls N] | push [--members N] [--calls N] [--ring-calls N] [--slow-ms MS] | webhooks [--ring-calls N] | cycles --url U --admin-key K [--pairs N] [--rate R] [--seconds S] | idle --url U --admin-key K --pids P [--sockets N] [--snapshot-pause S] | floor [--sockets N]");
     return 2;
 }
 
@@ -119,12 +123,50 @@ internal static class Suite
     public static async Task<string[]> MeasureClusterAsync(string dll, string key, Options options)
     {
         var silos = options.Int("silos", 3);
-        // --set "Calls:PresenceCheckSeconds=5;..." passes settings to every host, to measure what they cost.
-        string[] settings = [.. CallGrains.LocalCluster.LoadSettings.NoCallQuotas, .. options.Get("set", "").Split(';', StringSplitOptions.RemoveEmptyEntries).Select(s => $"--{s}")];
-        await using var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(silos, dll, key, settings);
+        await using var cluster = await CallGrains.LocalCluster.Cluster.StartAsync(silos, dll, key, ClusterSettings(options));
         Console.WriteLine($"cluster: redis-server pid {cluster.Redis.Pid}, hosts {string.Join(", ", cluster.Hosts.Select(h => h.Pid))}");
         Watched[] watched = [.. cluster.Hosts.Select((h, i) => new Watched($"host{i + 1}", h.Pid)), new Watched("redis", cluster.Redis.Pid)];
-        return await MeasureAsync([.. cluster.Hosts.Select(h => h.Url)], key, options, $"{silos} processes + Redis, cross-gateway", watched, new RedisCommands(cluster.Redis.Port));
+        return await MeasureThenIdleAsync(cluster, key, options, $"{silos} processes + Redis, cross-gateway", watched);
+    }
+
+    /// <summary>
+    /// The split shape (issue 23): redis-server, grains-only silos and edge gateways; every pair's caller and callee
+    /// on different edges. CPU per cycle is printed per role.
+    /// </summary>
+    public static async Task<string[]> MeasureSplitAsync(string dll, string key, Options options)
+    {
+        var silos = options.Int("silos", 2);
+        var edges = options.Int("edges", 2);
+        await using var cluster = await CallGrains.LocalCluster.Cluster.StartSplitAsync(silos, edges, dll, key, ClusterSettings(options));
+        Console.WriteLine($"split cluster: redis-server pid {cluster.Redis.Pid}, edges {string.Join(", ", cluster.Hosts.Select(h => h.Pid))}, silos {string.Join(", ", cluster.Silos.Select(h => h.Pid))}");
+        Watched[] watched = [.. cluster.Hosts.Select((h, i) => new Watched($"edge{i + 1}", h.Pid)), .. cluster.Silos.Select((h, i) => new Watched($"silo{i + 1}", h.Pid)), new Watched("redis", cluster.Redis.Pid)];
+        return await MeasureThenIdleAsync(cluster, key, options, $"{edges} edges + {silos} silos + Redis, cross-edge", watched);
+    }
+
+    // --set "Calls:PresenceCheckSeconds=5;..." passes settings to every host, to measure what they cost.
+    private static string[] ClusterSettings(Options options) =>
+        [.. CallGrains.LocalCluster.LoadSettings.NoCallQuotas, .. options.Get("set", "").Split(';', StringSplitOptions.RemoveEmptyEntries).Select(s => $"--{s}")];
+
+    /// <summary>The cycles, then (with --sockets N) N idle sockets on the nodes clients connect to, memory per process.</summary>
+    private static async Task<string[]> MeasureThenIdleAsync(CallGrains.LocalCluster.Cluster cluster, string key, Options options, string label, Watched[] watched)
+    {
+        var rows = await MeasureAsync([.. cluster.Hosts.Select(h => h.Url)], key, options, label, watched, new RedisCommands(cluster.Redis.Port));
+        var sockets = options.Int("sockets", 0);
+        if (sockets == 0)
+        {
+            return rows;
+        }
+
+        // Redis is not counted: what a socket costs there (the device entry in the user's state) is in its own row.
+        var nodes = watched.Where(w => w.Name != "redis").ToList();
+        var idle = await Idle.RunAsync([.. cluster.Hosts.Select(h => h.Url)], key, sockets, [.. nodes.Select(n => n.Pid)]);
+        idle.Print();
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {nodes[i].Name}: RSS +{idle.DeltaPerProcess[i] / 1024.0 / 1024:F1} MiB = {idle.DeltaPerProcess[i] / 1024.0 / idle.Sockets:F2} KiB per socket of the cluster"));
+        }
+
+        return rows;
     }
 
     private static void PrintTable(IEnumerable<string> rows)
