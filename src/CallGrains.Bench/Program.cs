@@ -9,7 +9,8 @@ using CallGrains.Bench;
 //   cluster [--silos 3] [--set K=V;..] [--sockets 0]   only the production-shaped cluster's cycles (redis-server + N
 //                                         hosts); with --sockets, then idle sockets on its hosts (memory per host)
 //   split [--silos 2] [--edges 2] [--set K=V;..] [--sockets 0]   the same on the split shape: edges hold the
-//                                         sockets, silos the grains (issue 23); memory per socket per role
+//                                         sockets, silos the grains (issue 23); memory per socket per role;
+//                                         --idle-only 1 --snapshot-pause S: only the idle sockets, paused for gcdumps
 //   cycles --url U[,U..] --admin-key K [--pairs 64] [--rate 0] [--seconds 20] [--warmup 3]
 //   idle   --url U[,U..] --admin-key K --pids P[,P..] [--sockets 20000] [--snapshot-pause 0]
 //   floor  [--sockets 15000]              the same idle sockets on a bare ASP.NET Core WebSocket server: .NET's floor
@@ -150,7 +151,8 @@ internal static class Suite
     /// <summary>The cycles, then (with --sockets N) N idle sockets on the nodes clients connect to, memory per process.</summary>
     private static async Task<string[]> MeasureThenIdleAsync(CallGrains.LocalCluster.Cluster cluster, string key, Options options, string label, Watched[] watched)
     {
-        var rows = await MeasureAsync([.. cluster.Hosts.Select(h => h.Url)], key, options, label, watched, new RedisCommands(cluster.Redis.Port));
+        // --idle-only 1 skips the cycles (for a heap snapshot of the idle sockets alone: --snapshot-pause S).
+        var rows = options.Int("idle-only", 0) == 1 ? [] : await MeasureAsync([.. cluster.Hosts.Select(h => h.Url)], key, options, label, watched, new RedisCommands(cluster.Redis.Port));
         var sockets = options.Int("sockets", 0);
         if (sockets == 0)
         {
@@ -159,7 +161,8 @@ internal static class Suite
 
         // Redis is not counted: what a socket costs there (the device entry in the user's state) is in its own row.
         var nodes = watched.Where(w => w.Name != "redis").ToList();
-        var idle = await Idle.RunAsync([.. cluster.Hosts.Select(h => h.Url)], key, sockets, [.. nodes.Select(n => n.Pid)]);
+        Console.WriteLine($"idle: {sockets} sockets on {string.Join(", ", nodes.Select(n => $"{n.Name} pid {n.Pid}"))}");
+        var idle = await Idle.RunAsync([.. cluster.Hosts.Select(h => h.Url)], key, sockets, [.. nodes.Select(n => n.Pid)], TimeSpan.FromSeconds(options.Int("snapshot-pause", 0)));
         idle.Print();
         for (var i = 0; i < nodes.Count; i++)
         {
