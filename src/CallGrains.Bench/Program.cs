@@ -6,6 +6,7 @@ using CallGrains.Bench;
 // Usage (see docs/benchmarks.md):
 //   all                                   build and start servers, run every measurement, print the report
 //   embedded                              only the single embedded host's cycles
+//   (all, embedded, cluster, split: --server-env "K=V;.." sets environment variables for the servers, e.g. GC settings)
 //   cluster [--silos 3] [--set K=V;..] [--sockets 0]   only the production-shaped cluster's cycles (redis-server + N
 //                                         hosts); with --sockets, then idle sockets on its hosts (memory per host)
 //   split [--silos 2] [--edges 2] [--set K=V;..] [--sockets 0]   the same on the split shape: edges hold the
@@ -190,8 +191,23 @@ internal static class Suite
         return await MeasureAsync([server.Url], key, options, "1 process (embedded, in memory)", [new Watched("host", server.Pid)]);
     }
 
+    /// <summary>
+    /// --server-env "K=V;K2=V2" sets environment variables for every server the bench starts (they inherit this
+    /// process's environment; this process's own runtime has read its settings already), e.g. a GC setting.
+    /// </summary>
+    public static void ApplyServerEnvironment(Options options)
+    {
+        foreach (var pair in options.Get("server-env", "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var (name, value) = pair.IndexOf('=', StringComparison.Ordinal) is > 0 and var at ? (pair[..at], pair[(at + 1)..]) : throw new ArgumentException($"--server-env wants K=V, not '{pair}'");
+            Environment.SetEnvironmentVariable(name, value);
+            Console.WriteLine($"servers run with {name}={value}");
+        }
+    }
+
     public static async Task<int> RunOneAsync(Options options, Func<string, string, Options, Task<string[]>> measure)
     {
+        ApplyServerEnvironment(options);
         var key = "bench-admin-key-" + Guid.NewGuid().ToString("N");
         Console.WriteLine("building the host (Release)...");
         var dll = ServerProcess.BuildHost();
@@ -201,6 +217,7 @@ internal static class Suite
 
     public static async Task<int> RunAllAsync(Options options)
     {
+        ApplyServerEnvironment(options);
         var key = "bench-admin-key-" + Guid.NewGuid().ToString("N");
         Console.WriteLine("building the host (Release)...");
         var dll = ServerProcess.BuildHost();
