@@ -138,6 +138,44 @@ public abstract class CallLogStoreTests : IAsyncLifetime
         Assert.Equal(calls.TakeLast(Cap).Reverse().Select(c => c.SessionId), ids);
     }
 
+    [Fact]
+    public async Task A_group_call_reaches_every_members_history_as_they_took_part()
+    {
+        var (host, members) = NewUsers(5);
+        var at = Clock.GetUtcNow();
+        var group = await AppendAsync(GroupCall(host, members, at));
+
+        Assert.Equal([group.SessionId], await AllAsync(host, new CallLogQuery { Direction = CallDirection.Outgoing }));
+        Assert.Equal([group.SessionId], await AllAsync(members[0], new CallLogQuery { Direction = CallDirection.Incoming }));
+        Assert.Equal([group.SessionId], await AllAsync(members[1], new CallLogQuery { Status = CallStatus.Ended }));
+        foreach (var missed in members.Skip(2))
+        {
+            var entry = Assert.Single((await Log.QueryAsync(missed, new CallLogQuery())).Entries);
+            Assert.True(entry.Missed, $"{missed} neither joined nor declined: a missed call");
+        }
+
+        var declined = Assert.Single((await Log.QueryAsync(members[1], new CallLogQuery())).Entries);
+        Assert.False(declined.Missed, "a member who declined did not miss the call");
+        Assert.Equal(group.SessionId, (await Log.FindAsync(group.SessionId))?.SessionId);
+    }
+
+    /// <summary>A settled group call of <paramref name="host"/>'s: the first member joined, the second declined, the others were rung and missed it.</summary>
+    protected CallInfo GroupCall(string host, string[] members, DateTimeOffset at) => new()
+    {
+        SessionId = $"{Interlocked.Increment(ref _made):D6}-{Guid.NewGuid():N}",
+        CallType = CallType.Video,
+        ReceiverType = ReceiverType.Group,
+        ReceiverId = "team-" + host,
+        Initiator = new UserRef(host, host),
+        Status = CallStatus.Ended,
+        InitiatedAt = at,
+        JoinedAt = at,
+        EndedAt = at.AddSeconds(5),
+        Participants = [new Participant(host, at, at.AddSeconds(5)), new Participant(members[0], at, at.AddSeconds(5))],
+        Declined = [members[1]],
+        Members = [.. members.Select((m, i) => new CallMember(m, m, i == 0 ? MemberStatus.Joined : i == 1 ? MemberStatus.Rejected : MemberStatus.Unanswered))],
+    };
+
     protected static (string Me, string[] Peers) NewUsers(int peers)
     {
         var run = Guid.NewGuid().ToString("N")[..8];

@@ -76,6 +76,38 @@ public sealed class RedisCallLogTests : CallLogStoreTests
         Assert.InRange((await _probe.GetDatabase().KeyTimeToLiveAsync($"callgrains:test:log:{me}"))!.Value, TimeSpan.FromMinutes(59), Retention);
     }
 
+    [Fact]
+    public async Task A_settled_call_costs_redis_one_command_however_many_parties_it_had()
+    {
+        var (host, members) = NewUsers(8);
+        await AppendAsync(GroupCall(host, members, Clock.GetUtcNow()));
+        var before = await CommandCallsAsync();
+        const int calls = 5;
+        for (var i = 0; i < calls; i++)
+        {
+            await AppendAsync(GroupCall(host, members, Clock.GetUtcNow().AddMilliseconds(i + 1)));
+        }
+
+        var after = await CommandCallsAsync();
+        long Delta(string name) => after.GetValueOrDefault(name) - before.GetValueOrDefault(name);
+
+        // One script a call (INFO counts what a script runs too, so the writes inside show as well): one round trip.
+        Assert.Equal(calls, Delta("evalsha") + Delta("eval"));
+        Assert.Equal(calls, Delta("set"));
+        Assert.Equal(calls * 9, Delta("zadd"));
+        Assert.Equal(6, (await Log.QueryAsync(members[5], new CallLogQuery())).Entries.Length);
+    }
+
+    private async Task<Dictionary<string, long>> CommandCallsAsync()
+    {
+        var info = (string)(await _probe.GetDatabase().ExecuteAsync("INFO", "commandstats"))!;
+
+        // cmdstat_evalsha:calls=176036,usec=...
+        return info.Split('\n', StringSplitOptions.TrimEntries).Where(l => l.StartsWith("cmdstat_", StringComparison.Ordinal)).ToDictionary(
+            l => l["cmdstat_".Length..l.IndexOf(':', StringComparison.Ordinal)],
+            l => long.Parse(l.Split(',')[0][(l.IndexOf("calls=", StringComparison.Ordinal) + "calls=".Length)..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     private RedisCallLog Store(TimeSpan retention, TimeProvider? time = null, string service = "test") => new RedisCallLog(
         ConfigurationOptions.Parse(_redis.ConnectionString),
         Options.Create(new ClusterOptions { ServiceId = service }),

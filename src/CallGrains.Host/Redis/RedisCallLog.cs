@@ -18,6 +18,7 @@ namespace CallGrains.Host.Redis;
 /// past the retention and beyond <see cref="CallOptions.MaxLogEntriesPerUser"/>, and sets the set to expire a
 /// retention later, so an idle user's history goes by itself.</item>
 /// </list>
+/// A settled call is written by one script: the record and every party's entry in one command and one round trip.
 /// Nothing scans keys; a page is one script over one sorted set plus one MGET of at most a page of records.
 /// </summary>
 public sealed class RedisCallLog(
@@ -65,6 +66,23 @@ public sealed class RedisCallLog(
         end
         """;
 
+    // A settled call in one step, one round trip however many parties it had: its record (KEYS[1], expiring a retention
+    // later), then for each party's history (KEYS[2..]) its entry, the entries past the retention and beyond the cap
+    // dropped, the set's expiry moved a retention on. ARGV: the record, the retention in ms, the cutoff in Unix ms (an
+    // entry at it or before goes), the cap, then an index key and its score per party, in the order of KEYS[2..].
+    private const string AppendScript = """
+        local retention, cutoff, keep = ARGV[2], ARGV[3], tonumber(ARGV[4])
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', retention)
+        for i = 2, #KEYS do
+          local at = 5 + (i - 2) * 2
+          redis.call('ZADD', KEYS[i], ARGV[at + 1], ARGV[at])
+          redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', cutoff)
+          redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(keep + 1))
+          redis.call('PEXPIRE', KEYS[i], retention)
+        end
+        return #KEYS - 1
+        """;
+
     private readonly RedisLazyConnection _redis = new(redis);
     private readonly string _prefix = $"callgrains:{cluster.Value.ServiceId}:";
 
@@ -73,24 +91,17 @@ public sealed class RedisCallLog(
     public async Task AppendAsync(CallInfo settled)
     {
         var db = (await _redis.ConnectAsync()).GetDatabase();
-
-        // The record first: an entry always finds its record (the record outlives the entries: it is written later
-        // than the call started, which is what entries are kept by).
-        await db.StringSetAsync(CallKey(settled.SessionId), serializer.SerializeToArray(settled), Retention);
-        var cutoff = (time.GetUtcNow() - Retention).ToUnixTimeMilliseconds();
-        var batch = db.CreateBatch();
-        var writes = new List<Task>();
-        foreach (var (uid, entry) in CallHistory.Entries(settled))
-        {
-            var key = LogKey(uid);
-            writes.Add(batch.SortedSetAddAsync(key, CallHistory.IndexKey(entry), entry.Position.At));
-            writes.Add(batch.SortedSetRemoveRangeByScoreAsync(key, double.NegativeInfinity, cutoff, Exclude.None));
-            writes.Add(batch.SortedSetRemoveRangeByRankAsync(key, 0, -(options.Value.MaxLogEntriesPerUser + 1)));
-            writes.Add(batch.KeyExpireAsync(key, Retention));
-        }
-
-        batch.Execute();
-        await Task.WhenAll(writes);
+        var entries = CallHistory.Entries(settled).ToList();
+        RedisKey[] keys = [CallKey(settled.SessionId), .. entries.Select(e => LogKey(e.Uid))];
+        RedisValue[] args =
+        [
+            serializer.SerializeToArray(settled),
+            (long)Retention.TotalMilliseconds,
+            (time.GetUtcNow() - Retention).ToUnixTimeMilliseconds(),
+            options.Value.MaxLogEntriesPerUser,
+            .. entries.SelectMany(e => new RedisValue[] { CallHistory.IndexKey(e.Entry), e.Entry.Position.At }),
+        ];
+        await db.ScriptEvaluateAsync(AppendScript, keys, args);
     }
 
     public async Task<CallLogPage> QueryAsync(string uid, CallLogQuery query)
