@@ -117,6 +117,11 @@ public sealed class RedisGrainStoreTests : IAsyncLifetime
         // The etag carries over: the next transition is written on top of it, and the old writer is now refused.
         read.State = read.State! with { Version = 8 };
         await after.WriteStateAsync("call", id, read);
+
+        // And back: what CallGrains writes, Orleans' storage reads (a rollback to it loses nothing).
+        var reread = new GrainState<CallSessionState>();
+        await before.ReadStateAsync("call", id, reread);
+        Assert.Equal((8L, read.ETag), (reread.State!.Version, reread.ETag));
         await Assert.ThrowsAnyAsync<Exception>(() => before.WriteStateAsync("call", id, written));
     }
 
@@ -125,7 +130,7 @@ public sealed class RedisGrainStoreTests : IAsyncLifetime
     private RedisGrainStore Store(string service) => new(
         "Default",
         RedisSilo.Options(_redis.ConnectionString),
-        new OrleansGrainStorageSerializer(_services.GetRequiredService<Serializer>()),
+        _services.GetRequiredService<Serializer>(),
         Options.Create(new ClusterOptions { ServiceId = service }));
 
     private static CallSessionState Session(string sessionId) => new()

@@ -42,7 +42,7 @@ public static class RedisSilo
             silo.Services.AddKeyedSingleton<IGrainStorage>(store, (sp, _) => new RedisGrainStore(
                 store,
                 redis,
-                new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>()),
+                sp.GetRequiredService<Serializer>(),
                 sp.GetRequiredService<IOptions<ClusterOptions>>()));
         }
 
