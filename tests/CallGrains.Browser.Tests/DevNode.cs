@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using CallGrains.Host;
 using Microsoft.AspNetCore.Builder;
 
@@ -43,10 +41,6 @@ public sealed class DevNode : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    // Below the ephemeral range and never one this process handed out already (see LocalCluster.Ports).
+    private static int FreePort() => LocalCluster.Ports.Free();
 }

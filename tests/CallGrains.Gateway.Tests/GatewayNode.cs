@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using CallGrains.Host;
 using Microsoft.AspNetCore.Builder;
 
@@ -88,12 +86,13 @@ public sealed class GatewayNode : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>
+    /// A free port below the kernel's ephemeral range, never one this process handed out already
+    /// (<see cref="LocalCluster.Ports.Free"/>): a port 0 gave could be given again to the next ask, or taken by an
+    /// outgoing connection, before the node binds it (a server restarted on a fresh port failed so, "address already in
+    /// use").
+    /// </summary>
+    public static int FreePort() => LocalCluster.Ports.Free();
 }
 
 /// <summary>Two gateways of one cluster clients connect to: <see cref="A"/>, and <see cref="B"/> for the other party.</summary>
