@@ -10,12 +10,60 @@ namespace CallGrains.Gateway.Sockets;
 public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirectory
 {
     private readonly ConcurrentDictionary<string, ImmutableArray<Connection>> _byUser = new();
+
+    // Devices being admitted (see Arrival), changed under _arrivalSync only; _arrivingCount lets a delivery skip the
+    // lock when none is.
+    private readonly ConcurrentDictionary<string, ImmutableArray<Arrival>> _arriving = new(StringComparer.Ordinal);
+    private readonly Lock _arrivalSync = new();
+    private int _arrivingCount;
     private int _count;
 
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>Users with at least one connection here.</summary>
     public int Users => _byUser.Count;
+
+    /// <summary>
+    /// Starts keeping what arrives for a device about to register with its user grain, until its socket joins with
+    /// <see cref="Add(Connection, Arrival)"/>. Between the registration and the join (the snapshot checked for the
+    /// welcome, the upgrade) the user grain already publishes here; without this, an event of that moment (an
+    /// incoming call) found no socket, and the device only learnt of it from a gap at the next event.
+    /// </summary>
+    public Arrival Expect(string uid, string deviceId)
+    {
+        var arrival = new Arrival(this, uid, deviceId);
+        lock (_arrivalSync)
+        {
+            _arriving[uid] = _arriving.TryGetValue(uid, out var list) ? list.Add(arrival) : [arrival];
+            Interlocked.Increment(ref _arrivingCount);
+        }
+
+        return arrival;
+    }
+
+    /// <summary>
+    /// Adds the socket of an arrival and sends it, after its welcome, what came for it meanwhile (seq not above the
+    /// welcome's is skipped). Under the arrivals' lock, so a delivery either was kept or finds the connection, never
+    /// neither, never both, and the kept ones go first.
+    /// </summary>
+    public Connection? Add(Connection connection, Arrival arrival)
+    {
+        lock (_arrivalSync)
+        {
+            var replaced = Add(connection);
+            if (Forget(arrival) is { } kept)
+            {
+                byte[]? message = null;
+                foreach (var delivery in kept)
+                {
+                    DeliverTo(connection, delivery, ref message);
+                    message = null;
+                }
+            }
+
+            return replaced;
+        }
+    }
 
     /// <summary>Adds a connection; an older connection of the same device is closed (4000) and returned.</summary>
     public Connection? Add(Connection connection)
@@ -75,40 +123,117 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirector
     /// <summary>Hands one delivery from the gateway stream to the user's sockets here.</summary>
     public Task DeliverAsync(GatewayDelivery delivery)
     {
-        var connections = For(delivery.Uid);
-        if (connections.IsEmpty)
+        ImmutableArray<Connection> connections;
+        if (Volatile.Read(ref _arrivingCount) > 0 && _arriving.ContainsKey(delivery.Uid))
         {
-            return Task.CompletedTask;
-        }
-
-        if (delivery.CloseCode is { } code)
-        {
-            foreach (var c in connections.Where(c => delivery.IsFor(c.DeviceId) && c.TokenGeneration < (delivery.BelowGeneration ?? long.MaxValue)))
+            lock (_arrivalSync)
             {
-                c.Close((WebSocketCloseStatus)code, "auth token revoked");
+                connections = For(delivery.Uid);
+                if (_arriving.TryGetValue(delivery.Uid, out var arrivals))
+                {
+                    foreach (var arrival in arrivals)
+                    {
+                        arrival.Keep(delivery);
+                    }
+                }
             }
-
-            return Task.CompletedTask;
+        }
+        else
+        {
+            connections = For(delivery.Uid);
         }
 
         byte[]? message = null;
         foreach (var c in connections)
         {
-            // A numbered event this device has seen already (its welcome, a response or the event itself came first) is
-            // not sent twice: redelivery after a failure repeats an event with the seq it was given.
-            if (delivery.IsFor(c.DeviceId) && (!delivery.Numbered || delivery.Event!.Seq > c.Seq))
-            {
-                message ??= Wire.Event(delivery.Event!);
-                c.SawSeq(delivery.Event!.Seq);
-                c.Send(message);
-            }
+            DeliverTo(c, delivery, ref message);
         }
 
         return Task.CompletedTask;
+    }
+
+    private static void DeliverTo(Connection c, GatewayDelivery delivery, ref byte[]? message)
+    {
+        if (!delivery.IsFor(c.DeviceId))
+        {
+            return;
+        }
+
+        if (delivery.CloseCode is { } code)
+        {
+            if (c.TokenGeneration < (delivery.BelowGeneration ?? long.MaxValue))
+            {
+                c.Close((WebSocketCloseStatus)code, "auth token revoked");
+            }
+
+            return;
+        }
+
+        // A numbered event this device has seen already (its welcome, a response or the event itself came first) is
+        // not sent twice: redelivery after a failure repeats an event with the seq it was given.
+        if (!delivery.Numbered || delivery.Event!.Seq > c.Seq)
+        {
+            message ??= Wire.Event(delivery.Event!);
+            c.SawSeq(delivery.Event!.Seq);
+            c.Send(message);
+        }
+    }
+
+    /// <summary>Stops keeping deliveries for an arrival; returns what was kept, or null if it was forgotten before.</summary>
+    private List<GatewayDelivery>? Forget(Arrival arrival)
+    {
+        lock (_arrivalSync)
+        {
+            if (!_arriving.TryGetValue(arrival.Uid, out var list) || list.IndexOf(arrival) < 0)
+            {
+                return null;
+            }
+
+            var rest = list.Remove(arrival);
+            if (rest.IsEmpty)
+            {
+                _arriving.TryRemove(arrival.Uid, out _);
+            }
+            else
+            {
+                _arriving[arrival.Uid] = rest;
+            }
+
+            Interlocked.Decrement(ref _arrivingCount);
+            return arrival.Kept ?? [];
+        }
     }
 
     public IEnumerable<Connection> All() => _byUser.Values.SelectMany(list => list);
 
     /// <summary>The sockets of a user here, for the user grain's check of its devices.</summary>
     public ImmutableArray<HeldDevice> Held(string uid) => [.. For(uid).Where(c => !c.IsClosing).Select(c => new HeldDevice(c.DeviceId, c.Epoch))];
+
+    /// <summary>
+    /// A device between its registration with the user grain and its socket joining the registry. Keeps at most
+    /// <see cref="MaxKept"/> deliveries for it (an admission takes a few grain calls, so a handful at most is normal);
+    /// past that the device sees a gap in seq and asks for <c>sync</c>, as after any lost event. Disposing it
+    /// (the admission failed) forgets it and what it kept.
+    /// </summary>
+    public sealed class Arrival(ConnectionRegistry registry, string uid, string deviceId) : IDisposable
+    {
+        public const int MaxKept = 64;
+
+        public string Uid { get; } = uid;
+
+        public string DeviceId { get; } = deviceId;
+
+        /// <summary>Guarded by the registry's arrivals' lock.</summary>
+        internal List<GatewayDelivery>? Kept { get; private set; }
+
+        internal void Keep(GatewayDelivery delivery)
+        {
+            if (delivery.IsFor(DeviceId) && (Kept ??= []).Count < MaxKept)
+            {
+                Kept.Add(delivery);
+            }
+        }
+
+        public void Dispose() => registry.Forget(this);
+    }
 }

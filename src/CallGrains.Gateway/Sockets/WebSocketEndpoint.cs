@@ -47,6 +47,8 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
+        using var arrival = admitted.Arrival;
+
         WebSocket socket;
         try
         {
@@ -80,12 +82,12 @@ internal sealed class WebSocketEndpoint(
             };
             connection.SawSeq(admitted.Snapshot.Seq);
             connection.Send(Wire.Welcome(admitted.DeviceId, admitted.Snapshot));
-            await ServeAsync(connection, socket);
+            await ServeAsync(connection, socket, arrival);
         }
     }
 
     /// <summary>Checks origin, token, device and limits, then registers the device; null once a refusal has been written.</summary>
-    private async Task<(AuthClaims Claims, string DeviceId, long Epoch, UserSnapshot Snapshot)?> AdmitAsync(HttpContext http)
+    private async Task<(AuthClaims Claims, string DeviceId, long Epoch, UserSnapshot Snapshot, ConnectionRegistry.Arrival Arrival)?> AdmitAsync(HttpContext http)
     {
         // Everything is checked before the upgrade, so a refused client gets a plain HTTP status and JSON body.
         if (!IsAllowedOrigin(http.Request))
@@ -119,6 +121,31 @@ internal sealed class WebSocketEndpoint(
             return null;
         }
 
+        // From here until the socket joins the registry, what the user grain publishes for this device is kept.
+        var arrival = registry.Expect(claims.Uid, deviceId);
+        var admitted = false;
+        try
+        {
+            if (await RegisterAsync(http, claims, deviceId) is not { } registered)
+            {
+                return null;
+            }
+
+            admitted = true;
+            return (claims, deviceId, registered.Epoch, registered.Snapshot, arrival);
+        }
+        finally
+        {
+            if (!admitted)
+            {
+                arrival.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Registers the device with its user grain and checks the snapshot for the welcome; null once a refusal has been written.</summary>
+    private async Task<(long Epoch, UserSnapshot Snapshot)?> RegisterAsync(HttpContext http, AuthClaims claims, string deviceId)
+    {
         var user = grains.Ref<IUserGrain>(claims.Uid);
         DeviceRegistration registration;
         try
@@ -157,7 +184,7 @@ internal sealed class WebSocketEndpoint(
             return null;
         }
 
-        return (claims, deviceId, registration.Epoch, snapshot);
+        return (registration.Epoch, snapshot);
     }
 
     /// <summary>
@@ -174,9 +201,9 @@ internal sealed class WebSocketEndpoint(
     /// The life of an open socket. Kept apart from the upgrade so that, while the socket idles, nothing from the
     /// handshake (snapshot, claims) stays reachable from its state machine.
     /// </summary>
-    private async Task ServeAsync(Connection connection, WebSocket socket)
+    private async Task ServeAsync(Connection connection, WebSocket socket, ConnectionRegistry.Arrival arrival)
     {
-        registry.Add(connection);
+        registry.Add(connection, arrival);
         logger.Connected(connection.Uid, connection.DeviceId);
         try
         {
