@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using CallGrains.Abstractions;
@@ -65,6 +66,36 @@ public sealed class ArrivalTests
         var received = await pair.ReadAsync(1 + ConnectionRegistry.Arrival.MaxKept);
         Assert.Equal("welcome:0", received[0]);
         Assert.Equal(Enumerable.Range(2, ConnectionRegistry.Arrival.MaxKept).Select(s => $"incomingCallReceived:{s}"), received.Skip(1));
+    }
+
+    [Fact]
+    public async Task A_socket_that_joined_holds_nothing_its_admission_kept()
+    {
+        using var pair = await SocketPair.OpenAsync();
+        var registry = new ConnectionRegistry(new GatewayMetrics());
+        var arrival = registry.Expect(Uid, "phone");
+        var kept = await DeliverUnheldAsync(registry, 1);
+
+        var connection = pair.Connection(Uid, "phone");
+        connection.Send(Encoding.UTF8.GetBytes("""{"event":"welcome","seq":0}"""));
+        registry.Add(connection, arrival);
+        Assert.Equal(["welcome:0", "incomingCallReceived:1"], await pair.ReadAsync(2));
+
+        // The arrival stays reachable from the handshake while the socket lives; what it kept must not.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(kept.IsAlive, "an open socket still holds a delivery kept during its admission");
+        GC.KeepAlive(arrival);
+        GC.KeepAlive(connection);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task<WeakReference> DeliverUnheldAsync(ConnectionRegistry registry, long seq)
+    {
+        var delivery = Event(seq);
+        await registry.DeliverAsync(delivery);
+        return new WeakReference(delivery);
     }
 
     private static GatewayDelivery Event(long seq) => new(Uid, null, new CallEvent

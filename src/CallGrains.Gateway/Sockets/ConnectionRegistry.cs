@@ -200,7 +200,7 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirector
             }
 
             Interlocked.Decrement(ref _arrivingCount);
-            return arrival.Kept ?? [];
+            return arrival.TakeKept();
         }
     }
 
@@ -224,7 +224,7 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirector
         public string DeviceId { get; } = deviceId;
 
         /// <summary>Guarded by the registry's arrivals' lock.</summary>
-        internal List<GatewayDelivery>? Kept { get; private set; }
+        private List<GatewayDelivery>? Kept { get; set; }
 
         internal void Keep(GatewayDelivery delivery)
         {
@@ -235,5 +235,16 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirector
         }
 
         public void Dispose() => registry.Forget(this);
+
+        /// <summary>
+        /// What was kept, let go of here: the handshake's locals (this arrival among them) can stay reachable while the
+        /// socket lives, and an idle socket must not hold the deliveries of its admission.
+        /// </summary>
+        internal List<GatewayDelivery> TakeKept()
+        {
+            var kept = Kept ?? [];
+            Kept = null;
+            return kept;
+        }
     }
 }
