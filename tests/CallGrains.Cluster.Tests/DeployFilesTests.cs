@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using YamlDotNet.RepresentationModel;
 
@@ -140,6 +141,21 @@ public sealed class DeployFilesTests
         Assert.DoesNotContain("30000", dockerfile, StringComparison.Ordinal);
         Assert.Contains("FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build", dockerfile, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(Root, "src", "CallGrains.Host", "CallGrains.Host.csproj")));
+    }
+
+    [Fact]
+    public void The_published_host_runs_with_workstation_gc_and_a_short_thread_pool_spin()
+    {
+        // What `dotnet publish` puts beside the host in the image (this build's copy): the settings the benchmarks chose
+        // (docs/benchmarks.md). No deploy file overrides them: the environment would win over the file.
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "CallGrains.Host.runtimeconfig.json")))!["runtimeOptions"]!["configProperties"]!;
+        Assert.Equal(10, (int)config["System.Threading.ThreadPool.UnfairSemaphoreSpinLimit"]!);
+        Assert.False((bool)config["System.GC.Server"]!);
+        Assert.True((bool)config["System.GC.Concurrent"]!);
+        foreach (var file in Directory.GetFiles(Path.Combine(Root, "deploy"), "*", SearchOption.AllDirectories).Append(Path.Combine(Root, "docker-compose.yml")))
+        {
+            Assert.DoesNotContain("UnfairSemaphoreSpinLimit", File.ReadAllText(file), StringComparison.Ordinal);
+        }
     }
 
     [Fact]
