@@ -9,7 +9,10 @@ public static class ServerProcess
     public static string BuildHost()
     {
         var root = RepoRoot();
-        var output = Path.Combine(Path.GetTempPath(), "callgrains-bench-host");
+        // One output per checkout: a build in another worktree (a base commit measured against this one) would leave
+        // its own files there, and an incremental build here does not rewrite those it thinks are current (the
+        // runtimeconfig.json among them).
+        var output = Path.Combine(Path.GetTempPath(), $"callgrains-bench-host{new string([.. root.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')])}");
         using var build = Process.Start(new ProcessStartInfo("dotnet", $"build \"{Path.Combine(root, "src", "CallGrains.Host")}\" -c Release -o \"{output}\" -v q -nologo"))
             ?? throw new InvalidOperationException("could not run dotnet build");
         build.WaitForExit();
