@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Runtime;
 using CallGrains.Abstractions;
 using CallGrains.Gateway;
 using CallGrains.Gateway.Rest;
@@ -63,9 +65,24 @@ public static class StartupBanner
                 : $"{what} listening on {url} (health: {url.TrimEnd('/')}/healthz)");
         }
 
+        Console.WriteLine(RuntimeLine());
         if (role != NodeRole.Silo && app.Environment.IsDevelopment() && app.Urls.FirstOrDefault() is { } first)
         {
             Console.WriteLine($"Try a call in the browser: {first.TrimEnd('/')}/ (two windows, two names)");
         }
+    }
+
+    /// <summary>
+    /// The GC the process runs with, so an operator sees whether the runtime settings a deployment sets (deploy/Dockerfile:
+    /// <c>DOTNET_GCgen0size</c>) took: the runtime ignores a misspelt one silently.
+    /// </summary>
+    public static string RuntimeLine()
+    {
+        var gc = GC.GetConfigurationVariables();
+        var budget = gc.TryGetValue("GCGen0MaxBudget", out var value) ? Convert.ToInt64(value, CultureInfo.InvariantCulture) : 0;
+        var concurrent = gc.TryGetValue("ConcurrentGC", out var c) && c is true;
+        var (kind, mode) = (GCSettings.IsServerGC ? "server" : "workstation", concurrent ? " (concurrent)" : "");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"runtime: .NET {Environment.Version}, {kind} GC{mode}, gen0 budget up to {budget / 1048576.0:0.#} MiB, {Environment.ProcessorCount} cores");
     }
 }

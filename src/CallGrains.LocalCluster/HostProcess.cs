@@ -45,13 +45,20 @@ public sealed class HostProcess : IAsyncDisposable
     public static string DefaultHostDll() => Path.Combine(AppContext.BaseDirectory, "CallGrains.Host.dll");
 
     /// <param name="environment">
-    /// Settings passed as environment variables (<c>Auth__AdminKey</c>): secrets go here, not in <paramref name="args"/>,
-    /// since any user of the machine can read a process's command line (ps, /proc/PID/cmdline) but not its environment.
+    /// Settings passed as environment variables (<c>Auth__AdminKey</c>), besides <see cref="HostRuntime.Environment"/>:
+    /// secrets go here, not in <paramref name="args"/>, since any user of the machine can read a process's command line
+    /// (ps, /proc/PID/cmdline) but not its environment.
     /// </param>
     public static HostProcess Start(string hostDll, IEnumerable<string> args, int? httpPort = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var (http, silo, gateway) = (httpPort ?? Ports.Free(), Ports.Free(), Ports.Free());
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in HostRuntime.Environment)
+        {
+            // As the image sets them, unless this process's environment already says otherwise (bench --server-env).
+            start.Environment[name] = System.Environment.GetEnvironmentVariable(name) ?? value;
+        }
+
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[name] = value;

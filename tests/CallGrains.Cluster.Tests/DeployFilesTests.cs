@@ -161,6 +161,26 @@ public sealed class DeployFilesTests
     }
 
     [Fact]
+    public void The_image_and_dotnet_run_set_the_runtime_environment_that_test_and_bench_hosts_run_with()
+    {
+        // The runtime reads these from the environment only: the image's ENV and launchSettings.json (dotnet run) carry
+        // them, LocalCluster starts hosts with them, and no other deploy file overrides the image's value.
+        var dockerfile = File.ReadAllText(Path.Combine(Root, "deploy", "Dockerfile"));
+        var launch = JsonNode.Parse(File.ReadAllText(Path.Combine(Root, "src", "CallGrains.Host", "Properties", "launchSettings.json")))!;
+        var dotnetRun = launch["profiles"]!["CallGrains.Host"]!["environmentVariables"]!;
+        Assert.NotEmpty(CallGrains.LocalCluster.HostRuntime.Environment);
+        foreach (var (name, value) in CallGrains.LocalCluster.HostRuntime.Environment)
+        {
+            Assert.Matches($@"\nENV {name}={value}\n", dockerfile);
+            Assert.Equal(value, (string?)dotnetRun[name]);
+            foreach (var file in Directory.GetFiles(Path.Combine(Root, "deploy"), "*", SearchOption.AllDirectories).Append(Path.Combine(Root, "docker-compose.yml")))
+            {
+                Assert.True(file.EndsWith("Dockerfile", StringComparison.Ordinal) || !File.ReadAllText(file).Contains(name, StringComparison.Ordinal), $"{file} sets {name}");
+            }
+        }
+    }
+
+    [Fact]
     public void Kubernetes_manifests_agree_with_the_host()
     {
         var documents = DeployFiles.Kubernetes();

@@ -83,6 +83,26 @@ public sealed class HostProcessTests
     }
 
     [Fact]
+    public async Task A_host_says_which_gc_it_runs_with_and_takes_the_images_gen0_budget()
+    {
+        // Started as LocalCluster starts hosts: with the environment the image sets (DOTNET_GCgen0size=0x1000000);
+        // then with 0, which leaves the budget to the runtime (6 MiB here): the line tells the two apart.
+        Assert.Contains("workstation GC (concurrent), gen0 budget up to 16 MiB", await RuntimeLineAsync(null), StringComparison.Ordinal);
+        Assert.DoesNotContain("up to 16 MiB", await RuntimeLineAsync(new Dictionary<string, string> { ["DOTNET_GCgen0size"] = "0" }), StringComparison.Ordinal);
+
+        static async Task<string> RuntimeLineAsync(Dictionary<string, string>? environment)
+        {
+            var host = HostProcess.Start(HostProcess.DefaultHostDll(), ["--environment=Production", $"--Auth:AdminKey={GoodKey}"], environment: environment);
+            await using (host)
+            {
+                await host.WaitHealthyAsync(TimeSpan.FromSeconds(90));
+                await host.StopAsync(TimeSpan.FromSeconds(30));
+                return Assert.Single(host.Output, l => l.StartsWith("runtime: ", StringComparison.Ordinal));
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_redis_password_is_not_printed_when_redis_is_unreachable()
     {
         var password = $"sekrit-{Guid.NewGuid():N}";
