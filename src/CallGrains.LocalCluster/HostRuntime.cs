@@ -10,9 +10,8 @@ public static class HostRuntime
 {
     /// <summary>
     /// <c>DOTNET_GCgen0size</c>: a 16 MiB generation-0 budget instead of the 2-6 MiB the runtime picks here. A host
-    /// holding the embedded call history spent ~10% of its time in gen0 pauses at 1,000 calls/s, most of each pause
-    /// a fixed cost that grows with the heap; with 16 MiB a sixth as many pauses (docs/benchmarks.md, issue 22
-    /// session 21).
+    /// spent 8-10% of its time in gen0 pauses at 1,000 calls/s, each mostly a fixed cost of the collection (~2.2 ms
+    /// however little survived); with 16 MiB a sixth as many pauses (docs/benchmarks.md, issue 22 session 21).
     /// </summary>
     public static IReadOnlyDictionary<string, string> Environment { get; } = new Dictionary<string, string>
     {
