@@ -186,10 +186,17 @@ function renderPeople() {
   }));
 }
 
-async function refreshHistory() {
+// A call reaches the history moments after it ends (the server moves it there once it has settled), later on a busy
+// server: after a call, the list is fetched until that call is in it, a few times over about 15 s at most.
+const HISTORY_RETRY_MS = [500, 1000, 2000, 4000, 8000];
+
+async function refreshHistory(untilSessionId = null, attempt = 0) {
   if (!client) return;
   try {
     const { calls } = await client.getCallLog({ limit: 8 });
+    if (untilSessionId && !calls.some(entry => entry.sessionId === untilSessionId) && attempt + 1 < HISTORY_RETRY_MS.length) {
+      setTimeout(() => refreshHistory(untilSessionId, attempt + 1), HISTORY_RETRY_MS[attempt + 1]);
+    }
     $('history-empty').hidden = calls.length > 0;
     $('history').replaceChildren(...calls.map(entry => {
       const li = document.createElement('li');
@@ -404,6 +411,7 @@ function stopTracks(stream) {
 }
 
 function teardown() {
+  const ended = call?.sessionId ?? null;
   if (call) {
     call.link?.close();
     stopTracks(call.stream);
@@ -417,7 +425,7 @@ function teardown() {
   for (const button of [$('mute'), $('camera')]) button.setAttribute('aria-pressed', 'false');
   render();
   refreshPeople();
-  setTimeout(refreshHistory, 500);
+  setTimeout(() => refreshHistory(ended), HISTORY_RETRY_MS[0]);
 }
 
 function toggleTrack(kind, button) {
