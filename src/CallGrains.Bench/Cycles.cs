@@ -80,7 +80,7 @@ public static class Cycles
 
         var histogram = new LongHistogram(TimeStamp.Seconds(60), 3);
         var gate = new Lock();
-        long cycles = 0, failures = 0, slot = 0;
+        long cycles = 0, failures = 0, slot = 0, slowest = 0;
         var started = Stopwatch.GetTimestamp();
         var end = started + (long)((warmup + seconds) * (double)Stopwatch.Frequency);
         var measureFrom = started + (long)(warmup * (double)Stopwatch.Frequency);
@@ -123,6 +123,7 @@ public static class Cycles
                         lock (gate)
                         {
                             histogram.RecordValue(latency);
+                            slowest = Math.Max(slowest, latency);
                         }
                     }
                 }
@@ -156,14 +157,18 @@ public static class Cycles
             await Task.WhenAny(Task.WhenAll(loops), Task.Delay(1000));
             var now = Stopwatch.GetTimestamp();
             var done = Interlocked.Read(ref cycles);
-            double p99;
+            double p99, secondMax;
             lock (gate)
             {
                 p99 = histogram.TotalCount > 0 ? histogram.GetValueAtPercentile(99) * 1000.0 / Stopwatch.Frequency : 0;
+
+                // The slowest setup since the last line: when a stall happened, not only that one did.
+                secondMax = slowest * 1000.0 / Stopwatch.Frequency;
+                slowest = 0;
             }
 
             Progress.Line(string.Create(CultureInfo.InvariantCulture,
-                $"[{tag} {(now - started) / (double)Stopwatch.Frequency,5:F0}s] cycles {done} ({done - lastCycles}/s now) failures {Interlocked.Read(ref failures)} setup p99 {p99:F2} ms"));
+                $"[{tag} {(now - started) / (double)Stopwatch.Frequency,5:F0}s] cycles {done} ({done - lastCycles}/s now) failures {Interlocked.Read(ref failures)} setup p99 {p99:F2} ms, slowest since the last line {secondMax:F1} ms"));
             lastCycles = done;
             if (progress is not null)
             {
