@@ -15,12 +15,15 @@ public sealed record CycleResult(string Name, int Pairs, int Rate, double Second
     /// <summary>Redis commands per measured cycle (empty without a Redis to watch).</summary>
     public string Redis { get; init; } = "";
 
+    /// <summary>When the cycle with the slowest setup ended, in seconds from the start of the measured window.</summary>
+    public double MaxAt { get; init; }
+
     public double PerSecond => Cycles / Seconds;
 
     public int Print()
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{Name}: {Cycles} cycles in {Seconds:F1} s = {PerSecond:F0}/s, {Failures} failures; setup latency ms p50 {P50:F2} p90 {P90:F2} p99 {P99:F2} max {Max:F2} ({Pairs} pairs, rate {(Rate == 0 ? "max" : Rate.ToString(CultureInfo.InvariantCulture))})"));
+            $"{Name}: {Cycles} cycles in {Seconds:F1} s = {PerSecond:F0}/s, {Failures} failures; setup latency ms p50 {P50:F2} p90 {P90:F2} p99 {P99:F2} max {Max:F2} (at {MaxAt:F1} s; {Pairs} pairs, rate {(Rate == 0 ? "max" : Rate.ToString(CultureInfo.InvariantCulture))})"));
         if (Cpu.Length > 0)
         {
             Console.WriteLine($"  {Cpu}");
@@ -80,7 +83,7 @@ public static class Cycles
 
         var histogram = new LongHistogram(TimeStamp.Seconds(60), 3);
         var gate = new Lock();
-        long cycles = 0, failures = 0, slot = 0, slowest = 0;
+        long cycles = 0, failures = 0, slot = 0, slowest = 0, maxAt = 0;
         var started = Stopwatch.GetTimestamp();
         var end = started + (long)((warmup + seconds) * (double)Stopwatch.Frequency);
         var measureFrom = started + (long)(warmup * (double)Stopwatch.Frequency);
@@ -122,6 +125,11 @@ public static class Cycles
                         Interlocked.Increment(ref cycles);
                         lock (gate)
                         {
+                            if (latency > histogram.GetMaxValue())
+                            {
+                                maxAt = Stopwatch.GetTimestamp();
+                            }
+
                             histogram.RecordValue(latency);
                             slowest = Math.Max(slowest, latency);
                         }
@@ -190,7 +198,7 @@ public static class Cycles
         }
 
         double At(double percentile) => histogram.TotalCount == 0 ? 0 : histogram.GetValueAtPercentile(percentile) * 1000.0 / Stopwatch.Frequency;
-        return new CycleResult(tag, pairs, rate, elapsed, cycles, failures, At(50), At(90), At(99), histogram.TotalCount == 0 ? 0 : histogram.GetMaxValue() * 1000.0 / Stopwatch.Frequency) { Cpu = cpu, Redis = commands };
+        return new CycleResult(tag, pairs, rate, elapsed, cycles, failures, At(50), At(90), At(99), histogram.TotalCount == 0 ? 0 : histogram.GetMaxValue() * 1000.0 / Stopwatch.Frequency) { Cpu = cpu, Redis = commands, MaxAt = maxAt == 0 ? 0 : (maxAt - measureFrom) / (double)Stopwatch.Frequency };
     }
 
     /// <summary>One full cycle; returns the setup latency in Stopwatch ticks.</summary>

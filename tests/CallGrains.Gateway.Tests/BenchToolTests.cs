@@ -19,6 +19,9 @@ public sealed class BenchToolTests(TwoNodeFixture cluster)
         // pacing never let more start than the slots due before the end (a slow start catches up, within that).
         Assert.InRange(result.Cycles, 1, Rate * (Seconds + Warmup));
         Assert.True(result.P50 > 0 && result.P50 <= result.P99 && result.P99 <= result.Max);
+
+        // The slowest setup is placed in the measured window (its cycle ended after the warm-up, before the run's end).
+        Assert.InRange(result.MaxAt, double.Epsilon, result.Seconds);
     }
 
     [Fact]
