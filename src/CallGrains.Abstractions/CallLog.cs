@@ -124,22 +124,34 @@ public static class CallHistory
     /// type), a colon and the session id. A store can filter on the key without reading the call.
     /// </summary>
     public static string IndexKey(CallLogEntry entry) => string.Create(
-        6 + entry.Call.SessionId.Length,
+        FlagCount + 1 + entry.Call.SessionId.Length,
         entry,
         static (span, e) =>
         {
-            span[0] = e.Direction == CallDirection.Outgoing ? 'o' : 'i';
-            span[1] = e.Missed ? 'm' : '-';
-            span[2] = (char)('0' + (int)e.Call.Status);
-            span[3] = (char)('0' + (int)e.Call.CallType);
-            span[4] = (char)('0' + (int)e.Call.ReceiverType);
-            span[5] = ':';
-            e.Call.SessionId.AsSpan().CopyTo(span[6..]);
+            WriteFlags(e, span);
+            span[FlagCount] = ':';
+            e.Call.SessionId.AsSpan().CopyTo(span[(FlagCount + 1)..]);
         });
 
+    /// <summary>The number of flag characters an index key starts with.</summary>
+    public const int FlagCount = 5;
+
+    /// <summary>Writes the entry's <see cref="FlagCount"/> flag characters, the start of its index key.</summary>
+    public static void WriteFlags(CallLogEntry entry, Span<char> flags)
+    {
+        flags[0] = entry.Direction == CallDirection.Outgoing ? 'o' : 'i';
+        flags[1] = entry.Missed ? 'm' : '-';
+        flags[2] = (char)('0' + (int)entry.Call.Status);
+        flags[3] = (char)('0' + (int)entry.Call.CallType);
+        flags[4] = (char)('0' + (int)entry.Call.ReceiverType);
+    }
+
     /// <summary>Whether an index key passes the query's filters.</summary>
-    public static bool Matches(string key, CallLogQuery query) =>
-        key.Length > 6
+    public static bool Matches(string key, CallLogQuery query) => key.Length > FlagCount + 1 && FlagsMatch(key, query);
+
+    /// <summary>Whether an index key's flag characters (its first <see cref="FlagCount"/>) pass the query's filters.</summary>
+    public static bool FlagsMatch(ReadOnlySpan<char> key, CallLogQuery query) =>
+        key.Length >= FlagCount
         && (query.Direction is not { } d || key[0] == (d == CallDirection.Outgoing ? 'o' : 'i'))
         && (query.Missed is not { } m || (key[1] == 'm') == m)
         && (query.Status is not { } s || key[2] == (char)('0' + (int)s))

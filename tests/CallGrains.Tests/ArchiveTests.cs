@@ -26,7 +26,7 @@ public sealed class ArchiveTests : IAsyncLifetime
         {
             silo.AddMemoryGrainStorage(StorageNames.PubSub);
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Default, (_, _) => _storage);
-            silo.Services.AddSingleton<ICallLog>(sp => _log.Over(new MemoryCallLog(sp.GetRequiredService<IGrainFactory>())));
+            silo.Services.AddSingleton<ICallLog>(sp => _log.Over(ActivatorUtilities.CreateInstance<MemoryCallLog>(sp)));
             silo.AddCallGrains();
             silo.Services.PostConfigure<CallOptions>(ClusterFixture.RaiseQuotas);
         });

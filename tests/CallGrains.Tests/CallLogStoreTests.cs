@@ -139,6 +139,23 @@ public abstract class CallLogStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Calls_settling_out_of_order_are_paged_newest_first_and_the_cap_keeps_the_newest()
+    {
+        var (me, peers) = NewUsers(4);
+        var random = new Random(22);
+
+        // Calls settle in any order (a long call ends after a short one that began later); some share a millisecond.
+        var calls = Enumerable.Range(0, Cap + 150).Select(i => Call(me, peers[i % peers.Length], random.Next(0, 1500), kind: i % 7)).ToList();
+        foreach (var batch in calls.OrderBy(_ => random.Next()).Chunk(50))
+        {
+            await Task.WhenAll(batch.Select(Log.AppendAsync));
+        }
+
+        var expected = calls.Select(c => CallHistory.EntryFor(c, me)).OrderBy(e => e.Position, CallLogPosition.NewestFirst).Take(Cap);
+        Assert.Equal(expected.Select(e => e.Call.SessionId), await AllAsync(me, new CallLogQuery { Limit = 13 }));
+    }
+
+    [Fact]
     public async Task A_group_call_reaches_every_members_history_as_they_took_part()
     {
         var (host, members) = NewUsers(5);
@@ -288,5 +305,33 @@ public sealed class MemoryCallLogTests : CallLogStoreTests
         Clock.Advance(Retention);
         Assert.Empty(await AllAsync(me, new CallLogQuery()));
         Assert.Null(await Log.FindAsync(recent.SessionId));
+    }
+
+    [Fact]
+    public async Task Half_a_history_expired_at_once_keeps_the_rest_in_order_for_the_calls_that_follow()
+    {
+        var (me, peers) = NewUsers(2);
+        var old = new List<CallInfo>();
+        for (var i = 0; i < 300; i++)
+        {
+            old.Add(await AppendAsync(Call(me, peers[i % 2], 10 * i, kind: i % 7)));
+        }
+
+        // The 150 oldest expire together (10 ms apart, so the boundary is clear of the store's millisecond precision).
+        var sinceFirst = (int)(Retention + TimeSpan.FromMilliseconds(1495)).TotalMilliseconds;
+        Clock.Advance(TimeSpan.FromMilliseconds(sinceFirst));
+
+        // Later calls began between the survivors and after them, and settle in any order.
+        var random = new Random(23);
+        var later = Enumerable.Range(0, 120).Select(i => Call(me, peers[i % 2], random.Next(1500, 3500) - sinceFirst, kind: i % 7)).ToList();
+        foreach (var call in later)
+        {
+            await Log.AppendAsync(call);
+        }
+
+        var kept = old.Skip(150).Concat(later).Select(c => CallHistory.EntryFor(c, me)).OrderBy(e => e.Position, CallLogPosition.NewestFirst);
+        Assert.Equal(kept.Select(e => e.Call.SessionId), await AllAsync(me, new CallLogQuery { Limit = 11 }));
+        Assert.Null(await Log.FindAsync(old[0].SessionId));
+        Assert.NotNull(await Log.FindAsync(later[0].SessionId));
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
 using Microsoft.Extensions.Options;
+using Orleans.Serialization;
 
 namespace CallGrains.Grains.History;
 
@@ -8,8 +9,9 @@ namespace CallGrains.Grains.History;
 [Alias("cg.ICallLogGrain")]
 public interface ICallLogGrain : IGrainWithStringKey
 {
+    /// <summary>Adds this user's entry of a settled call: the shared record and the entry's index key flags.</summary>
     [Alias("Add")]
-    Task Add(CallLogEntry entry);
+    Task Add(ArchivedCall settled, ulong flags);
 
     [Alias("Query")]
     Task<CallLogPage> Query(CallLogQuery query);
@@ -19,28 +21,26 @@ public interface ICallLogGrain : IGrainWithStringKey
 /// A user's history held in memory, newest first, at most <see cref="CallOptions.MaxLogEntriesPerUser"/> entries and
 /// none older than <see cref="CallOptions.LogRetention"/>. It stays active while it holds entries (a timer drops the
 /// expired ones) and goes when the last one has expired, so a user who stops calling costs nothing after the retention.
+/// Each entry is a value in <see cref="HistoryEntries"/> over the call's serialized record, read back only for a page.
 /// Memory only, like every other grain state of the embedded default: it does not outlive its silo.
 /// </summary>
-public sealed class CallLogGrain(IOptions<CallOptions> options, TimeProvider time) : Grain, ICallLogGrain
+public sealed class CallLogGrain(IOptions<CallOptions> options, TimeProvider time, Serializer serializer) : Grain, ICallLogGrain
 {
     // Expired entries are dropped at least this often (and on every add).
     private static readonly TimeSpan MaxExpiryInterval = TimeSpan.FromMinutes(1);
 
-    // Newest first (CallLogPosition's order): Max is the oldest entry, and a view from a cursor seeks in O(log n).
-    private readonly SortedSet<CallLogPosition> _order = new(CallLogPosition.NewestFirst);
-    private readonly Dictionary<string, CallLogEntry> _bySession = new(StringComparer.Ordinal);
+    private readonly HistoryEntries _entries = new();
     private IGrainTimer? _expiry;
 
     private TimeSpan Retention => options.Value.LogRetention;
 
-    public Task Add(CallLogEntry entry)
+    public Task Add(ArchivedCall settled, ulong flags)
     {
-        if (!Expired(entry) && _bySession.TryAdd(entry.Call.SessionId, entry))
+        if (!Expired(settled.At) && _entries.Add(new HistoryEntries.Entry(settled.At, flags, settled.SessionId, settled.Record)))
         {
-            _order.Add(entry.Position);
-            while (_order.Count > options.Value.MaxLogEntriesPerUser)
+            while (_entries.Count > options.Value.MaxLogEntriesPerUser)
             {
-                Forget(_order.Max!);
+                _entries.RemoveOldest();
             }
         }
 
@@ -50,11 +50,12 @@ public sealed class CallLogGrain(IOptions<CallOptions> options, TimeProvider tim
 
     public Task<CallLogPage> Query(CallLogQuery query)
     {
+        var uid = this.GetPrimaryKeyString();
         var found = ImmutableArray.CreateBuilder<CallLogEntry>(query.Limit);
-        CallLogPosition? last = null;
+        HistoryEntries.Entry last = default;
         var examined = 0;
         var more = false;
-        foreach (var position in After(query.After))
+        foreach (var entry in _entries.NewestFirst(query.After))
         {
             if (found.Count == query.Limit || examined == CallHistory.MaxScanPerPage)
             {
@@ -63,50 +64,26 @@ public sealed class CallLogGrain(IOptions<CallOptions> options, TimeProvider tim
             }
 
             examined++;
-            last = position;
-            var entry = _bySession[CallHistory.SessionIdOf(position.Key)];
-            if (!Expired(entry) && CallHistory.Matches(position.Key, query))
+            last = entry;
+            if (!Expired(entry.At) && entry.Matches(query))
             {
-                found.Add(entry);
+                found.Add(CallHistory.EntryFor(serializer.Deserialize<CallInfo>(entry.Record)!, uid));
             }
         }
 
-        return Task.FromResult(new CallLogPage(found.ToImmutable(), more ? last : null));
+        return Task.FromResult(new CallLogPage(found.ToImmutable(), more ? last.Position : null));
     }
 
-    private IEnumerable<CallLogPosition> After(CallLogPosition? after)
-    {
-        if (_order.Count == 0)
-        {
-            return [];
-        }
-
-        if (after is null)
-        {
-            return _order;
-        }
-
-        return Order(after, _order.Max!) >= 0 ? [] : _order.GetViewBetween(after, _order.Max!).Where(p => Order(p, after) > 0);
-    }
-
-    private static int Order(CallLogPosition a, CallLogPosition b) => CallLogPosition.NewestFirst.Compare(a, b);
-
-    private bool Expired(CallLogEntry entry) => entry.Call.InitiatedAt + Retention <= time.GetUtcNow();
-
-    private void Forget(CallLogPosition position)
-    {
-        _bySession.Remove(CallHistory.SessionIdOf(position.Key));
-        _order.Remove(position);
-    }
+    private bool Expired(long at) => DateTimeOffset.FromUnixTimeMilliseconds(at) + Retention <= time.GetUtcNow();
 
     private void DropExpired()
     {
-        while (_order.Max is { } oldest && Expired(_bySession[CallHistory.SessionIdOf(oldest.Key)]))
+        while (_entries.Count > 0 && Expired(_entries.Oldest.At))
         {
-            Forget(oldest);
+            _entries.RemoveOldest();
         }
 
-        if (_order.Count == 0)
+        if (_entries.Count == 0)
         {
             _expiry?.Dispose();
             _expiry = null;
