@@ -123,15 +123,15 @@ public static class CallHistory
     /// The entry's key in its user's index: five flag characters (direction, missed, status, call type, receiver
     /// type), a colon and the session id. A store can filter on the key without reading the call.
     /// </summary>
-    public static string IndexKey(CallLogEntry entry) => string.Create(
-        FlagCount + 1 + entry.Call.SessionId.Length,
-        entry,
-        static (span, e) =>
-        {
-            WriteFlags(e, span);
-            span[FlagCount] = ':';
-            e.Call.SessionId.AsSpan().CopyTo(span[(FlagCount + 1)..]);
-        });
+    public static string IndexKey(CallLogEntry entry)
+    {
+        Span<char> flags = stackalloc char[FlagCount];
+        WriteFlags(entry, flags);
+        return IndexKey(flags, entry.Call.SessionId);
+    }
+
+    /// <summary>An index key from its flag characters and the session id.</summary>
+    public static string IndexKey(ReadOnlySpan<char> flags, string sessionId) => string.Concat(flags, ":", sessionId);
 
     /// <summary>The number of flag characters an index key starts with.</summary>
     public const int FlagCount = 5;

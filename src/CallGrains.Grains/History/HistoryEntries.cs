@@ -21,15 +21,15 @@ internal sealed class HistoryEntries
     public readonly record struct Entry(long At, ulong Flags, string SessionId, byte[] Record)
     {
         /// <summary>The entry's place in the history, as a page's cursor names it.</summary>
-        public CallLogPosition Position => new(At, string.Create(
-            CallHistory.FlagCount + 1 + SessionId.Length,
-            this,
-            static (span, e) =>
+        public CallLogPosition Position
+        {
+            get
             {
-                e.WriteFlags(span);
-                span[CallHistory.FlagCount] = ':';
-                e.SessionId.AsSpan().CopyTo(span[(CallHistory.FlagCount + 1)..]);
-            }));
+                Span<char> flags = stackalloc char[CallHistory.FlagCount];
+                WriteFlags(flags);
+                return new CallLogPosition(At, CallHistory.IndexKey(flags, SessionId));
+            }
+        }
 
         public bool Matches(CallLogQuery query)
         {

@@ -14,7 +14,7 @@ namespace CallGrains.Host.Redis;
 /// <item><c>callgrains:{ServiceId}:call:{sessionId}</c>: the settled call (Orleans binary serializer), written with an
 /// expiry of <see cref="CallOptions.LogRetention"/>: the record that late requests on the call are answered from.</item>
 /// <item><c>callgrains:{ServiceId}:log:{uid}</c>: the user's history, a sorted set of index keys
-/// (<see cref="CallHistory.IndexKey"/>) scored by the call's start in Unix milliseconds. Every append drops the entries
+/// (<see cref="CallHistory.IndexKey(CallLogEntry)"/>) scored by the call's start in Unix milliseconds. Every append drops the entries
 /// past the retention and beyond <see cref="CallOptions.MaxLogEntriesPerUser"/>, and sets the set to expire a
 /// retention later, so an idle user's history goes by itself.</item>
 /// </list>
