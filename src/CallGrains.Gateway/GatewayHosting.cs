@@ -62,6 +62,7 @@ public static class GatewayHosting
         services.TryAddKeyedSingleton(ClockKey, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<Tokens>();
         services.AddSingleton<RestRateLimit>();
+        services.AddSingleton<DirectUpgrade>();
         services.AddTurnCredentials();
         services.AddHostedService<GatewaySweep>();
         services.AddSingleton<GatewayMetrics>();

@@ -42,6 +42,12 @@ public sealed class GatewayOptions : IValidatableObject
     public int MaxConnections { get; set; } = 100_000;
 
     /// <summary>
+    /// Takes WebSocket upgrades at the connection, before Kestrel's HTTP layer, so an idle socket holds none of it
+    /// (<c>Sockets/DirectUpgrade.cs</c>); off, every upgrade goes through ASP.NET Core. The answers are the same either way.
+    /// </summary>
+    public bool DirectUpgrade { get; set; } = true;
+
+    /// <summary>
     /// HTTP requests (REST and WebSocket upgrades) per second, per user (Bearer token) and per remote address for
     /// requests with no valid credentials; <see cref="RestBurst"/> at once.
     /// </summary>

@@ -1,4 +1,5 @@
 using CallGrains.Gateway;
+using CallGrains.Gateway.Sockets;
 
 namespace CallGrains.Host;
 
@@ -28,7 +29,14 @@ public static class CallGrainsApp
         builder.Services.AddCallGrainsGateway(builder.Configuration, builder.Environment, edge: role == NodeRole.Edge);
         builder.Services.AddCallGrainsHealth(builder.Configuration, role);
         builder.Services.AddCallGrainsTracing(builder.Configuration);
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 64 * 1024);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = 64 * 1024;
+            if (role != NodeRole.Silo)
+            {
+                k.UseDirectUpgrade();
+            }
+        });
         ManagementListener.Add(builder);
         configure?.Invoke(builder);
 

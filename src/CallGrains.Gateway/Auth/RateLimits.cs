@@ -71,8 +71,16 @@ public sealed class RestRateLimit(IOptions<GatewayOptions> options, Tokens token
     public bool TryTake(HttpContext http)
     {
         var (key, burst, perSecond) = Partition(http);
-        return _buckets.GetOrAdd(key, static (_, s) => new TokenBucket(s.burst, s.perSecond, s.clock), (burst, perSecond, clock)).TryTake();
+        return Take(key, burst, perSecond);
     }
+
+    private bool Take(string key, int burst, int perSecond) =>
+        _buckets.GetOrAdd(key, static (_, s) => new TokenBucket(s.burst, s.perSecond, s.clock), (burst, perSecond, clock)).TryTake();
+
+    private static string UserPartition(AuthClaims claims) => $"user:{claims.Uid}:{claims.Generation}";
+
+    /// <summary>Takes from a user's bucket, for a request whose token is already verified (the direct upgrade).</summary>
+    public bool TryTake(AuthClaims claims) => Take(UserPartition(claims), _options.RestBurst, _options.RestRequestsPerSecond);
 
     /// <summary>Drops the buckets that are full again; a request racing with the drop just starts a new full one.</summary>
     public void ForgetIdle()
@@ -92,7 +100,7 @@ public sealed class RestRateLimit(IOptions<GatewayOptions> options, Tokens token
         // and the bucket is the token generation's, so a revoked token (still well signed) spends only its own.
         if (tokens.VerifyAuthToken(Tokens.RequestToken(http.Request)) is { } claims)
         {
-            return ($"user:{claims.Uid}:{claims.Generation}", _options.RestBurst, _options.RestRequestsPerSecond);
+            return (UserPartition(claims), _options.RestBurst, _options.RestRequestsPerSecond);
         }
 
         var address = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";

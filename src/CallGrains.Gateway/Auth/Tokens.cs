@@ -130,17 +130,19 @@ public sealed class Tokens
     /// subprotocol (kept out of URLs, so out of access logs), else <c>?token=</c>.
     /// </summary>
     public static string? RequestToken(HttpRequest request) =>
-        BearerToken(request)
-        ?? request.Headers.GetCommaSeparatedValues(HeaderNames.SecWebSocketProtocol)
-            .FirstOrDefault(p => p.StartsWith(AuthSubProtocolPrefix, StringComparison.Ordinal))?[AuthSubProtocolPrefix.Length..]
-        ?? request.Query["token"].FirstOrDefault();
+        RequestToken(request.Headers.Authorization.FirstOrDefault(), request.Headers.GetCommaSeparatedValues(HeaderNames.SecWebSocketProtocol), request.Query["token"].FirstOrDefault());
+
+    /// <summary>The same, from the parts of a request read without ASP.NET Core (the direct upgrade).</summary>
+    public static string? RequestToken(string? authorization, IEnumerable<string> protocols, string? queryToken) =>
+        BearerToken(authorization)
+        ?? protocols.FirstOrDefault(p => p.StartsWith(AuthSubProtocolPrefix, StringComparison.Ordinal))?[AuthSubProtocolPrefix.Length..]
+        ?? queryToken;
 
     /// <summary>The token of an <c>Authorization: Bearer</c> header, if the request has one.</summary>
-    public static string? BearerToken(HttpRequest request)
-    {
-        var header = request.Headers.Authorization.FirstOrDefault();
-        return header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
-    }
+    public static string? BearerToken(HttpRequest request) => BearerToken(request.Headers.Authorization.FirstOrDefault());
+
+    private static string? BearerToken(string? header) =>
+        header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
 
     /// <summary>
     /// Compares digests (HMAC under a key of this process) of the presented and the real key: equal lengths, compared in

@@ -5,6 +5,7 @@ using CallGrains.Gateway.Auth;
 using CallGrains.Gateway.Protocol;
 using CallGrains.Gateway.Rest;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -31,6 +32,7 @@ internal sealed class WebSocketEndpoint(
     GatewayIdentity gateway,
     [FromKeyedServices(GatewayHosting.ClockKey)] TimeProvider clock,
     RequestDispatcher dispatcher,
+    RestRateLimit rateLimit,
     ILogger<Connection> logger)
 {
     private const int InitialBufferBytes = 4 * 1024;
@@ -40,14 +42,41 @@ internal sealed class WebSocketEndpoint(
 
     private readonly GatewayOptions _options = options.Value;
 
+    /// <summary>What an upgrade request says, whichever path read it; the checks fill in its claims and device.</summary>
+    private sealed record UpgradeRequest(string? Origin, string? Token, string? DeviceId, bool IsWebSocket)
+    {
+        public AuthClaims? Claims { get; set; }
+
+        public string? Device { get; set; }
+    }
+
+    private readonly record struct Refusal(int Status, CallErrorCode Code, string Message);
+
+    private sealed record Admitted(AuthClaims Claims, string DeviceId, long Epoch, UserSnapshot Snapshot, ConnectionRegistry.Arrival Arrival);
+
     public async Task HandleAsync(HttpContext http)
     {
-        if (await AdmitAsync(http) is not { } admitted)
+        if (await UpgradeAsync(http) is { } serving)
         {
-            return;
+            await serving;
+        }
+    }
+
+    /// <summary>Checks, registers and upgrades; the socket's serving, or null once a refusal has been written.</summary>
+    private async Task<Task<WebSocketState>?> UpgradeAsync(HttpContext http)
+    {
+        var request = new UpgradeRequest(
+            http.Request.Headers.Origin.FirstOrDefault(), Tokens.RequestToken(http.Request), http.Request.Query["deviceId"].FirstOrDefault(), http.WebSockets.IsWebSocketRequest);
+        if (Check(request) is { } refusal)
+        {
+            await RestResults.WriteError(http, refusal.Status, refusal.Code, refusal.Message);
+            return null;
         }
 
-        using var arrival = admitted.Arrival;
+        if (await AdmitAsync(request.Claims!.Value, request.Device!, (status, code, message) => RestResults.WriteError(http, status, code, message)) is not { } admitted)
+        {
+            return null;
+        }
 
         WebSocket socket;
         try
@@ -62,77 +91,155 @@ internal sealed class WebSocketEndpoint(
         }
         catch (Exception ex)
         {
-            // The device is registered: a socket that never opened must not stay so (it would ring, and count
-            // against the user's device cap, until the presence check found it gone).
-            logger.UpgradeFailed(ex, admitted.Claims.Uid, admitted.DeviceId);
-            await UnregisterAsync(admitted.Claims.Uid, admitted.DeviceId, admitted.Epoch);
+            await UpgradeFailedAsync(ex, admitted);
             if (!http.Response.HasStarted)
             {
                 await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, CallErrorCode.Internal, "the upgrade failed; retry shortly");
             }
 
-            return;
+            return null;
         }
 
-        using (socket)
+        return Serve(admitted, socket, http.RequestAborted);
+    }
+
+    /// <summary>
+    /// The direct upgrade's part (<see cref="DirectUpgrade"/>): the checks that need no grain, with nothing written.
+    /// Null when any refuses or the caller's rate budget is spent: the request then goes the ASP.NET Core way, which
+    /// answers exactly as it always has.
+    /// </summary>
+    internal (AuthClaims Claims, string DeviceId)? CheckDirect(UpgradeHead head)
+    {
+        var request = new UpgradeRequest(head.Origin, Tokens.RequestToken(head.Authorization, head.Protocols, head.QueryToken), head.DeviceId, IsWebSocket: true);
+        return Check(request) is null && rateLimit.TryTake(request.Claims!.Value) ? (request.Claims.Value, request.Device!) : null;
+    }
+
+    /// <summary>
+    /// Registers the device and upgrades the connection over its own transport, the upgrade's head already taken;
+    /// the socket's serving, or <see cref="DirectRefused"/> once a refusal from the user grain or the cluster has
+    /// been written as the ASP.NET Core path writes it.
+    /// </summary>
+    internal async Task<Task<WebSocketState>> OpenDirectAsync(AuthClaims claims, string deviceId, UpgradeHead head, ConnectionContext connection)
+    {
+        var output = connection.Transport.Output;
+        if (await AdmitAsync(claims, deviceId, (status, code, message) => DirectUpgrade.WriteErrorAsync(output, status, code, message)) is not { } admitted)
         {
-            var connection = new Connection(admitted.Claims, admitted.DeviceId, socket, _options, clock, http.RequestAborted)
+            return DirectRefused;
+        }
+
+        WebSocket socket;
+        try
+        {
+            var subProtocol = head.Offers(Tokens.SubProtocol) ? Tokens.SubProtocol : null;
+            await DirectUpgrade.WriteSwitchAsync(output, head.Key, subProtocol, connection.ConnectionClosed);
+            socket = WebSocket.CreateFromStream(new PipeStream(connection.Transport), new WebSocketCreationOptions
+            {
+                IsServer = true,
+                SubProtocol = subProtocol,
+                KeepAliveInterval = TimeSpan.FromSeconds(_options.PingIntervalSeconds),
+                KeepAliveTimeout = TimeSpan.FromSeconds(_options.IdleTimeoutSeconds),
+            });
+        }
+        catch (Exception ex)
+        {
+            await UpgradeFailedAsync(ex, admitted);
+            return DirectRefused;
+        }
+
+        return Serve(admitted, socket, connection.ConnectionClosed);
+    }
+
+    /// <summary>What <see cref="OpenDirectAsync"/> gives for a refusal: a closed end, so the answer is sent before the connection goes.</summary>
+    internal static readonly Task<WebSocketState> DirectRefused = Task.FromResult(WebSocketState.Closed);
+
+    /// <summary>
+    /// Starts serving an upgraded socket: its welcome, then <see cref="ServeAsync"/>. Not async on purpose: nothing of
+    /// the admission (the snapshot the welcome was made of, the claims, the request) stays reachable from the
+    /// state machines that wait while the socket idles.
+    /// </summary>
+    private Task<WebSocketState> Serve(Admitted admitted, WebSocket socket, CancellationToken aborted)
+    {
+        Connection connection;
+        try
+        {
+            connection = new Connection(admitted.Claims, admitted.DeviceId, socket, _options, clock, aborted)
             {
                 Epoch = admitted.Epoch,
             };
             connection.SawSeq(admitted.Snapshot.Seq);
             connection.Send(Wire.Welcome(admitted.DeviceId, admitted.Snapshot));
-            await ServeAsync(connection, socket, arrival);
         }
+        catch
+        {
+            admitted.Arrival.Dispose();
+            socket.Dispose();
+            throw;
+        }
+
+        return ServeAsync(connection, socket, admitted.Arrival);
     }
 
-    /// <summary>Checks origin, token, device and limits, then registers the device; null once a refusal has been written.</summary>
-    private async Task<(AuthClaims Claims, string DeviceId, long Epoch, UserSnapshot Snapshot, ConnectionRegistry.Arrival Arrival)?> AdmitAsync(HttpContext http)
+    /// <summary>
+    /// The device is registered: a socket that never opened must not stay so (it would ring, and count against the
+    /// user's device cap, until the presence check found it gone).
+    /// </summary>
+    private Task UpgradeFailedAsync(Exception ex, Admitted admitted)
+    {
+        admitted.Arrival.Dispose();
+        logger.UpgradeFailed(ex, admitted.Claims.Uid, admitted.DeviceId);
+        return UnregisterAsync(admitted.Claims.Uid, admitted.DeviceId, admitted.Epoch);
+    }
+
+    /// <summary>Checks origin, token, upgrade, device and capacity; the refusal to answer, or null (and the claims set).</summary>
+    private Refusal? Check(UpgradeRequest request)
     {
         // Everything is checked before the upgrade, so a refused client gets a plain HTTP status and JSON body.
-        if (!IsAllowedOrigin(http.Request))
+        if (!IsAllowedOrigin(request.Origin))
         {
-            await RestResults.WriteError(http, StatusCodes.Status403Forbidden, CallErrorCode.PermissionDenied, "this origin may not open a WebSocket here (Gateway:AllowedOrigins)");
-            return null;
+            return new(StatusCodes.Status403Forbidden, CallErrorCode.PermissionDenied, "this origin may not open a WebSocket here (Gateway:AllowedOrigins)");
         }
 
-        if (tokens.VerifyAuthToken(Tokens.RequestToken(http.Request)) is not { } claims)
+        if (tokens.VerifyAuthToken(request.Token) is not { } claims)
         {
-            await RestResults.WriteError(http, StatusCodes.Status401Unauthorized, CallErrorCode.UserNotLoggedIn, "a valid auth token is required (Authorization: Bearer, subprotocol callgrains.auth.<token>, or ?token=)");
-            return null;
+            return new(StatusCodes.Status401Unauthorized, CallErrorCode.UserNotLoggedIn, "a valid auth token is required (Authorization: Bearer, subprotocol callgrains.auth.<token>, or ?token=)");
         }
 
-        if (!http.WebSockets.IsWebSocketRequest)
+        if (!request.IsWebSocket)
         {
-            await RestResults.WriteError(http, StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "this endpoint speaks WebSocket only");
-            return null;
+            return new(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "this endpoint speaks WebSocket only");
         }
 
-        var deviceId = http.Request.Query["deviceId"].FirstOrDefault() ?? $"d-{Guid.NewGuid():N}";
+        var deviceId = request.DeviceId ?? $"d-{Guid.NewGuid():N}";
         if (!Identifiers.IsValidDeviceId(deviceId))
         {
-            await RestResults.WriteError(http, StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "deviceId must be 1-64 characters of [A-Za-z0-9._-]");
-            return null;
+            return new(StatusCodes.Status400BadRequest, CallErrorCode.BadRequest, "deviceId must be 1-64 characters of [A-Za-z0-9._-]");
         }
 
         if (registry.Count >= _options.MaxConnections)
         {
-            await RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, CallErrorCode.TooManyRequests, "this gateway is full; try another");
-            return null;
+            return new(StatusCodes.Status503ServiceUnavailable, CallErrorCode.TooManyRequests, "this gateway is full; try another");
         }
 
+        request.Claims = claims;
+        request.Device = deviceId;
+        return null;
+    }
+
+    /// <summary>Registers the device with its user grain; null once a refusal has been written.</summary>
+    private async Task<Admitted?> AdmitAsync(AuthClaims claims, string deviceId, Func<int, CallErrorCode, string, Task> refuse)
+    {
         // From here until the socket joins the registry, what the user grain publishes for this device is kept.
         var arrival = registry.Expect(claims.Uid, deviceId);
         var admitted = false;
         try
         {
-            if (await RegisterAsync(http, claims, deviceId) is not { } registered)
+            if (await RegisterAsync(claims, deviceId, refuse) is not { } registered)
             {
                 return null;
             }
 
             admitted = true;
-            return (claims, deviceId, registered.Epoch, registered.Snapshot, arrival);
+            return new Admitted(claims, deviceId, registered.Epoch, registered.Snapshot, arrival);
         }
         finally
         {
@@ -144,7 +251,7 @@ internal sealed class WebSocketEndpoint(
     }
 
     /// <summary>Registers the device with its user grain and checks the snapshot for the welcome; null once a refusal has been written.</summary>
-    private async Task<(long Epoch, UserSnapshot Snapshot)?> RegisterAsync(HttpContext http, AuthClaims claims, string deviceId)
+    private async Task<(long Epoch, UserSnapshot Snapshot)?> RegisterAsync(AuthClaims claims, string deviceId, Func<int, CallErrorCode, string, Task> refuse)
     {
         var user = grains.Ref<IUserGrain>(claims.Uid);
         DeviceRegistration registration;
@@ -154,7 +261,7 @@ internal sealed class WebSocketEndpoint(
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            await ClusterUnavailableAsync(http, ex, claims.Uid, deviceId);
+            await ClusterUnavailableAsync(refuse, ex, claims.Uid, deviceId);
             return null;
         }
 
@@ -162,7 +269,7 @@ internal sealed class WebSocketEndpoint(
         {
             var status = error.Code == CallErrorCode.TooManyRequests ? StatusCodes.Status429TooManyRequests : StatusCodes.Status401Unauthorized;
             var code = error.Code == CallErrorCode.TooManyRequests ? error.Code : CallErrorCode.UserNotLoggedIn;
-            await RestResults.WriteError(http, status, code, error.Message);
+            await refuse(status, code, error.Message);
             return null;
         }
 
@@ -180,7 +287,7 @@ internal sealed class WebSocketEndpoint(
                 throw;
             }
 
-            await ClusterUnavailableAsync(http, ex, claims.Uid, deviceId);
+            await ClusterUnavailableAsync(refuse, ex, claims.Uid, deviceId);
             return null;
         }
 
@@ -191,36 +298,42 @@ internal sealed class WebSocketEndpoint(
     /// The cluster is briefly unable to answer (a silo leaving or dying, the store unreachable): say so before the
     /// upgrade, so the client backs off and retries, here or at another gateway.
     /// </summary>
-    private Task ClusterUnavailableAsync(HttpContext http, Exception ex, string uid, string deviceId)
+    private Task ClusterUnavailableAsync(Func<int, CallErrorCode, string, Task> refuse, Exception ex, string uid, string deviceId)
     {
         logger.ConnectFailed(ex, uid, deviceId);
-        return RestResults.WriteError(http, StatusCodes.Status503ServiceUnavailable, CallErrorCode.Internal, "the cluster could not take this connection now; retry shortly");
+        return refuse(StatusCodes.Status503ServiceUnavailable, CallErrorCode.Internal, "the cluster could not take this connection now; retry shortly");
     }
 
-    /// <summary>
-    /// The life of an open socket. Kept apart from the upgrade so that, while the socket idles, nothing from the
-    /// handshake (snapshot, claims) stays reachable from its state machine.
-    /// </summary>
-    private async Task ServeAsync(Connection connection, WebSocket socket, ConnectionRegistry.Arrival arrival)
+    /// <summary>The life of an open socket; its state at the end (aborted: the peer stopped taking part).</summary>
+    private async Task<WebSocketState> ServeAsync(Connection connection, WebSocket socket, ConnectionRegistry.Arrival arrival)
     {
-        registry.Add(connection, arrival);
-        logger.Connected(connection.Uid, connection.DeviceId);
-        try
+        using (socket)
         {
-            await ReceiveLoopAsync(connection, socket);
-        }
-        finally
-        {
-            connection.ReceiveEnded();
-            registry.Remove(connection);
-            connection.Close(CloseCodes.Normal, "bye");
-            await Task.WhenAny(connection.SendsDone, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
-            if (!connection.Replaced)
+            using (arrival)
             {
-                await UnregisterAsync(connection.Uid, connection.DeviceId, connection.Epoch);
+                registry.Add(connection, arrival);
             }
 
-            logger.Disconnected(connection.Uid, connection.DeviceId);
+            logger.Connected(connection.Uid, connection.DeviceId);
+            try
+            {
+                await ReceiveLoopAsync(connection, socket);
+            }
+            finally
+            {
+                connection.ReceiveEnded();
+                registry.Remove(connection);
+                connection.Close(CloseCodes.Normal, "bye");
+                await Task.WhenAny(connection.SendsDone, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+                if (!connection.Replaced)
+                {
+                    await UnregisterAsync(connection.Uid, connection.DeviceId, connection.Epoch);
+                }
+
+                logger.Disconnected(connection.Uid, connection.DeviceId);
+            }
+
+            return socket.State;
         }
     }
 
@@ -333,9 +446,9 @@ internal sealed class WebSocketEndpoint(
     /// Browsers always send <c>Origin</c>, so <c>Gateway:AllowedOrigins</c> keeps other sites' pages out; clients
     /// that are not browsers send none and are let through.
     /// </summary>
-    private bool IsAllowedOrigin(HttpRequest request)
+    private bool IsAllowedOrigin(string? origin)
     {
-        if (_options.AllowedOrigins.Length == 0 || request.Headers.Origin.FirstOrDefault() is not { } origin)
+        if (_options.AllowedOrigins.Length == 0 || origin is null)
         {
             return true;
         }
