@@ -41,11 +41,14 @@ internal sealed class DirectUpgrade(WebSocketEndpoint endpoint, IOptions<Gateway
 
     private async Task TakeAsync(ConnectionContext connection, ConnectionDelegate next)
     {
-        if (await OpenAsync(connection) is not { } serving)
+        if (await OpenAsync(connection) is not { } opened)
         {
             await next(connection);
+            return;
         }
-        else if (await serving == WebSocketState.Aborted)
+
+        await opened.Serving;
+        if (opened.Socket?.State == WebSocketState.Aborted)
         {
             // The socket gave up on its peer (no pong, no answer to a close, a send that would not go): drop the
             // connection rather than let Kestrel wait for that peer to take what is unsent. Otherwise Kestrel closes
@@ -55,11 +58,11 @@ internal sealed class DirectUpgrade(WebSocketEndpoint endpoint, IOptions<Gateway
     }
 
     /// <summary>
-    /// Takes the connection's upgrade if it is one for the direct path; the socket's serving (or the end of a refusal
-    /// written here), or null when every byte is left to Kestrel. Separate from the serving so that the head and the
-    /// admission are not kept while the socket idles.
+    /// Takes the connection's upgrade if it is one for the direct path: the socket and its serving (no socket after a
+    /// refusal written here), or null when every byte is left to Kestrel. Separate from the serving so that the head
+    /// and the admission are not kept while the socket idles.
     /// </summary>
-    private async Task<Task<WebSocketState>?> OpenAsync(ConnectionContext connection)
+    private async Task<(Task Serving, WebSocket? Socket)?> OpenAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
 
@@ -71,7 +74,7 @@ internal sealed class DirectUpgrade(WebSocketEndpoint endpoint, IOptions<Gateway
 
         var taken = await input.ReadAsync();
         input.AdvanceTo(taken.Buffer.GetPosition(found.Length));
-        return await endpoint.OpenDirectAsync(admitted.Claims, admitted.DeviceId, found.Head, connection);
+        return await endpoint.OpenDirectAsync(admitted.Claims, admitted.DeviceId, found.Head, connection.Transport);
     }
 
     /// <summary>Waits for the first request's head; leaves every byte unread for Kestrel either way.</summary>
@@ -101,7 +104,7 @@ internal sealed class DirectUpgrade(WebSocketEndpoint endpoint, IOptions<Gateway
     }
 
     /// <summary>The 101 answer (RFC 6455 section 4.2.2).</summary>
-    internal static async Task WriteSwitchAsync(PipeWriter output, string key, string? subProtocol, CancellationToken cancellationToken)
+    internal static async Task WriteSwitchAsync(PipeWriter output, string key, string? subProtocol)
     {
         var response = new StringBuilder("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n")
             .Append("Sec-WebSocket-Accept: ").Append(AcceptKey(key)).Append("\r\n");
@@ -110,7 +113,7 @@ internal sealed class DirectUpgrade(WebSocketEndpoint endpoint, IOptions<Gateway
             response.Append("Sec-WebSocket-Protocol: ").Append(subProtocol).Append("\r\n");
         }
 
-        await output.WriteAsync(Encoding.ASCII.GetBytes(response.Append("\r\n").ToString()), cancellationToken);
+        await output.WriteAsync(Encoding.ASCII.GetBytes(response.Append("\r\n").ToString()));
     }
 
     /// <summary>A refusal after the user grain was asked: the same status and JSON body as the ASP.NET Core path; the connection then closes.</summary>

@@ -65,6 +65,12 @@ internal sealed class PipeStream(IDuplexPipe transport) : Stream
         {
             throw new OperationCanceledException(cancellationToken);
         }
+
+        if (flushed.IsCompleted)
+        {
+            // The transport stopped taking data: the connection is gone.
+            throw new IOException("the connection was closed");
+        }
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

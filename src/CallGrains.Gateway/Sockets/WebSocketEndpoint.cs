@@ -5,7 +5,7 @@ using CallGrains.Gateway.Auth;
 using CallGrains.Gateway.Protocol;
 using CallGrains.Gateway.Rest;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections;
+using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -63,7 +63,7 @@ internal sealed class WebSocketEndpoint(
     }
 
     /// <summary>Checks, registers and upgrades; the socket's serving, or null once a refusal has been written.</summary>
-    private async Task<Task<WebSocketState>?> UpgradeAsync(HttpContext http)
+    private async Task<Task?> UpgradeAsync(HttpContext http)
     {
         var request = new UpgradeRequest(
             http.Request.Headers.Origin.FirstOrDefault(), Tokens.RequestToken(http.Request), http.Request.Query["deviceId"].FirstOrDefault(), http.WebSockets.IsWebSocketRequest);
@@ -116,23 +116,23 @@ internal sealed class WebSocketEndpoint(
 
     /// <summary>
     /// Registers the device and upgrades the connection over its own transport, the upgrade's head already taken;
-    /// the socket's serving, or <see cref="DirectRefused"/> once a refusal from the user grain or the cluster has
-    /// been written as the ASP.NET Core path writes it.
+    /// the socket and its serving, or no socket once a refusal from the user grain or the cluster has been written
+    /// as the ASP.NET Core path writes it. Kestrel's <c>ConnectionClosed</c> is not used: it would make a token
+    /// source and a registration that stay with every idle socket, and a send to a peer that is gone fails anyway.
     /// </summary>
-    internal async Task<Task<WebSocketState>> OpenDirectAsync(AuthClaims claims, string deviceId, UpgradeHead head, ConnectionContext connection)
+    internal async Task<(Task Serving, WebSocket? Socket)> OpenDirectAsync(AuthClaims claims, string deviceId, UpgradeHead head, IDuplexPipe transport)
     {
-        var output = connection.Transport.Output;
-        if (await AdmitAsync(claims, deviceId, (status, code, message) => DirectUpgrade.WriteErrorAsync(output, status, code, message)) is not { } admitted)
+        if (await AdmitAsync(claims, deviceId, (status, code, message) => DirectUpgrade.WriteErrorAsync(transport.Output, status, code, message)) is not { } admitted)
         {
-            return DirectRefused;
+            return (Task.CompletedTask, null);
         }
 
         WebSocket socket;
         try
         {
             var subProtocol = head.Offers(Tokens.SubProtocol) ? Tokens.SubProtocol : null;
-            await DirectUpgrade.WriteSwitchAsync(output, head.Key, subProtocol, connection.ConnectionClosed);
-            socket = WebSocket.CreateFromStream(new PipeStream(connection.Transport), new WebSocketCreationOptions
+            await DirectUpgrade.WriteSwitchAsync(transport.Output, head.Key, subProtocol);
+            socket = WebSocket.CreateFromStream(new PipeStream(transport), new WebSocketCreationOptions
             {
                 IsServer = true,
                 SubProtocol = subProtocol,
@@ -143,21 +143,18 @@ internal sealed class WebSocketEndpoint(
         catch (Exception ex)
         {
             await UpgradeFailedAsync(ex, admitted);
-            return DirectRefused;
+            return (Task.CompletedTask, null);
         }
 
-        return Serve(admitted, socket, connection.ConnectionClosed);
+        return (Serve(admitted, socket, CancellationToken.None), socket);
     }
-
-    /// <summary>What <see cref="OpenDirectAsync"/> gives for a refusal: a closed end, so the answer is sent before the connection goes.</summary>
-    internal static readonly Task<WebSocketState> DirectRefused = Task.FromResult(WebSocketState.Closed);
 
     /// <summary>
     /// Starts serving an upgraded socket: its welcome, then <see cref="ServeAsync"/>. Not async on purpose: nothing of
     /// the admission (the snapshot the welcome was made of, the claims, the request) stays reachable from the
     /// state machines that wait while the socket idles.
     /// </summary>
-    private Task<WebSocketState> Serve(Admitted admitted, WebSocket socket, CancellationToken aborted)
+    private Task Serve(Admitted admitted, WebSocket socket, CancellationToken aborted)
     {
         Connection connection;
         try
@@ -304,37 +301,34 @@ internal sealed class WebSocketEndpoint(
         return refuse(StatusCodes.Status503ServiceUnavailable, CallErrorCode.Internal, "the cluster could not take this connection now; retry shortly");
     }
 
-    /// <summary>The life of an open socket; its state at the end (aborted: the peer stopped taking part).</summary>
-    private async Task<WebSocketState> ServeAsync(Connection connection, WebSocket socket, ConnectionRegistry.Arrival arrival)
+    /// <summary>
+    /// The life of an open socket: it joins the registry here, and from then on one state machine waits while it
+    /// idles, the receive loop's, which also ends it.
+    /// </summary>
+    private Task ServeAsync(Connection connection, WebSocket socket, ConnectionRegistry.Arrival arrival)
     {
-        using (socket)
+        using (arrival)
         {
-            using (arrival)
-            {
-                registry.Add(connection, arrival);
-            }
-
-            logger.Connected(connection.Uid, connection.DeviceId);
-            try
-            {
-                await ReceiveLoopAsync(connection, socket);
-            }
-            finally
-            {
-                connection.ReceiveEnded();
-                registry.Remove(connection);
-                connection.Close(CloseCodes.Normal, "bye");
-                await Task.WhenAny(connection.SendsDone, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
-                if (!connection.Replaced)
-                {
-                    await UnregisterAsync(connection.Uid, connection.DeviceId, connection.Epoch);
-                }
-
-                logger.Disconnected(connection.Uid, connection.DeviceId);
-            }
-
-            return socket.State;
+            registry.Add(connection, arrival);
         }
+
+        logger.Connected(connection.Uid, connection.DeviceId);
+        return ReceiveLoopAsync(connection, socket);
+    }
+
+    /// <summary>After the receive loop: the socket leaves the registry, is closed, and its device unregistered.</summary>
+    private async Task EndAsync(Connection connection)
+    {
+        connection.ReceiveEnded();
+        registry.Remove(connection);
+        connection.Close(CloseCodes.Normal, "bye");
+        await Task.WhenAny(connection.SendsDone, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+        if (!connection.Replaced)
+        {
+            await UnregisterAsync(connection.Uid, connection.DeviceId, connection.Epoch);
+        }
+
+        logger.Disconnected(connection.Uid, connection.DeviceId);
     }
 
     /// <summary>
@@ -438,6 +432,11 @@ internal sealed class WebSocketEndpoint(
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
             // The peer vanished, stopped answering pings, or took too long over one message.
+        }
+        finally
+        {
+            await EndAsync(connection);
+            socket.Dispose();
         }
     }
 
