@@ -1,11 +1,11 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Net.WebSockets;
 using CallGrains.Abstractions;
 using CallGrains.Gateway.Auth;
 using CallGrains.Gateway.Protocol;
 using CallGrains.Gateway.Rest;
 using Microsoft.AspNetCore.Builder;
-using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
