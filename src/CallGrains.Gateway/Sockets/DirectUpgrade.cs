@@ -17,8 +17,8 @@ namespace CallGrains.Gateway.Sockets;
 /// <c>Gateway:DirectUpgrade</c> (on by default): a WebSocket upgrade to <c>/v1/ws</c> is taken at the connection,
 /// before Kestrel's HTTP/1.1 layer, and the socket runs over the connection's own transport. Through ASP.NET Core,
 /// Kestrel keeps the HTTP connection's objects (request and response headers, pipes, the upgrade's body stream, the
-/// request's activity and log scopes) for the socket's whole life: about 5.5 KiB of an idle socket's ~13 KiB floor
-/// (docs/benchmarks.md). The direct path reads the request head itself, strictly (<see cref="UpgradeHead"/>), and runs
+/// request's activity and log scopes) for the socket's whole life: an idle socket costs 15.1 KiB that way and 8.3 KiB
+/// this way (docs/benchmarks.md, "Issue 22, session 24"). The direct path reads the request head itself, strictly (<see cref="UpgradeHead"/>), and runs
 /// the endpoint's own checks; whenever the head is unusual or a check refuses, every byte is left to Kestrel and the
 /// request is answered by the ASP.NET Core endpoint exactly as without this path (the same status, body and rate
 /// limit). A connection whose first request is anything else goes to Kestrel after one look at its first bytes.
