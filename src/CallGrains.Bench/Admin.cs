@@ -8,12 +8,16 @@ public sealed class BenchAdmin(Uri server, string adminKey) : IDisposable
     private readonly HttpClient _http = new() { BaseAddress = server };
 
     /// <summary>Creates users (bounded parallelism) and returns their tokens.</summary>
-    public async Task<(string Uid, string Token)[]> CreateUsersAsync(string prefix, int count)
+    public Task<(string Uid, string Token)[]> CreateUsersAsync(string prefix, int count) =>
+        CreateUsersAsync(prefix, [.. Enumerable.Range(0, count)]);
+
+    /// <summary>Creates the users <c>{prefix}{n}</c> for each n in <paramref name="numbers"/>; their tokens, in that order.</summary>
+    public async Task<(string Uid, string Token)[]> CreateUsersAsync(string prefix, int[] numbers)
     {
-        var result = new (string, string)[count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
+        var result = new (string, string)[numbers.Length];
+        await Parallel.ForEachAsync(Enumerable.Range(0, numbers.Length), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
         {
-            var uid = $"{prefix}{i}";
+            var uid = $"{prefix}{numbers[i]}";
             using var create = new HttpRequestMessage(HttpMethod.Post, "/v1/users") { Content = JsonContent.Create(new { uid, name = uid }) };
             create.Headers.Add("X-Api-Key", adminKey);
             using (var created = await _http.SendAsync(create, ct))

@@ -31,7 +31,13 @@ public static class Idle
     /// When set, the run waits this long after the baseline and again once every socket is open (saying so on
     /// stdout), so a heap snapshot of each state can be taken (dotnet-gcdump; docs/benchmarks.md).
     /// </param>
-    public static async Task<IdleResult> RunAsync(Uri[] urls, string adminKey, int sockets, int[] pids, TimeSpan snapshotPause = default)
+    /// <param name="usersViaFirst">
+    /// Makes every user through the first server (<c>--users-via first</c>, the method before 2026-12-05) instead of
+    /// through the server its socket connects to. A user's grain is placed where it is first needed, so then the grains
+    /// of users whose sockets go to another server move there on connect, and the memory they leave behind is counted
+    /// as the sockets'.
+    /// </param>
+    public static async Task<IdleResult> RunAsync(Uri[] urls, string adminKey, int sockets, int[] pids, TimeSpan snapshotPause = default, bool usersViaFirst = false)
     {
         var prefix = $"idle{Guid.NewGuid().ToString("N")[..6]}-";
         var tokenFile = Path.Combine(Path.GetTempPath(), $"{prefix}tokens.txt");
@@ -42,11 +48,22 @@ public static class Idle
         }
         else
         {
-            using var admin = new BenchAdmin(urls[0], adminKey);
-
-            // Users and tokens are made before the baseline, so the measurement holds only what the sockets add.
+            // Users and tokens are made before the baseline, so the measurement holds only what the sockets add; each
+            // through the server its socket will use (socket i: urls[i % n]), so its grain is in memory there, as a
+            // user's grain is once it has followed its devices.
             Progress.Line($"creating {sockets} users and tokens...");
-            var users = await admin.CreateUsersAsync(prefix, sockets);
+            Uri[] via = usersViaFirst ? [urls[0]] : urls;
+            var users = new (string Uid, string Token)[sockets];
+            await Task.WhenAll(via.Select(async (url, k) =>
+            {
+                using var admin = new BenchAdmin(url, adminKey);
+                int[] numbers = [.. Enumerable.Range(0, sockets).Where(i => i % via.Length == k)];
+                var made = await admin.CreateUsersAsync(prefix, numbers);
+                for (var j = 0; j < numbers.Length; j++)
+                {
+                    users[numbers[j]] = made[j];
+                }
+            }));
             await File.WriteAllLinesAsync(tokenFile, users.Select(u => $"{u.Uid} {u.Token}"));
         }
 

@@ -14,6 +14,8 @@ using CallGrains.Bench;
 //                                         --idle-only 1 --snapshot-pause S: only the idle sockets, paused for gcdumps
 //   cycles --url U[,U..] --admin-key K [--pairs 64] [--rate 0] [--seconds 20] [--warmup 3]
 //   idle   --url U[,U..] --admin-key K --pids P[,P..] [--sockets 20000] [--snapshot-pause 0]
+//   (every idle run: --users-via socket|first: each socket's user made through its server, the default, or all
+//                                         through the first: then user grains move on connect, counted as the sockets')
 //   floor  [--sockets 15000]              the same idle sockets on a bare ASP.NET Core WebSocket server: .NET's floor
 //   memory [--rate 200] [--minutes 10] [--retention 00:01:00]   memory of one embedded host under constant load
 //   memory-cluster (same options)         Redis memory (and hosts' RSS) on redis-server + 3 hosts
@@ -38,7 +40,7 @@ try
         "push" => await PushBench.RunAsync(options),
         "webhooks" => await WebhookBench.RunAsync(options),
         "cycles" => (await Cycles.RunAsync(options.Urls, options.AdminKey, options.Int("pairs", 64), options.Int("rate", 0), options.Int("seconds", 20), options.Int("warmup", 3), "c")).Print(),
-        "idle" => (await Idle.RunAsync(options.Urls, options.AdminKey, options.Int("sockets", 20000), [.. options.Get("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)], TimeSpan.FromSeconds(options.Int("snapshot-pause", 0)))).Print(),
+        "idle" => (await Idle.RunAsync(options.Urls, options.AdminKey, options.Int("sockets", 20000), [.. options.Get("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)], TimeSpan.FromSeconds(options.Int("snapshot-pause", 0)), Suite.UsersViaFirst(options))).Print(),
         "floor" => await Floor.RunAsync(options),
         "floor-server" => await Floor.ServeAsync(options.Int("port", 5190)),
         "idle-worker" => await Idle.WorkerAsync(options.Urls, options.Get("tokens", ""), options.Int("from", 0), options.Int("count", 1000)),
@@ -163,7 +165,7 @@ internal static class Suite
         // Redis is not counted: what a socket costs there (the device entry in the user's state) is in its own row.
         var nodes = watched.Where(w => w.Name != "redis").ToList();
         Console.WriteLine($"idle: {sockets} sockets on {string.Join(", ", nodes.Select(n => $"{n.Name} pid {n.Pid}"))}");
-        var idle = await Idle.RunAsync([.. cluster.Hosts.Select(h => h.Url)], key, sockets, [.. nodes.Select(n => n.Pid)], TimeSpan.FromSeconds(options.Int("snapshot-pause", 0)));
+        var idle = await Idle.RunAsync([.. cluster.Hosts.Select(h => h.Url)], key, sockets, [.. nodes.Select(n => n.Pid)], TimeSpan.FromSeconds(options.Int("snapshot-pause", 0)), UsersViaFirst(options));
         idle.Print();
         for (var i = 0; i < nodes.Count; i++)
         {
@@ -195,6 +197,14 @@ internal static class Suite
     /// --server-env "K=V;K2=V2" sets environment variables for every server the bench starts (they inherit this
     /// process's environment; this process's own runtime has read its settings already), e.g. a GC setting.
     /// </summary>
+    /// <summary><c>--users-via first</c>: the idle sockets' users made through the first server (<see cref="Idle.RunAsync"/>).</summary>
+    public static bool UsersViaFirst(Options options) => options.Get("users-via", "socket") switch
+    {
+        "socket" => false,
+        "first" => true,
+        var other => throw new ArgumentException($"--users-via is socket or first, not {other}"),
+    };
+
     public static void ApplyServerEnvironment(Options options)
     {
         foreach (var pair in options.Get("server-env", "").Split(';', StringSplitOptions.RemoveEmptyEntries))
@@ -233,7 +243,7 @@ internal static class Suite
         await using var first = await ServerProcess.StartAsync(dll, key, null);
         await using var second = await ServerProcess.StartAsync(dll, key, first.SiloPort);
         await Task.Delay(3000);
-        var idle = await Idle.RunAsync([first.Url, second.Url], key, sockets, [first.Pid, second.Pid]);
+        var idle = await Idle.RunAsync([first.Url, second.Url], key, sockets, [first.Pid, second.Pid], usersViaFirst: UsersViaFirst(options));
         idle.Print();
 
         PrintTable(results);

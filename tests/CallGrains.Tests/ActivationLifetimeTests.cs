@@ -1,4 +1,5 @@
 using CallGrains.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Core.Internal;
 
 namespace CallGrains.Tests;
@@ -107,6 +108,36 @@ public sealed class ActivationLifetimeTests(ClusterFixture fixture)
 
         Assert.True((await _kit.Session(call.SessionId).EndCall(a, "phone")).Ok);
         await _kit.AssertFreeAsync(a, b);
+    }
+
+    [Fact]
+    public async Task A_user_not_in_memory_comes_up_on_the_silo_of_the_gateway_its_device_connects_to()
+    {
+        // Users whose grains were collected (idle, or lost with a silo): the next connect brings each one up.
+        var uids = await _kit.CreateUsersAsync(40);
+        foreach (var uid in uids)
+        {
+            await _kit.User(uid).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        }
+
+        Assert.False((await WaitForActiveAsync(keys => !keys.Overlaps(uids))).Overlaps(uids), "the users are still in memory");
+        var management = _kit.Client.GetGrain<IManagementGrain>(0);
+        var silos = fixture.Cluster.Silos;
+        for (var i = 0; i < uids.Length; i++)
+        {
+            // The gateway registers the device from its own silo, as a co-hosted gateway does.
+            var silo = silos[i % silos.Count];
+            var gateway = silo.ServiceProvider.GetRequiredService<GatewayIdentity>().Id;
+            var user = silo.ServiceProvider.GetRequiredService<IGrainFactory>().GetGrain<IUserGrain>(uids[i]);
+            var registration = await user.RegisterDevice("phone", gateway, 0);
+            Assert.Null(registration.Error);
+
+            // Where the user is the moment the connect is answered: a grain that came up elsewhere is still there.
+            var hosts = (await management.GetDetailedGrainStatistics())
+                .Where(s => s.GrainId.Key.ToString() == uids[i]).Select(s => s.SiloAddress).ToList();
+            Assert.Equal([silo.SiloAddress], hosts);
+            await user.UnregisterDevice("phone", gateway, registration.Epoch);
+        }
     }
 
     [Fact]

@@ -18,7 +18,14 @@ namespace CallGrains.Grains.Users;
 /// index tells every user that had a device there), when a delivery finds the gateway gone, and, while in a call,
 /// when a periodic check finds the gateway no longer holds the socket. With no device left in a call the grace
 /// starts; its end is stored and indexed durably, so it is honoured even when this grain's silo dies.
+/// <para>
+/// Placed on the silo that first needs it (<c>PreferLocalPlacement</c>): a device connecting to a user whose grain is
+/// not in memory (new, collected after 15 idle minutes, or lost with a silo) brings it up on its own gateway's silo,
+/// where it would otherwise move to (<see cref="FollowDevices"/>) after an activation on any silo. A user called
+/// while no device is connected comes up beside the call's session.
+/// </para>
 /// </remarks>
+[Orleans.Placement.PreferLocalPlacement]
 public sealed partial class UserGrain(
     [PersistentState("user", StorageNames.Default)] IPersistentState<UserState> state,
     IOptions<DeviceOptions> deviceOptions,
