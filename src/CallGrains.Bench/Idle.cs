@@ -8,14 +8,19 @@ public sealed record IdleResult(int Sockets, int Servers, long DeltaBytes)
     /// <summary>The growth of each watched process's resident memory, in the order of the pids given.</summary>
     public IReadOnlyList<long> DeltaPerProcess { get; init; } = [];
 
+    /// <summary>The CPU seconds the servers used, summed, from the first socket's connect to the last one's welcome.</summary>
+    public double ConnectCpuSeconds { get; init; }
+
     public double BytesPerSocket => Sockets == 0 ? 0 : DeltaBytes / (double)Sockets;
 
     public int Print()
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"idle: {Sockets} authenticated sockets on {Servers} gateway(s): server RSS +{DeltaBytes / 1024.0 / 1024:F1} MiB = {BytesPerSocket / 1024:F1} KiB per socket"));
+            $"idle: {Sockets} authenticated sockets on {Servers} gateway(s): server RSS +{DeltaBytes / 1024.0 / 1024:F1} MiB = {BytesPerSocket / 1024:F1} KiB per socket; connecting them took {ConnectCpuMsPerSocket:F3} ms of server CPU a socket"));
         return 0;
     }
+
+    public double ConnectCpuMsPerSocket => Sockets == 0 ? 0 : ConnectCpuSeconds * 1000 / Sockets;
 }
 
 /// <summary>
@@ -32,7 +37,7 @@ public static class Idle
     /// stdout), so a heap snapshot of each state can be taken (dotnet-gcdump; docs/benchmarks.md).
     /// </param>
     /// <param name="usersViaFirst">
-    /// Makes every user through the first server (<c>--users-via first</c>, the method before 2026-12-05) instead of
+    /// Makes every user through the first server (<c>--users-via first</c>, the method before issue 22 session 25) instead of
     /// through the server its socket connects to. A user's grain is placed where it is first needed, so then the grains
     /// of users whose sockets go to another server move there on connect, and the memory they leave behind is counted
     /// as the sockets'.
@@ -72,6 +77,7 @@ public static class Idle
         long[] before = [.. pids.Select(ServerProcess.ReadRss)];
         await PauseForSnapshotAsync("baseline taken, no socket open", snapshotPause);
         var workers = new List<Process>();
+        var cpuBefore = pids.Sum(CpuTime.Seconds);
         try
         {
             for (var from = 0; from < sockets; from += PerWorker)
@@ -92,11 +98,12 @@ public static class Idle
                 Progress.Line($"idle: {connected}/{sockets} sockets connected");
             }
 
+            var connectCpu = pids.Sum(CpuTime.Seconds) - cpuBefore;
             Progress.Line("", final: true);
             await Task.Delay(5000);
             long[] delta = [.. pids.Select((pid, i) => ServerProcess.ReadRss(pid) - before[i])];
             await PauseForSnapshotAsync($"{connected} sockets open", snapshotPause);
-            return new IdleResult(connected, pids.Length, delta.Sum()) { DeltaPerProcess = delta };
+            return new IdleResult(connected, pids.Length, delta.Sum()) { DeltaPerProcess = delta, ConnectCpuSeconds = connectCpu };
         }
         finally
         {
