@@ -41,6 +41,7 @@ public abstract class ChaosTestsBase(ITestOutputHelper output) : IAsyncLifetime
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly DateTime _clockStartedAt = DateTime.UtcNow;
     private readonly ConcurrentDictionary<string, int> _ops = new();
     private readonly ConcurrentBag<Violation> _boundViolations = [];
     private readonly ConcurrentBag<Task> _background = [];
@@ -598,7 +599,11 @@ public abstract class ChaosTestsBase(ITestOutputHelper output) : IAsyncLifetime
                 var socket = sockets[i].Socket;
                 violations.AddRange(ChaosRules.FinalEventViolations(actor.Uid, i + 1, socket.Log, socket.ClosedAt, calls));
                 var finalSeq = socket.ClosedAt is null && states.TryGetValue(actor.Uid, out var state) ? state.GetProperty("seq").GetInt64() : (long?)null;
-                violations.AddRange(ChaosRules.SeqViolations(actor.Uid, i + 1, socket.Log, finalSeq));
+                // A gap says more with the socket's own requests that were never answered beside it (an action may
+                // have taken effect after the client stopped waiting, and its number travels only in the response).
+                var unanswered = string.Join(", ", socket.Unanswered.Select(r => $"{r.Op} at +{(r.At - _clockStartedAt).TotalSeconds:F1} s"));
+                violations.AddRange(ChaosRules.SeqViolations(actor.Uid, i + 1, socket.Log, finalSeq)
+                    .Select(v => unanswered.Length == 0 ? v : v with { Detail = $"{v.Detail}; unanswered requests: {unanswered}" }));
             }
         }
 

@@ -14,6 +14,7 @@ public sealed partial class WsClient : IAsyncDisposable
 
     private readonly ProtocolConnection _connection;
     private readonly ConcurrentDictionary<string, long> _seqBefore = new();
+    private readonly ConcurrentDictionary<string, (string Op, DateTime At)> _sent = new();
     private int _nextId;
 
     private WsClient(ProtocolConnection connection, string uid)
@@ -36,6 +37,16 @@ public sealed partial class WsClient : IAsyncDisposable
     /// <summary>Every message this socket received, in arrival order: welcome, events, responses and the rest.</summary>
     public IReadOnlyList<Received> Log =>
         [.. _connection.Received.Select(m => new Received(m.ReceivedAt.UtcDateTime, m.Json, m.Op, m.Op is not null && m.Id is { } id && _seqBefore.TryGetValue(id, out var seq) ? seq : null))];
+
+    /// <summary>The requests sent on this socket that no message answered (yet, late or not), with when each was sent.</summary>
+    public IReadOnlyList<(string Op, DateTime At)> Unanswered
+    {
+        get
+        {
+            var answered = _connection.Received.Where(m => m.Id is not null).Select(m => m.Id!).ToHashSet();
+            return [.. _sent.Where(s => !answered.Contains(s.Key)).Select(s => s.Value).OrderBy(s => s.At)];
+        }
+    }
 
     public IReadOnlyList<JsonElement> Events => [.. _connection.Received.Where(m => m.Event is not null and not "welcome").Select(m => m.Json)];
 
@@ -188,6 +199,7 @@ public sealed partial class WsClient : IAsyncDisposable
         var id = $"r{Interlocked.Increment(ref _nextId)}";
         request["id"] = id;
         _seqBefore[id] = _connection.Received.Max(m => m.Seq) ?? -1;
+        _sent[id] = (op, DateTime.UtcNow);
         try
         {
             return await _connection.SendRequestAsync(op, request);
