@@ -193,10 +193,6 @@ internal static class Suite
         return await MeasureAsync([server.Url], key, options, "1 process (embedded, in memory)", [new Watched("host", server.Pid)]);
     }
 
-    /// <summary>
-    /// --server-env "K=V;K2=V2" sets environment variables for every server the bench starts (they inherit this
-    /// process's environment; this process's own runtime has read its settings already), e.g. a GC setting.
-    /// </summary>
     /// <summary><c>--users-via first</c>: the idle sockets' users made through the first server (<see cref="Idle.RunAsync"/>).</summary>
     public static bool UsersViaFirst(Options options) => options.Get("users-via", "socket") switch
     {
@@ -205,6 +201,10 @@ internal static class Suite
         var other => throw new ArgumentException($"--users-via is socket or first, not {other}"),
     };
 
+    /// <summary>
+    /// --server-env "K=V;K2=V2" sets environment variables for every server the bench starts (they inherit this
+    /// process's environment; this process's own runtime has read its settings already), e.g. a GC setting.
+    /// </summary>
     public static void ApplyServerEnvironment(Options options)
     {
         foreach (var pair in options.Get("server-env", "").Split(';', StringSplitOptions.RemoveEmptyEntries))
