@@ -60,7 +60,27 @@ internal static class Floor
     /// <summary>Starts the bare server and holds <c>--sockets</c> idle sockets on it.</summary>
     public static async Task<int> RunAsync(Options options)
     {
-        var port = options.Int("port", 5190);
+        var (server, url) = await StartAsync("floor-server", options.Int("port", 5190), []);
+        using (server)
+        {
+            try
+            {
+                return (await Idle.RunAsync([url], "", options.Int("sockets", 15000), [server.Id], TimeSpan.FromSeconds(options.Int("snapshot-pause", 0)))).Print();
+            }
+            finally
+            {
+                server.Kill(entireProcessTree: true);
+                await server.WaitForExitAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts this program's <paramref name="command"/> (a bare server) in a process of its own with the host's
+    /// runtime settings (its gen0 budget and thread-pool spin limit), and waits until it answers.
+    /// </summary>
+    public static async Task<(Process Server, Uri Url)> StartAsync(string command, int port, string[] arguments)
+    {
         var self = Environment.ProcessPath!;
         var start = new ProcessStartInfo(self);
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
@@ -68,37 +88,39 @@ internal static class Floor
             start.ArgumentList.Add(typeof(Floor).Assembly.Location);
         }
 
-        start.ArgumentList.Add("floor-server");
+        start.ArgumentList.Add(command);
         start.ArgumentList.Add("--port");
         start.ArgumentList.Add(port.ToString(CultureInfo.InvariantCulture));
-        using var server = Process.Start(start) ?? throw new InvalidOperationException("could not start the bare server");
-        try
+        foreach (var argument in arguments)
         {
-            var url = new Uri($"http://127.0.0.1:{port}");
-            using (var http = new HttpClient())
-            {
-                var deadline = DateTime.UtcNow.AddSeconds(30);
-                while (true)
-                {
-                    try
-                    {
-                        (await http.GetAsync(new Uri(url, "/healthz"))).EnsureSuccessStatusCode();
-                        break;
-                    }
-                    catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-                    {
-                        await Task.Delay(200);
-                    }
-                }
-            }
+            start.ArgumentList.Add(argument);
+        }
 
-            Console.WriteLine($"bare ASP.NET Core WebSocket server pid {server.Id} at {url}");
-            return (await Idle.RunAsync([url], "", options.Int("sockets", 15000), [server.Id], TimeSpan.FromSeconds(options.Int("snapshot-pause", 0)))).Print();
-        }
-        finally
+        foreach (var (name, value) in CallGrains.LocalCluster.HostRuntime.Environment)
         {
-            server.Kill(entireProcessTree: true);
-            await server.WaitForExitAsync();
+            start.Environment.TryAdd(name, value);
         }
+
+        // The host's runtimeconfig sets this (CallGrains.Host.csproj); the bench's does not.
+        start.Environment.TryAdd("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit", "A");
+        var server = Process.Start(start) ?? throw new InvalidOperationException("could not start the bare server");
+        var url = new Uri($"http://127.0.0.1:{port}");
+        using var http = new HttpClient();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                (await http.GetAsync(new Uri(url, "/healthz"))).EnsureSuccessStatusCode();
+                break;
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+        }
+
+        Console.WriteLine($"bare ASP.NET Core server ({command}) pid {server.Id} at {url}");
+        return (server, url);
     }
 }

@@ -17,6 +17,9 @@ using CallGrains.Bench;
 //   (every idle run: --users-via socket|first: each socket's user made through its server, the default, or all
 //                                         through the first: then user grains move on connect, counted as the sockets')
 //   floor  [--sockets 15000]              the same idle sockets on a bare ASP.NET Core WebSocket server: .NET's floor
+//   floor-cycles [--grains 0|1]           the embedded run's cycles on a bare ASP.NET Core server that only carries
+//                                         the same messages (no grains): the floor under a cycle's server CPU; with
+//                                         --grains 1 through no-op grains making a real cycle's grain calls
 //   memory [--rate 200] [--minutes 10] [--retention 00:01:00]   memory of one embedded host under constant load
 //   memory-cluster (same options)         Redis memory (and hosts' RSS) on redis-server + 3 hosts
 //   log-pages [--sizes 10,1000,100000]    what a page of call history costs in Redis as the history grows
@@ -43,6 +46,8 @@ try
         "idle" => (await Idle.RunAsync(options.Urls, options.AdminKey, options.Int("sockets", 20000), [.. options.Get("pids", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)], TimeSpan.FromSeconds(options.Int("snapshot-pause", 0)), Suite.UsersViaFirst(options))).Print(),
         "floor" => await Floor.RunAsync(options),
         "floor-server" => await Floor.ServeAsync(options.Int("port", 5190)),
+        "floor-cycles" => Suite.PrintTable(await FloorCycles.MeasureAsync(options)),
+        "floor-cycles-server" => await FloorCycles.ServeAsync(options.Int("port", 5191), options.Int("grains", 0) == 1),
         "idle-worker" => await Idle.WorkerAsync(options.Urls, options.Get("tokens", ""), options.Int("from", 0), options.Int("count", 1000)),
         _ => Usage(),
     };
@@ -55,7 +60,7 @@ catch (Exception ex) when (ex is InvalidOperationException or ArgumentException 
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: callgrains-bench all | embedded | cluster [--silos N] [--sockets N] | split [--silos N] [--edges N] [--sockets N] | memory | memory-cluster [--rate R] [--minutes M] [--retention T] | log-pages [--sizes N,N] | fan-out [--members N] [--calls N] | push [--members N] [--calls N] [--ring-calls N] [--slow-ms MS] | webhooks [--ring-calls N] | cycles --url U --admin-key K [--pairs N] [--rate R] [--seconds S] | idle --url U --admin-key K --pids P [--sockets N] [--snapshot-pause S] | floor [--sockets N]");
+    Console.Error.WriteLine("usage: callgrains-bench all | embedded | cluster [--silos N] [--sockets N] | split [--silos N] [--edges N] [--sockets N] | memory | memory-cluster [--rate R] [--minutes M] [--retention T] | log-pages [--sizes N,N] | fan-out [--members N] [--calls N] | push [--members N] [--calls N] [--ring-calls N] [--slow-ms MS] | webhooks [--ring-calls N] | cycles --url U --admin-key K [--pairs N] [--rate R] [--seconds S] | idle --url U --admin-key K --pids P [--sockets N] [--snapshot-pause S] | floor [--sockets N] | floor-cycles [--grains 0|1] [--rate R]");
     return 2;
 }
 
@@ -90,7 +95,7 @@ internal sealed class Options(Dictionary<string, string> values)
 internal static class Suite
 {
     /// <summary>A warm-up pass (unmeasured: tier-0 JIT, first activations), then as fast as possible, then paced.</summary>
-    private static async Task<string[]> MeasureAsync(Uri[] urls, string key, Options options, string label, IReadOnlyList<Watched> watched, RedisCommands? redis = null)
+    public static async Task<string[]> MeasureAsync(Uri[] urls, string key, Options options, string label, IReadOnlyList<Watched> watched, RedisCommands? redis = null)
     {
         var rate = options.Int("rate", 500);
         var seconds = options.Int("seconds", 60);
@@ -175,7 +180,7 @@ internal static class Suite
         return rows;
     }
 
-    private static void PrintTable(IEnumerable<string> rows)
+    public static int PrintTable(IEnumerable<string> rows)
     {
         Console.WriteLine();
         Console.WriteLine("| run | cycles/s | failures | setup p50 ms | p90 ms | p99 ms | max ms |");
@@ -184,6 +189,8 @@ internal static class Suite
         {
             Console.WriteLine(row);
         }
+
+        return 0;
     }
 
     public static async Task<string[]> MeasureEmbeddedAsync(string dll, string key, Options options)
@@ -221,8 +228,7 @@ internal static class Suite
         var key = "bench-admin-key-" + Guid.NewGuid().ToString("N");
         Console.WriteLine("building the host (Release)...");
         var dll = ServerProcess.BuildHost();
-        PrintTable(await measure(dll, key, options));
-        return 0;
+        return PrintTable(await measure(dll, key, options));
     }
 
     public static async Task<int> RunAllAsync(Options options)
@@ -236,6 +242,7 @@ internal static class Suite
         var results = new List<string>();
         results.AddRange(await MeasureEmbeddedAsync(dll, key, options));
         results.AddRange(await MeasureClusterAsync(dll, key, options));
+        results.AddRange(await FloorCycles.MeasureAsync(options));
 
         // A process may hold at most 20,000 descriptors here (the hard limit cannot be raised), so 20,000 idle
         // sockets are held by a cluster of two gateways, 10,000 each.

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using CallGrains.Bench;
 using CallGrains.Client.Protocol;
 
@@ -34,6 +35,64 @@ public sealed class BenchToolTests(TwoNodeFixture cluster)
         Assert.Equal(("t", "3"), (cells[0], cells[1]));
         var rung = cells[3].Split(" / ").Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         Assert.True(rung[0] > 0 && rung[0] <= rung[1] && rung[1] <= rung[2], row);
+    }
+
+    /// <summary>
+    /// The cycle floor (<c>bench floor-cycles</c>) is a floor only if it carries the gateway's cycle: the same
+    /// messages, with the same fields and about the same size, and the bench's cycles complete on it.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_cycle_floor_carries_the_gateways_messages_and_completes_the_benchs_cycles(bool grains)
+    {
+        var port = GatewayNode.FreePort();
+        await using var floor = FloorCycles.Build(port, grains, GatewayNode.FreePort(), GatewayNode.FreePort());
+        await floor.StartAsync();
+        var floorUri = new Uri($"http://127.0.0.1:{port}");
+
+        // The same users (so the same ids in every message) on the gateway and on the floor, whose tokens are the uids.
+        using var admin = new BenchAdmin(cluster.A.BaseUri, GatewayNode.AdminKey);
+        var users = await admin.CreateUsersAsync($"floor{(grains ? 1 : 0)}-{Guid.NewGuid():N}"[..16], [0, 1]);
+        var real = await OneCycleAsync(cluster.A.BaseUri, users[0], users[1]);
+        var bare = await OneCycleAsync(floorUri, (users[0].Uid, users[0].Uid), (users[1].Uid, users[1].Uid));
+
+        foreach (var (name, expected) in real)
+        {
+            var actual = bare[name];
+            Assert.Equal(Fields(expected), Fields(actual));
+            Assert.Equal(Fields(expected.GetProperty("call")), Fields(actual.GetProperty("call")));
+            Assert.Equal(expected.GetProperty("call").GetProperty("status").GetString(), actual.GetProperty("call").GetProperty("status").GetString());
+            var (realBytes, bareBytes) = (expected.GetRawText().Length, actual.GetRawText().Length);
+            Assert.True(Math.Abs(bareBytes - realBytes) <= realBytes / 4, $"{name}: {bareBytes} bytes on the floor against {realBytes} from the gateway");
+        }
+
+        var result = await Cycles.RunAsync([floorUri], "", pairs: 4, rate: 40, seconds: 2, warmup: 1, tag: "f");
+        Assert.Equal(0, result.Failures);
+        Assert.InRange(result.Cycles, 1, 40 * 3);
+    }
+
+    private static string[] Fields(JsonElement element) => [.. element.EnumerateObject().Select(p => p.Name).Order()];
+
+    /// <summary>One cycle by hand; the response to each request and each event the other party got, by name.</summary>
+    private static async Task<Dictionary<string, JsonElement>> OneCycleAsync(Uri server, (string Uid, string Token) caller, (string Uid, string Token) callee)
+    {
+        await using var a = await ProtocolConnection.OpenAsync(new ProtocolConnectionOptions { Server = server, Token = caller.Token });
+        await using var b = await ProtocolConnection.OpenAsync(new ProtocolConnectionOptions { Server = server, Token = callee.Token });
+        a.Start();
+        b.Start();
+        var incoming = b.WaitForEventAsync("incomingCallReceived");
+        var accepted = a.WaitForEventAsync("outgoingCallAccepted");
+        var ended = b.WaitForEventAsync("callEndedMessageReceived");
+        var messages = new Dictionary<string, JsonElement>();
+        var initiated = await a.RequestAsync("initiateCall", new JsonObject { ["receiverId"] = callee.Uid, ["receiverType"] = "user", ["callType"] = "audio" });
+        messages["initiateCall"] = initiated.Json;
+        messages["incomingCallReceived"] = (await incoming.WaitAsync(TimeSpan.FromSeconds(10))).Json;
+        messages["acceptCall"] = (await b.RequestAsync("acceptCall", new JsonObject { ["sessionId"] = initiated.SessionId })).Json;
+        messages["outgoingCallAccepted"] = (await accepted.WaitAsync(TimeSpan.FromSeconds(10))).Json;
+        messages["endCall"] = (await a.RequestAsync("endCall", new JsonObject { ["sessionId"] = initiated.SessionId })).Json;
+        messages["callEndedMessageReceived"] = (await ended.WaitAsync(TimeSpan.FromSeconds(10))).Json;
+        return messages;
     }
 
     [Fact]
