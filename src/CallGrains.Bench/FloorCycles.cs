@@ -25,9 +25,11 @@ public static class FloorCycles
     private const int MaxMessageBytes = 64 * 1024;
 
     /// <summary>Starts the bare server and measures the cycle on it as <c>bench embedded</c> does on the host.</summary>
-    internal static async Task<string[]> MeasureAsync(Options options)
+    internal static Task<string[]> MeasureAsync(Options options) => MeasureAsync(options, options.Int("grains", 0) == 1);
+
+    /// <summary>The same, without grains or through the no-op grains.</summary>
+    internal static async Task<string[]> MeasureAsync(Options options, bool grains)
     {
-        var grains = options.Int("grains", 0) == 1;
         var (server, url) = await Floor.StartAsync("floor-cycles-server", options.Int("floor-port", 5191), grains ? ["--grains", "1"] : []);
         using (server)
         {
@@ -58,6 +60,7 @@ public static class FloorCycles
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.Services.AddSingleton<FloorDevices>();
         if (grains)
         {
             builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort));
@@ -65,6 +68,7 @@ public static class FloorCycles
 
         var app = builder.Build();
         var factory = grains ? app.Services.GetRequiredService<IGrainFactory>() : null;
+        var devices = app.Services.GetRequiredService<FloorDevices>();
         app.UseWebSockets();
         var peers = new ConcurrentDictionary<string, Peer>(StringComparer.Ordinal);
         var calls = new ConcurrentDictionary<string, FloorCall>(StringComparer.Ordinal);
@@ -90,7 +94,7 @@ public static class FloorCycles
             using var peer = new Peer(auth["Bearer ".Length..], socket);
             peers[peer.Uid] = peer;
             Func<string, long, FloorCall, Task> send = peer.SendEventAsync;
-            FloorDevices.ByUser[peer.Uid] = send;
+            devices.ByUser[peer.Uid] = send;
             try
             {
                 await peer.SendAsync(Json(w =>
@@ -118,7 +122,7 @@ public static class FloorCycles
             finally
             {
                 peers.TryRemove(new KeyValuePair<string, Peer>(peer.Uid, peer));
-                FloorDevices.ByUser.TryRemove(new KeyValuePair<string, Func<string, long, FloorCall, Task>>(peer.Uid, send));
+                devices.ByUser.TryRemove(new KeyValuePair<string, Func<string, long, FloorCall, Task>>(peer.Uid, send));
             }
         });
         return app;

@@ -14,6 +14,7 @@ namespace CallGrains.Bench;
 /// archives the call (one record and both parties' history entries, at once). Each update that has an event for a
 /// device hands it to that device's socket, as the real user grain hands it to the gateway's hub on its silo.
 /// </remarks>
+[Alias("floor.ISessionGrain")]
 public interface IFloorSessionGrain : IGrainWithStringKey
 {
     Task<FloorCall> Initiate(string caller, string callee, double now);
@@ -23,6 +24,7 @@ public interface IFloorSessionGrain : IGrainWithStringKey
     Task<FloorCall?> Hangup(string uid, double now);
 }
 
+[Alias("floor.IUserGrain")]
 public interface IFloorUserGrain : IGrainWithStringKey
 {
     Task<long> Reserve(string sessionId);
@@ -31,6 +33,7 @@ public interface IFloorUserGrain : IGrainWithStringKey
     Task<long> Update(FloorCall floorCall, string? evt);
 }
 
+[Alias("floor.ILogGrain")]
 public interface IFloorLogGrain : IGrainWithStringKey
 {
     Task Add(FloorCall floorCall);
@@ -97,7 +100,7 @@ public sealed class FloorSessionGrain(IGrainFactory grains) : Grain, IFloorSessi
     }
 }
 
-public sealed class FloorUserGrain : Grain, IFloorUserGrain
+public sealed class FloorUserGrain(FloorDevices devices) : Grain, IFloorUserGrain
 {
     private long _seq;
 
@@ -108,7 +111,7 @@ public sealed class FloorUserGrain : Grain, IFloorUserGrain
         if (evt is not null)
         {
             _seq++;
-            FloorDevices.Send(this.GetPrimaryKeyString(), evt, _seq, floorCall);
+            devices.Send(this.GetPrimaryKeyString(), evt, _seq, floorCall);
         }
 
         return Task.FromResult(_seq);
@@ -120,13 +123,13 @@ public sealed class FloorLogGrain : Grain, IFloorLogGrain
     public Task Add(FloorCall floorCall) => Task.CompletedTask;
 }
 
-/// <summary>The floor server's open sockets by user: what the gateway's hub is to the real user grains.</summary>
-internal static class FloorDevices
+/// <summary>The floor server's open sockets by user (a singleton): what the gateway's hub is to the real user grains.</summary>
+public sealed class FloorDevices
 {
-    public static readonly ConcurrentDictionary<string, Func<string, long, FloorCall, Task>> ByUser = new(StringComparer.Ordinal);
+    public ConcurrentDictionary<string, Func<string, long, FloorCall, Task>> ByUser { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Hands the event to the user's socket without waiting for it to be written (a grain turn never waits on a socket).</summary>
-    public static void Send(string uid, string evt, long seq, FloorCall call)
+    public void Send(string uid, string evt, long seq, FloorCall call)
     {
         if (ByUser.TryGetValue(uid, out var send))
         {

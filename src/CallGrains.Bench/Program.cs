@@ -242,7 +242,8 @@ internal static class Suite
         var results = new List<string>();
         results.AddRange(await MeasureEmbeddedAsync(dll, key, options));
         results.AddRange(await MeasureClusterAsync(dll, key, options));
-        results.AddRange(await FloorCycles.MeasureAsync(options));
+        results.AddRange(await FloorCycles.MeasureAsync(options, grains: false));
+        results.AddRange(await FloorCycles.MeasureAsync(options, grains: true));
 
         // A process may hold at most 20,000 descriptors here (the hard limit cannot be raised), so 20,000 idle
         // sockets are held by a cluster of two gateways, 10,000 each.
