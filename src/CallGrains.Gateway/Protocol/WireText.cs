@@ -8,5 +8,7 @@ public sealed class WireText : IWireText
 {
     public string CallJson(CallInfo callInfo) => Encoding.UTF8.GetString(Wire.Write(w => Wire.WriteCall(w, callInfo)));
 
+    public string CompactCallJson(CallInfo callInfo) => Encoding.UTF8.GetString(Wire.Write(w => Wire.WriteCompactCall(w, callInfo)));
+
     public string Name(CancelReason reason) => reason.Name();
 }

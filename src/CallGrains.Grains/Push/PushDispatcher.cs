@@ -244,6 +244,7 @@ public sealed partial class PushDispatcher : IDisposable
             Event = payload.Event,
             SessionId = sessionId,
             CallJson = payload.CallJson,
+            CompactCallJson = payload.CompactCallJson,
             Reason = payload.Reason,
             AlertTitle = due.Kind == PushKind.Missed || target.Platform == PushPlatform.Apns ? payload.AlertTitle : null,
             AlertBody = due.Kind == PushKind.Ring && target.Platform == PushPlatform.Apns ? payload.AlertBody : null,
@@ -278,11 +279,12 @@ public sealed partial class PushDispatcher : IDisposable
     {
         var wire = _wire ??= _services.GetRequiredService<IWireText>();
         var type = call.CallType == CallType.Video ? "video" : "audio";
+        var (json, compact) = (wire.CallJson(call), wire.CompactCallJson(call));
         return due.Kind switch
         {
-            PushKind.Ring => new Payload("incomingCallReceived", wire.CallJson(call), null, $"Incoming {type} call", $"from {call.Initiator.Name}"),
-            PushKind.Cancel => new Payload("incomingCallCanceled", wire.CallJson(call), due.Reason is { } r ? wire.Name(r) : null, null, null),
-            _ => new Payload("callMissed", wire.CallJson(call), null, $"Missed {type} call from {call.Initiator.Name}", null),
+            PushKind.Ring => new Payload("incomingCallReceived", json, compact, null, $"Incoming {type} call", $"from {call.Initiator.Name}"),
+            PushKind.Cancel => new Payload("incomingCallCanceled", json, compact, due.Reason is { } r ? wire.Name(r) : null, null, null),
+            _ => new Payload("callMissed", json, compact, null, $"Missed {type} call from {call.Initiator.Name}", null),
         };
     }
 
@@ -314,7 +316,7 @@ public sealed partial class PushDispatcher : IDisposable
         public CancellationTokenSource RingEnded { get; } = new();
     }
 
-    private sealed record Payload(string Event, string CallJson, string? Reason, string? AlertTitle, string? AlertBody);
+    private sealed record Payload(string Event, string CallJson, string CompactCallJson, string? Reason, string? AlertTitle, string? AlertBody);
 
     /// <summary>A provider whose attempts wait for one of the silo's send slots; a push stopped meanwhile (its ring ended) is not sent.</summary>
     private sealed class Throttled(IPushProvider inner, SemaphoreSlim slots, CancellationToken stop) : IPushProvider

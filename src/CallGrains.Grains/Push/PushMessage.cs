@@ -26,6 +26,12 @@ public sealed record PushMessage
     /// <summary>The call object exactly as the wire writes it (PROTOCOL section 3), as JSON text.</summary>
     public required string CallJson { get; init; }
 
+    /// <summary>
+    /// The call cut to fit (<see cref="IWireText.CompactCallJson"/>): what a provider sends instead of
+    /// <see cref="CallJson"/> when the whole call would pass its payload limit (a big group, large metadata).
+    /// </summary>
+    public string? CompactCallJson { get; init; }
+
     /// <summary>For <see cref="PushKind.Cancel"/>: the wire name of the cancel reason (<c>cancelled</c>, <c>unanswered</c>, ...).</summary>
     public string? Reason { get; init; }
 

@@ -277,6 +277,15 @@ public sealed partial class FcmEmulator : IAsyncDisposable
             return "data values must all be strings";
         }
 
+        // FCM's 4,096-byte limit counts the data's keys and values and the notification's, plus ~45 bytes of its own and 6 a key.
+        var notification = message["notification"] as JsonObject ?? [];
+        var pairs = data.Concat(notification).ToArray();
+        var size = 45 + (6 * Math.Max(0, pairs.Length - 1)) + pairs.Sum(p => Encoding.UTF8.GetByteCount(p.Key) + Encoding.UTF8.GetByteCount((string?)p.Value ?? ""));
+        if (size > 4096)
+        {
+            return $"message is too big ({size} bytes counted)";
+        }
+
         if (message["android"] is not JsonObject android || (string?)android["priority"] != "high")
         {
             return "android.priority is not high";

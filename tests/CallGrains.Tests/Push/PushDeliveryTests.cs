@@ -1,5 +1,7 @@
+using System.Text;
 using System.Text.Json;
 using CallGrains.Abstractions;
+using CallGrains.Gateway.Protocol;
 using CallGrains.Grains.Push;
 
 namespace CallGrains.Tests.Push;
@@ -29,6 +31,7 @@ public sealed class PushDeliveryTests(PushFixture fixture)
         Assert.Equal("incomingCallReceived", Event(ring));
         Assert.Equal(call.SessionId, ring.Payload.GetProperty("callgrains").GetProperty("call").GetProperty("sessionId").GetString());
         Assert.Equal("initiated", ring.Payload.GetProperty("callgrains").GetProperty("call").GetProperty("status").GetString());
+        Assert.False(ring.Payload.GetProperty("callgrains").GetProperty("call").TryGetProperty("truncated", out _), "a small call goes whole");
 
         Assert.True((await _kit.Session(call.SessionId).RejectCall(a, CallStatus.Cancelled, null)).Ok);
         var cancel = (await fixture.WaitApnsAsync(voip, 2))[1];
@@ -248,6 +251,76 @@ public sealed class PushDeliveryTests(PushFixture fixture)
 
         await SessionGoneAsync(started.Call.SessionId);
     }
+
+    [Fact]
+    public async Task A_group_call_too_big_for_a_push_rings_every_pushed_phone_with_the_call_cut_to_fit()
+    {
+        // 100 members with their names and statuses make a call object of ~7 KB: past APNs' 4-5 KB and FCM's 4 KB.
+        var uids = await _kit.CreateUsersAsync(100, "gb");
+        var (voip, fcm, alert) = (ApnsTestKit.NewDeviceToken(), $"fcm-{Guid.NewGuid():N}", ApnsTestKit.NewDeviceToken());
+        await _kit.User(uids[1]).SetPushToken("iphone", PushPlatform.ApnsVoip, voip);
+        await _kit.User(uids[2]).SetPushToken("pixel", PushPlatform.Fcm, fcm);
+        await _kit.User(uids[3]).SetPushToken("ipad", PushPlatform.Apns, alert);
+        var groupId = $"g-{Guid.NewGuid():N}";
+        Assert.Equal(GroupOutcome.Done, (await _kit.Client.GetGrain<IGroupGrain>(groupId).Create("Big team", [.. uids])).Outcome);
+        var started = await _kit.GroupCallAsync(groupId, uids[0]);
+        Assert.True(started.Ok, started.Error?.Message);
+        Assert.True(Encoding.UTF8.GetByteCount(new WireText().CallJson(started.Call!)) > 5120, "the whole call is past every provider's limit");
+
+        var rings = new[] { Call((await fixture.WaitApnsAsync(voip, 1))[0]), Call((await fixture.WaitApnsAsync(alert, 1))[0]), FcmCall((await fixture.WaitFcmAsync(fcm, 1))[0]) };
+        foreach (var call in rings)
+        {
+            Assert.True(call.GetProperty("truncated").GetBoolean());
+            Assert.Equal(started.Call!.SessionId, call.GetProperty("sessionId").GetString());
+            Assert.Equal(uids[0], call.GetProperty("initiator").GetProperty("uid").GetString());
+            Assert.Equal(groupId, call.GetProperty("receiverId").GetString());
+            Assert.Equal("video", call.GetProperty("callType").GetString());
+            Assert.False(call.TryGetProperty("members", out _));
+        }
+
+        Assert.True((await _kit.Session(started.Call!.SessionId).EndCall(uids[0], null)).Ok);
+        Assert.Equal("incomingCallCanceled", Event((await fixture.WaitApnsAsync(voip, 2))[1]));
+        Assert.Equal("incomingCallCanceled", Event((await fixture.WaitApnsAsync(alert, 2))[1]));
+        Assert.Equal("incomingCallCanceled", (await fixture.WaitFcmAsync(fcm, 2))[1].GetProperty("data").GetProperty("event").GetString());
+        await SessionGoneAsync(started.Call.SessionId);
+    }
+
+    [Fact]
+    public async Task A_call_with_four_KiB_of_metadata_rings_by_push_without_its_metadata_and_a_small_one_keeps_it()
+    {
+        foreach (var (metadata, cutToFit) in new[] { ($"{{\"note\":\"{new string('x', Limits.MaxMetadataBytes - 12)}\"}}", true), ("{\"note\":\"hi\"}", false) })
+        {
+            var (a, b) = await _kit.CreatePairAsync();
+            var (fcm, alert) = ($"fcm-{Guid.NewGuid():N}", ApnsTestKit.NewDeviceToken());
+            await _kit.User(b).SetPushToken("pixel", PushPlatform.Fcm, fcm);
+            await _kit.User(b).SetPushToken("ipad", PushPlatform.Apns, alert);
+            Assert.True(Encoding.UTF8.GetByteCount(metadata) <= Limits.MaxMetadataBytes);
+            var started = await _kit.Session(Identifiers.NewSessionId()).InitiateCall(new InitiateRequest
+            {
+                CallerUid = a,
+                ReceiverId = b,
+                CallType = CallType.Audio,
+                TimeoutSeconds = CallTestKit.LongTimeout,
+                Metadata = metadata,
+            });
+            Assert.True(started.Ok, started.Error?.Message);
+            var pushed = new[] { FcmCall((await fixture.WaitFcmAsync(fcm, 1))[0]), Call((await fixture.WaitApnsAsync(alert, 1))[0]) };
+            foreach (var call in pushed)
+            {
+                Assert.Equal(started.Call!.SessionId, call.GetProperty("sessionId").GetString());
+                var cut = call.TryGetProperty("truncated", out var truncated) && truncated.GetBoolean();
+                Assert.Equal(cutToFit, cut);
+                Assert.Equal(cutToFit ? "{}" : metadata, call.GetProperty("metadata").GetRawText());
+            }
+
+            Assert.True((await _kit.Session(started.Call!.SessionId).RejectCall(a, CallStatus.Cancelled, null)).Ok);
+            await _kit.EventuallyFreeAsync(a, b);
+        }
+    }
+
+    private static JsonElement Call(ApnsPush push) => push.Payload.GetProperty("callgrains").GetProperty("call");
+
+    private static JsonElement FcmCall(JsonElement message) => JsonDocument.Parse(message.GetProperty("data").GetProperty("call").GetString()!).RootElement;
 
     private static string? Event(ApnsPush push) => push.Payload.GetProperty("callgrains").GetProperty("event").GetString();
 

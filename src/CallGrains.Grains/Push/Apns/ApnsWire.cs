@@ -11,6 +11,11 @@ public sealed record ApnsWire(string PushType, string Topic, int Priority, long 
     /// <summary>APNs' limit on <c>apns-collapse-id</c>, in bytes.</summary>
     public const int MaxCollapseIdBytes = 64;
 
+    /// <summary>APNs' payload limits in bytes: a VoIP push 5,120, any other 4,096 (more is refused: 413 <c>PayloadTooLarge</c>).</summary>
+    public const int MaxVoipPayloadBytes = 5120;
+
+    public const int MaxPayloadBytes = 4096;
+
     /// <summary>
     /// A PushKit (apns-voip) token takes only VoIP pushes on the <c>.voip</c> topic: its ring, and its cancel (a background
     /// push to it would be refused as <c>DeviceTokenNotForTopic</c>). An apns token gets alerts for rings and missed
@@ -22,13 +27,20 @@ public sealed record ApnsWire(string PushType, string Topic, int Priority, long 
         if (message.Platform == PushPlatform.ApnsVoip)
         {
             // Expiration 0: delivered now or never; a ring (or its cancel) stored for a phone that is off would be stale.
-            return new ApnsWire("voip", topic + ".voip", 10, 0, collapseId, PayloadOf(message, aps: null));
+            return new ApnsWire("voip", topic + ".voip", 10, 0, collapseId, Fitted(message, aps: null, MaxVoipPayloadBytes));
         }
 
         var expiration = Math.Max(1, message.ExpiresAt.ToUnixTimeSeconds());
         return message.Kind == PushKind.Cancel
-            ? new ApnsWire("background", topic, 5, expiration, collapseId, PayloadOf(message, WriteBackground))
-            : new ApnsWire("alert", topic, 10, expiration, collapseId, PayloadOf(message, WriteAlert));
+            ? new ApnsWire("background", topic, 5, expiration, collapseId, Fitted(message, WriteBackground, MaxPayloadBytes))
+            : new ApnsWire("alert", topic, 10, expiration, collapseId, Fitted(message, WriteAlert, MaxPayloadBytes));
+    }
+
+    /// <summary>The payload with the whole call, or with the call cut to fit when the whole one passes APNs' limit.</summary>
+    private static byte[] Fitted(PushMessage message, Action<Utf8JsonWriter, PushMessage>? aps, int limit)
+    {
+        var payload = PayloadOf(message, aps, message.CallJson);
+        return payload.Length > limit && message.CompactCallJson is { } compact ? PayloadOf(message, aps, compact) : payload;
     }
 
     /// <summary>The session id when it fits (PROTOCOL session ids are ASCII); a hash of it when longer than APNs allows.</summary>
@@ -37,7 +49,7 @@ public sealed record ApnsWire(string PushType, string Topic, int Priority, long 
             ? sessionId
             : "cg-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sessionId)))[..40];
 
-    private static byte[] PayloadOf(PushMessage message, Action<Utf8JsonWriter, PushMessage>? aps)
+    private static byte[] PayloadOf(PushMessage message, Action<Utf8JsonWriter, PushMessage>? aps, string callJson)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -59,7 +71,7 @@ public sealed record ApnsWire(string PushType, string Topic, int Priority, long 
             }
 
             writer.WritePropertyName("call");
-            writer.WriteRawValue(message.CallJson);
+            writer.WriteRawValue(callJson);
             writer.WriteEndObject();
             writer.WriteEndObject();
         }

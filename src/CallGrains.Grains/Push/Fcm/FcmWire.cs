@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using CallGrains.Abstractions;
 
@@ -21,6 +22,7 @@ internal static class FcmWire
     /// </summary>
     public static byte[] Body(PushMessage message, TimeSpan remaining)
     {
+        var callJson = message.CompactCallJson is { } compact && DataBytes(message, message.CallJson) > MaxDataBytes ? compact : message.CallJson;
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
@@ -31,7 +33,7 @@ internal static class FcmWire
             json.WriteStartObject("data");
             json.WriteString("event", message.Event);
             json.WriteString("sessionId", message.SessionId);
-            json.WriteString("call", message.CallJson);
+            json.WriteString("call", callJson);
             json.WriteString("pushId", message.PushId.ToString("D"));
             if (message.Reason is not null)
             {
@@ -66,6 +68,20 @@ internal static class FcmWire
         }
 
         return buffer.ToArray();
+    }
+
+    /// <summary>
+    /// What FCM counts against its 4,096-byte message limit (the data's keys and values, the notification's title and
+    /// body, in UTF-8), less room for what FCM adds itself (about 45 bytes, and 6 a key): past this the call is cut to fit.
+    /// </summary>
+    public const int MaxDataBytes = 4000;
+
+    public static int DataBytes(PushMessage message, string callJson)
+    {
+        static int Pair(string key, string? value) => value is null ? 0 : key.Length + Encoding.UTF8.GetByteCount(value);
+        return Pair("event", message.Event) + Pair("sessionId", message.SessionId) + Pair("call", callJson) + Pair("pushId", "00000000-0000-0000-0000-000000000000")
+            + Pair("reason", message.Reason)
+            + (message.Kind == PushKind.Missed ? Pair("title", message.AlertTitle) + Pair("body", message.AlertBody) : 0);
     }
 
     public static string Ttl(TimeSpan remaining)
