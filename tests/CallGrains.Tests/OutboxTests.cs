@@ -37,6 +37,32 @@ public sealed class OutboxTests : IAsyncLifetime
         await _cluster.DisposeAsync();
     }
 
+    [Fact]
+    public async Task A_group_change_its_store_refused_is_not_kept_and_can_be_made_again()
+    {
+        var kit = new CallTestKit(_cluster);
+        var uids = (await kit.CreateUsersAsync(3, "gm")).Order(StringComparer.Ordinal).ToArray();
+        var groupId = $"g-{Guid.NewGuid():N}";
+        var group = kit.Client.GetGrain<IGroupGrain>(groupId);
+
+        // The admin got an error: the group does not exist, neither now nor after the store is back.
+        _storage.Fail(groupId);
+        await Assert.ThrowsAnyAsync<Exception>(() => group.Create("Team", [uids[0], uids[1]]));
+        Assert.Null(await group.GetGroup());
+        _storage.Heal(groupId);
+        Assert.Null(await group.GetGroup());
+        Assert.Equal(GroupOutcome.Done, (await group.Create("Team", [uids[0], uids[1]])).Outcome);
+
+        // A member change that failed did not happen: not in memory, not later; made again, it is.
+        _storage.Fail(groupId);
+        await Assert.ThrowsAnyAsync<Exception>(() => group.ChangeMembers([uids[2]], [uids[0]]));
+        Assert.Equal([uids[0], uids[1]], (await group.GetGroup())!.Members.ToArray());
+        _storage.Heal(groupId);
+        Assert.Equal([uids[0], uids[1]], (await group.GetGroup())!.Members.ToArray());
+        Assert.Equal(GroupOutcome.Done, (await group.ChangeMembers([uids[2]], [uids[0]])).Outcome);
+        Assert.Equal([uids[1], uids[2]], (await group.GetGroup())!.Members.ToArray());
+    }
+
     [Theory]
     [InlineData("accept")]
     [InlineData("end")]

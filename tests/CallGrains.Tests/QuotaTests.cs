@@ -116,6 +116,31 @@ public sealed class QuotaTests(QuotaFixture fixture)
     }
 
     [Fact]
+    public async Task A_busy_caller_trying_again_and_again_is_not_counted_against_the_callee_they_never_rang()
+    {
+        // The callee's uid sorts first, so each attempt reserves the callee before it finds the caller busy.
+        var (callee, caller, peer) = ((await _kit.CreateUsersAsync(1, "a"))[0], (await _kit.CreateUsersAsync(1, "z"))[0], (await _kit.CreateUsersAsync(1, "p"))[0]);
+        var inCall = await _kit.ConnectAsync(caller, peer);
+        var probe = await _kit.WatchAsync(callee);
+        for (var i = 0; i < Defaults.MaxUnansweredFromCallerPerDay + 2; i++)
+        {
+            await fixture.AdvanceAsync(TimeSpan.FromSeconds(3));
+            Assert.Equal(CallErrorCode.CallInProgress, (await _kit.CallAsync(caller, callee)).Error?.Code);
+        }
+
+        await EventProbe.SettleAsync();
+        Assert.Empty(probe.For(callee));
+        await _kit.EndAsync(inCall.SessionId, caller);
+        await _kit.EventuallyFreeAsync(caller, peer, callee);
+        await fixture.AdvanceAsync(TimeSpan.FromSeconds(3));
+        var rung = await _kit.CallAsync(caller, callee);
+        Assert.True(rung.Ok, rung.Error?.Message);
+        Assert.True((await _kit.Session(rung.Call!.SessionId).RejectCall(caller, CallStatus.Cancelled, null)).Ok);
+        await _kit.EventuallyFreeAsync(caller, callee);
+        Assert.Empty((await _kit.Log.QueryAsync(callee, new CallLogQuery())).Entries.Where(e => e.Call.SessionId != rung.Call.SessionId));
+    }
+
+    [Fact]
     public async Task A_group_call_leaves_out_a_member_who_has_not_answered_the_daily_cap_of_its_callers_calls()
     {
         var m = await _kit.CreateUsersAsync(3, "p");

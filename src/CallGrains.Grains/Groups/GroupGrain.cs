@@ -53,8 +53,7 @@ public sealed class GroupGrain(
             return refused;
         }
 
-        state.State = new GroupState { Name = name, Members = sorted };
-        await state.WriteStateAsync();
+        await SaveAsync(new GroupState { Name = name, Members = sorted });
         return Done();
     }
 
@@ -83,8 +82,7 @@ public sealed class GroupGrain(
 
         if (!members.SequenceEqual(state.State.Members))
         {
-            state.State = state.State with { Members = members };
-            await state.WriteStateAsync();
+            await SaveAsync(state.State with { Members = members });
         }
 
         return Done();
@@ -117,8 +115,7 @@ public sealed class GroupGrain(
             }
 
             _starts = taken;
-            state.State = state.State with { LiveCall = sessionId };
-            await state.WriteStateAsync();
+            await SaveAsync(state.State with { LiveCall = sessionId });
         }
 
         return new GroupCallClaim(GroupCallOutcome.Claimed, state.State.Members);
@@ -128,8 +125,7 @@ public sealed class GroupGrain(
     {
         if (state.State.LiveCall == sessionId)
         {
-            state.State = state.State with { LiveCall = null };
-            await state.WriteStateAsync();
+            await SaveAsync(state.State with { LiveCall = null });
         }
     }
 
@@ -147,6 +143,23 @@ public sealed class GroupGrain(
         state.State = new GroupState();
         this.DeactivateOnIdle();
         return true;
+    }
+
+    /// <summary>Stores <paramref name="next"/>; a write that fails leaves memory as storage has it (the change is not made), and the activation goes.</summary>
+    private async Task SaveAsync(GroupState next)
+    {
+        var previous = state.State;
+        state.State = next;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            state.State = previous;
+            this.DeactivateOnIdle();
+            throw;
+        }
     }
 
     private GroupResult Done() => new(GroupOutcome.Done, new GroupInfo(GroupId, state.State.Name!, state.State.Members));

@@ -90,6 +90,12 @@ public static class SlotRules
         return (state with { Unanswered = [.. others, tally] }, false);
     }
 
+    /// <summary>One call from <paramref name="caller"/> taken off its tally (the one its reservation counted).</summary>
+    private static ImmutableArray<CallerTally> Uncount(ImmutableArray<CallerTally> tallies, string caller) =>
+        tallies.FirstOrDefault(t => t.CallerUid == caller) is not { } tally ? tallies
+        : tally.Count <= 1 ? tallies.Remove(tally)
+        : tallies.Replace(tally, tally with { Count = tally.Count - 1 });
+
     /// <summary>The slot a reservation takes; the caller's shows the call with the caller's own profile, which only the user knows.</summary>
     public static CallSlot Pending(UserState state, SlotRequest request) => new()
     {
@@ -131,6 +137,12 @@ public static class SlotRules
             {
                 // The user answered this caller: their earlier calls were welcome after all.
                 next = next with { Unanswered = next.Unanswered.RemoveAll(t => t.CallerUid == slot.PeerId) };
+            }
+
+            if (slot is { Role: CallRole.Callee, Phase: SlotPhase.Pending } && update.Phase == SlotPhase.Free)
+            {
+                // Reserved and let go before it rang (its caller turned out to be busy): never offered, so not counted.
+                next = next with { Unanswered = Uncount(next.Unanswered, slot.PeerId) };
             }
 
             next = update.Phase == SlotPhase.Free
