@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
 using CallGrains.Grains.Push;
+using CallGrains.Grains.Storage;
 using CallGrains.Grains.Users;
 using CallGrains.Grains.Webhooks;
 
@@ -87,18 +88,8 @@ public sealed partial class CallSessionGrain
             }
         }
 
-        state.State = next with { Watched = previous.Watched || watch, WakeAt = wake };
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            // Not stored, so not done: forget the change here too, and reload from storage on the next request.
-            state.State = previous;
-            this.DeactivateOnIdle();
-            throw;
-        }
+        // Not stored, not done: a failed write leaves the call as storage has it.
+        await state.WriteOrForgetAsync(next with { Watched = previous.Watched || watch, WakeAt = wake }, this);
 
         foreach (var stopped in pushes.Where(p => p.Kind == PushKind.Cancel).Except(previous.Pushes))
         {

@@ -53,7 +53,7 @@ public sealed class GroupGrain(
             return refused;
         }
 
-        await SaveAsync(new GroupState { Name = name, Members = sorted });
+        await state.WriteOrForgetAsync(new GroupState { Name = name, Members = sorted }, this);
         return Done();
     }
 
@@ -82,7 +82,7 @@ public sealed class GroupGrain(
 
         if (!members.SequenceEqual(state.State.Members))
         {
-            await SaveAsync(state.State with { Members = members });
+            await state.WriteOrForgetAsync(state.State with { Members = members }, this);
         }
 
         return Done();
@@ -115,7 +115,7 @@ public sealed class GroupGrain(
             }
 
             _starts = taken;
-            await SaveAsync(state.State with { LiveCall = sessionId });
+            await state.WriteOrForgetAsync(state.State with { LiveCall = sessionId }, this);
         }
 
         return new GroupCallClaim(GroupCallOutcome.Claimed, state.State.Members);
@@ -125,7 +125,7 @@ public sealed class GroupGrain(
     {
         if (state.State.LiveCall == sessionId)
         {
-            await SaveAsync(state.State with { LiveCall = null });
+            await state.WriteOrForgetAsync(state.State with { LiveCall = null }, this);
         }
     }
 
@@ -143,23 +143,6 @@ public sealed class GroupGrain(
         state.State = new GroupState();
         this.DeactivateOnIdle();
         return true;
-    }
-
-    /// <summary>Stores <paramref name="next"/>; a write that fails leaves memory as storage has it (the change is not made), and the activation goes.</summary>
-    private async Task SaveAsync(GroupState next)
-    {
-        var previous = state.State;
-        state.State = next;
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            state.State = previous;
-            this.DeactivateOnIdle();
-            throw;
-        }
     }
 
     private GroupResult Done() => new(GroupOutcome.Done, new GroupInfo(GroupId, state.State.Name!, state.State.Members));
