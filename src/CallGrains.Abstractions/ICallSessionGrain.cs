@@ -60,7 +60,15 @@ public interface ICallSessionGrain : IGrainWithStringKey
     /// time passed, the provider refused them): the call stops keeping them. Sent by the silo's push dispatcher.
     /// </summary>
     [Alias("PushesDone")]
-    Task PushesDone(string uid, PushKind kind);
+    Task PushesDone(string uid, PushKind kind, string? deviceId);
+
+    /// <summary>
+    /// A device of <paramref name="uid"/> that had the ring on its socket lost that socket while the call still rings
+    /// for them (an app sent to the background, a phone off the network): its ring is pushed to that device now, stored
+    /// with the call like any push it owes. Sent one-way by the user's grain; nothing happens once the ring is over.
+    /// </summary>
+    [OneWay, Alias("RingByPush")]
+    Task RingByPush(string uid, string deviceId);
 
     /// <summary>Every endpoint's queue has these webhook events of the call: it stops keeping them. Sent by the silo's webhook dispatcher.</summary>
     [Alias("WebhooksDone")]

@@ -122,10 +122,11 @@ public interface IUserSlotGrain : IGrainWithStringKey
     /// Where the ring of <paramref name="sessionId"/> is pushed now: the tokens of the user's devices that hold no open
     /// socket (a device with an <c>apns-voip</c> token rings through it alone), and only while this user's slot still
     /// rings for that call, so a ring push is never sent after its ring ended. Remembers the devices for the cancel.
-    /// Empty for an unknown user.
+    /// Empty for an unknown user. With <paramref name="deviceId"/>, that device's tokens only (a ring pushed late, when
+    /// its socket went while the call rang).
     /// </summary>
     [Alias("RingPushTargets")]
-    Task<ImmutableArray<PushToken>> RingPushTargets(string sessionId);
+    Task<ImmutableArray<PushToken>> RingPushTargets(string sessionId, string? deviceId);
 
     /// <summary>Whether this user's slot still rings for <paramref name="sessionId"/>: asked before a ring push is tried again.</summary>
     [Alias("StillRinging")]

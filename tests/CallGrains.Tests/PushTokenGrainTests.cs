@@ -24,12 +24,12 @@ public sealed class PushTokenGrainTests(ClusterFixture fixture)
         Assert.Null(laptop.Error);
 
         // Not ringing: nothing to push.
-        Assert.Empty(await _kit.Slot(uid).RingPushTargets("no-such-call"));
+        Assert.Empty(await _kit.Slot(uid).RingPushTargets("no-such-call", null));
         var call = await _kit.RingAsync(caller, uid);
 
         // The iPhone rings through PushKit alone; the iPad, with alerts only, by an alert; the pixel has a socket.
-        Assert.Equal(Sorted(voip, "ab" + alert[2..]), Tokens(await _kit.Slot(uid).RingPushTargets(call.SessionId)));
-        Assert.Empty(await _kit.Slot(uid).RingPushTargets("another-call"));
+        Assert.Equal(Sorted(voip, "ab" + alert[2..]), Tokens(await _kit.Slot(uid).RingPushTargets(call.SessionId, null)));
+        Assert.Empty(await _kit.Slot(uid).RingPushTargets("another-call", null));
 
         // The pixel's socket closes: the cancel still goes only where the ring went, less the device that acted, and
         // the same again when it is asked again (a cancel sent again after a crash).
@@ -43,13 +43,13 @@ public sealed class PushTokenGrainTests(ClusterFixture fixture)
         Assert.Empty(await _kit.Slot($"nobody-{Guid.NewGuid():N}").MissedPushTargets());
         Assert.True((await _kit.Session(call.SessionId).RejectCall(caller, CallStatus.Cancelled, null)).Ok);
         await _kit.EventuallyFreeAsync(caller, uid);
-        Assert.Empty(await _kit.Slot(uid).RingPushTargets(call.SessionId));
+        Assert.Empty(await _kit.Slot(uid).RingPushTargets(call.SessionId, null));
         Assert.False(await _kit.Slot(uid).StillRinging(call.SessionId));
 
         // The caller calls again at once: the first call's cancel, late behind a slow provider, still finds its devices.
         var again = await _kit.RingAsync(caller, uid);
         Assert.True(await _kit.Slot(uid).StillRinging(again.SessionId));
-        Assert.Equal(Sorted(voip, "ab" + alert[2..], "pixel-token"), Tokens(await _kit.Slot(uid).RingPushTargets(again.SessionId)));
+        Assert.Equal(Sorted(voip, "ab" + alert[2..], "pixel-token"), Tokens(await _kit.Slot(uid).RingPushTargets(again.SessionId, null)));
         Assert.Equal(Sorted(voip, "ab" + alert[2..]), Tokens(await _kit.Slot(uid).CancelPushTargets(call.SessionId, null)));
         Assert.True((await _kit.Session(again.SessionId).RejectCall(caller, CallStatus.Cancelled, null)).Ok);
     }

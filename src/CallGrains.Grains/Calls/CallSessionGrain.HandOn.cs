@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
 using CallGrains.Abstractions;
+using CallGrains.Grains.Push;
+using CallGrains.Grains.Storage;
 
 namespace CallGrains.Grains.Calls;
 
@@ -9,9 +11,9 @@ namespace CallGrains.Grains.Calls;
 /// </summary>
 public sealed partial class CallSessionGrain
 {
-    public Task PushesDone(string uid, PushKind kind)
+    public Task PushesDone(string uid, PushKind kind, string? deviceId)
     {
-        var pushes = state.State.Pushes.RemoveAll(p => p.Uid == uid && p.Kind == kind);
+        var pushes = state.State.Pushes.RemoveAll(p => p.Uid == uid && p.Kind == kind && p.DeviceId == deviceId);
         if (pushes.Length == state.State.Pushes.Length)
         {
             // A late report (a repeat after the call was archived) leaves no activation behind.
@@ -23,6 +25,28 @@ public sealed partial class CallSessionGrain
         // goes again with its id (at least once); a ring push only while its ring is on.
         state.State = state.State with { Pushes = pushes };
         return AfterHandedOnAsync();
+    }
+
+    public async Task RingByPush(string uid, string deviceId)
+    {
+        var now = time.GetUtcNow();
+        if (!push.Enabled || Call is not { } call || call.Status.IsFinal() || state.State.RingDeadline is not { } deadline || deadline <= now
+            || state.State.Pushes.Length >= MaxPushDues + (3 * call.Members.Length))
+        {
+            // Whether the user still rings for it is the user's answer when the push goes (a ring over is never pushed).
+            LeaveIfNotLive();
+            return;
+        }
+
+        var pushes = PushPlan.AddLateRing(state.State.Pushes, uid, deviceId, deadline);
+        if (pushes == state.State.Pushes)
+        {
+            return;
+        }
+
+        // Stored first, like every push owed: a crash before it is sent leaves it to the wake-up of the ringing call.
+        await state.WriteOrForgetAsync(state.State with { Pushes = pushes }, this);
+        await DeliverAsync();
     }
 
     public Task WebhooksDone(ImmutableArray<string> ids)

@@ -86,7 +86,7 @@ public sealed partial class PushDispatcher : IDisposable
         lock (_gate)
         {
             var key = (sessionId, due.Uid);
-            if (_lanes.TryGetValue(key, out var lane) && lane.Kinds.Contains(due.Kind))
+            if (_lanes.TryGetValue(key, out var lane) && lane.Kinds.Contains((due.Kind, due.DeviceId)))
             {
                 return true;
             }
@@ -101,7 +101,7 @@ public sealed partial class PushDispatcher : IDisposable
                 _lanes[key] = lane = new Lane();
             }
 
-            lane.Kinds.Add(due.Kind);
+            lane.Kinds.Add((due.Kind, due.DeviceId));
             _queued++;
             lane.Tail = lane.Tail.ContinueWith(
                 _ => RunAsync(sessionId, call, due, lane),
@@ -169,7 +169,7 @@ public sealed partial class PushDispatcher : IDisposable
             lock (_gate)
             {
                 _queued--;
-                lane.Kinds.Remove(due.Kind);
+                lane.Kinds.Remove((due.Kind, due.DeviceId));
                 if (lane.Kinds.Count == 0 && _lanes.TryGetValue((sessionId, due.Uid), out var current) && current == lane)
                 {
                     _lanes.Remove((sessionId, due.Uid));
@@ -190,7 +190,7 @@ public sealed partial class PushDispatcher : IDisposable
         var user = _grains.GetGrain<IUserSlotGrain>(due.Uid);
         var (asked, targets) = await WithRetriesAsync(() => due.Kind switch
         {
-            PushKind.Ring => user.RingPushTargets(sessionId),
+            PushKind.Ring => user.RingPushTargets(sessionId, due.DeviceId),
             PushKind.Cancel => user.CancelPushTargets(sessionId, due.ExceptDeviceId),
             _ => user.MissedPushTargets(),
         });
@@ -200,7 +200,7 @@ public sealed partial class PushDispatcher : IDisposable
     private async Task ReportAsync(string sessionId, PushDue due) =>
         await WithRetriesAsync(async () =>
         {
-            await _grains.GetGrain<ICallSessionGrain>(sessionId).PushesDone(due.Uid, due.Kind);
+            await _grains.GetGrain<ICallSessionGrain>(sessionId).PushesDone(due.Uid, due.Kind, due.DeviceId);
             return true;
         });
 
@@ -311,7 +311,7 @@ public sealed partial class PushDispatcher : IDisposable
     {
         public Task Tail { get; set; } = Task.CompletedTask;
 
-        public HashSet<PushKind> Kinds { get; } = [];
+        public HashSet<(PushKind Kind, string? DeviceId)> Kinds { get; } = [];
 
         public CancellationTokenSource RingEnded { get; } = new();
     }

@@ -20,6 +20,9 @@ public sealed record PushDue(
 
     /// <summary>The device that answered or declined (cancel pushes): it knows, and gets no push.</summary>
     [Id(4)] public string? ExceptDeviceId { get; init; }
+
+    /// <summary>A ring pushed late to this one device, whose socket went while the call rang (null: every device with no socket).</summary>
+    [Id(5)] public string? DeviceId { get; init; }
 }
 
 /// <summary>Which pushes a transition owes: pure, so each rule is plain to read and to test.</summary>
@@ -77,9 +80,20 @@ public static class PushPlan
         return next.Count == pending.Length ? pending : next.ToImmutable();
     }
 
+    /// <summary>
+    /// <paramref name="pending"/> with a ring push to one device of <paramref name="uid"/> that lost its socket while
+    /// the call rang (<see cref="ICallSessionGrain.RingByPush"/>); unchanged when that push is owed already.
+    /// </summary>
+    public static ImmutableArray<PushDue> AddLateRing(ImmutableArray<PushDue> pending, string uid, string deviceId, DateTimeOffset ringDeadline)
+    {
+        var next = pending.ToBuilder();
+        AddOnce(next, new PushDue(uid, PushKind.Ring, ringDeadline) { DeviceId = deviceId });
+        return next.Count == pending.Length ? pending : next.ToImmutable();
+    }
+
     private static void AddOnce(ImmutableArray<PushDue>.Builder pushes, PushDue due)
     {
-        if (!pushes.Any(p => p.Uid == due.Uid && p.Kind == due.Kind))
+        if (!pushes.Any(p => p.Uid == due.Uid && p.Kind == due.Kind && p.DeviceId == due.DeviceId))
         {
             pushes.Add(due);
         }

@@ -144,6 +144,8 @@ public sealed partial class UserGrain
             presence.Remove(gatewayId, Uid);
         }
 
+        PushRingToDevicesGone(before);
+
         if (startsGrace)
         {
             ArmGraceTimer(next.GraceEndsAt!.Value);

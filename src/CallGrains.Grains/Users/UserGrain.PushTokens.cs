@@ -60,7 +60,7 @@ public sealed partial class UserGrain
     public Task PushTokenMoved(string deviceId, PushPlatform platform, Guid claim) =>
         SetPushTokensAsync(State.PushTokens.RemoveAll(t => t.DeviceId == deviceId && t.Platform == platform && t.Claim == claim), release: false);
 
-    public async Task<ImmutableArray<PushToken>> RingPushTargets(string sessionId)
+    public async Task<ImmutableArray<PushToken>> RingPushTargets(string sessionId, string? deviceId)
     {
         if (!Ringing(sessionId))
         {
@@ -68,14 +68,16 @@ public sealed partial class UserGrain
         }
 
         await PruneDeadGatewaysAsync();
-        var targets = CallTokens(State.PushTokens.Where(t => !State.Devices.Any(d => d.DeviceId == t.DeviceId)));
+        var targets = CallTokens(State.PushTokens.Where(t => !State.Devices.Any(d => d.DeviceId == t.DeviceId) && (deviceId is null || t.DeviceId == deviceId)));
         if (!targets.IsEmpty)
         {
-            // Stored before anything is sent: a cancel later goes to exactly these devices, also after a restart, and a
-            // user whose ring was never meant to be pushed gets no cancel (on iOS every VoIP push must be reported as a call).
+            // Stored before anything is sent: a cancel later goes to exactly these devices (and those pushed before for
+            // this ring), also after a restart, and a user whose ring was never meant to be pushed gets no cancel (on iOS
+            // every VoIP push must be reported as a call).
             var now = time.GetUtcNow();
+            var earlier = State.RingsPushed.FirstOrDefault(r => r.SessionId == sessionId)?.DeviceIds ?? [];
             var kept = State.RingsPushed.RemoveAll(r => r.SessionId == sessionId || now - r.At > RingPush.KeptFor)
-                .Add(new RingPush(sessionId, [.. targets.Select(t => t.DeviceId).Distinct()], now));
+                .Add(new RingPush(sessionId, [.. earlier.Union(targets.Select(t => t.DeviceId))], now));
             state.State = State with { RingsPushed = kept.Length > RingPush.MaxKept ? kept.RemoveRange(0, kept.Length - RingPush.MaxKept) : kept };
             await SaveAsync();
         }
@@ -84,6 +86,27 @@ public sealed partial class UserGrain
     }
 
     public Task<bool> StillRinging(string sessionId) => Task.FromResult(Ringing(sessionId));
+
+    /// <summary>
+    /// Devices that just lost their socket while this user is rung: each one with a push token that the ring was not
+    /// pushed to yet gets it now (one-way to the call: a user grain never awaits a session).
+    /// </summary>
+    private void PushRingToDevicesGone(ImmutableArray<DeviceInfo> before)
+    {
+        if (State.Slot is not { Role: CallRole.Callee, Phase: SlotPhase.Ringing } slot || State.PushTokens.IsEmpty)
+        {
+            return;
+        }
+
+        var pushed = State.RingsPushed.FirstOrDefault(r => r.SessionId == slot.SessionId)?.DeviceIds ?? [];
+        foreach (var gone in before.Select(d => d.DeviceId).Distinct().Where(id => !State.Devices.Any(d => d.DeviceId == id) && !pushed.Contains(id)))
+        {
+            if (State.PushTokens.Any(t => t.DeviceId == gone))
+            {
+                GrainFactory.Ref<ICallSessionGrain>(slot.SessionId).RingByPush(Uid, gone).Ignore();
+            }
+        }
+    }
 
     public Task<ImmutableArray<PushToken>> CancelPushTargets(string sessionId, string? exceptDeviceId) =>
         Task.FromResult<ImmutableArray<PushToken>>(

@@ -114,6 +114,38 @@ public sealed class PushDeliveryTests(PushFixture fixture)
     }
 
     [Fact]
+    public async Task A_device_whose_socket_goes_while_it_rings_is_pushed_the_ring_then_its_cancel_and_a_device_gone_after_the_ring_is_not()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+        var (phone, tablet) = (ApnsTestKit.NewDeviceToken(), ApnsTestKit.NewDeviceToken());
+        await _kit.User(b).SetPushToken("iphone", PushPlatform.ApnsVoip, phone);
+        await _kit.User(b).SetPushToken("ipad", PushPlatform.ApnsVoip, tablet);
+        var probe = await _kit.WatchAsync((b, "iphone"), (b, "ipad"));
+
+        // Rung on both sockets, so pushed to neither; then the phone's app goes to the background (its socket closes).
+        var call = await _kit.RingAsync(a, b);
+        await probe.WaitForAsync(b, 1, "iphone");
+        await _kit.User(b).UnregisterDevice("iphone", probe.GatewayId, probe.Epochs[(b, "iphone")]);
+        var ring = (await fixture.WaitApnsAsync(phone, 1))[0];
+        Assert.Equal("incomingCallReceived", Event(ring));
+        Assert.Equal(PushDispatcher.PushId(call.SessionId, "iphone", PushKind.Ring).ToString("D"), ring.Headers["apns-id"]);
+        Assert.Equal(call.SessionId, Call(ring).GetProperty("sessionId").GetString());
+
+        // The caller hangs up: the phone that rang by push is told by push; the tablet, still on its socket, by its socket.
+        Assert.True((await _kit.Session(call.SessionId).RejectCall(a, CallStatus.Cancelled, null)).Ok);
+        var cancel = (await fixture.WaitApnsAsync(phone, 2))[1];
+        Assert.Equal("incomingCallCanceled", Event(cancel));
+        await SessionGoneAsync(call.SessionId);
+
+        // The tablet's socket goes after the ring ended: nothing is pushed.
+        await _kit.User(b).UnregisterDevice("ipad", probe.GatewayId, probe.Epochs[(b, "ipad")]);
+        await _kit.EventuallyFreeAsync(a, b);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Empty(fixture.ApnsPushes(tablet));
+        Assert.Equal(2, fixture.ApnsPushes(phone).Length);
+    }
+
+    [Fact]
     public async Task Declining_on_one_device_cancels_the_ring_on_the_pushed_ones_and_a_decline_is_not_a_missed_call()
     {
         var (a, b) = await _kit.CreatePairAsync();
