@@ -119,6 +119,35 @@ public sealed class GroupCallTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_member_who_left_rejoins_a_call_read_back_from_storage_without_hearing_their_own_leave_again()
+    {
+        var (guid, m) = await GroupAsync(3);
+        var probe = await _kit.WatchAsync(m);
+        var session = _kit.Session((await GroupCallAsync(guid, m[0])).SessionId);
+        Assert.True((await session.AcceptCall(m[1], null)).Ok);
+        Assert.True((await session.AcceptCall(m[2], null)).Ok);
+        Assert.True((await session.LeaveCall(m[1], null)).Ok);
+        bool Heard(CallEventType type, int after = -1) => probe.For(m[2]).Skip(after + 1).Any(e => e.Type == type && e.User?.Uid == m[1]);
+        await CallTestKit.EventuallyAsync(() => Task.FromResult(Heard(CallEventType.UserLeft)), "the others told of the leave");
+        var leftAt = probe.For(m[2]).Count - 1;
+
+        // The call sits idle and leaves memory (as after 15 idle minutes, or a restart); the leaver comes back.
+        await _kit.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var joined = await session.JoinCall(m[1], null);
+        Assert.True(joined.Ok, joined.Error?.Message);
+        await CallTestKit.EventuallyAsync(() => Task.FromResult(Heard(CallEventType.UserJoined, leftAt)), "the others told of the join");
+        await EventProbe.SettleAsync();
+
+        // One leave, numbered once (a redelivery keeps its seq and the gateway drops it), then the join right after it.
+        var heard = probe.For(m[1]).DistinctBy(e => e.Seq).ToList();
+        Assert.Single(heard, e => e.Type == CallEventType.UserLeft && e.User?.Uid == m[1]);
+        Assert.Equal((CallEventType.UserLeft, CallEventType.UserJoined), (heard[^2].Type, heard[^1].Type));
+        Assert.Equal(heard[^2].Seq + 1, heard[^1].Seq);
+        Assert.Equal(session.GetPrimaryKeyString(), (await _kit.SnapshotAsync(m[1])).ActiveCall?.SessionId);
+        Assert.True((await session.Peek())!.IsPresent(m[1]));
+    }
+
+    [Fact]
     public async Task Participants_leaving_one_by_one_end_the_call_with_the_last_and_everyone_is_free()
     {
         var (m, probe, session) = await TwoJoinedAsync();

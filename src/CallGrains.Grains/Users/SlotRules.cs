@@ -106,7 +106,11 @@ public static class SlotRules
         ExpiresAt = request.ExpiresAt,
     };
 
-    /// <summary>Whether <paramref name="update"/> was applied already: the slot or a released call shows its version.</summary>
+    /// <summary>
+    /// Whether <paramref name="update"/> was applied already: the slot or a release of its call shows its version. Both
+    /// count while the slot holds the call again (a member who left and rejoins): an old release redelivered from a
+    /// call read back from storage must not free the new slot.
+    /// </summary>
     public static bool IsRepeat(UserState state, CallSlot? slot, SlotUpdate update)
     {
         if (update.Version == 0)
@@ -115,9 +119,8 @@ public static class SlotRules
         }
 
         var sessionId = update.Call.SessionId;
-        return slot?.SessionId == sessionId
-            ? update.Version <= slot.Version
-            : state.Settled.Any(s => s.SessionId == sessionId && s.Version >= update.Version);
+        return (slot?.SessionId == sessionId && update.Version <= slot.Version)
+            || state.Settled.Any(s => s.SessionId == sessionId && s.Version >= update.Version);
     }
 
     /// <summary>
