@@ -73,9 +73,12 @@ public interface IGroupGrain : IGrainWithStringKey
     [Alias("ClaimCall")]
     Task<GroupCallClaim> ClaimCall(string sessionId, string callerUid, string? replacing);
 
-    /// <summary>The call <paramref name="sessionId"/> has settled: the group may have a new one. Idempotent.</summary>
+    /// <summary>
+    /// The call <paramref name="sessionId"/> has settled: the group may have a new one. Idempotent. <paramref name="unused"/>:
+    /// it never rang or offered anything (its caller was on another call), so it gives back its share of the start quota.
+    /// </summary>
     [Alias("ReleaseCall")]
-    Task ReleaseCall(string sessionId);
+    Task ReleaseCall(string sessionId, bool unused);
 
     /// <summary>The group's live call, if any (it may have settled with its release lost).</summary>
     [Alias("GetLiveCall")]

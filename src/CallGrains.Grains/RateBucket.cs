@@ -20,4 +20,7 @@ public sealed record RateBucket(
         var tokens = Math.Min(Capacity, Tokens + (elapsed * PerMinute));
         return tokens >= 1 ? this with { Tokens = tokens - 1, At = now > At ? now : At } : null;
     }
+
+    /// <summary>The bucket with one token given back (the action it was taken for did not happen), never past full.</summary>
+    public RateBucket GiveBack() => this with { Tokens = Math.Min(Capacity, Tokens + 1) };
 }

@@ -227,6 +227,31 @@ public sealed class QuotaTests(QuotaFixture fixture)
         Assert.True((await _kit.GroupCallAsync(guid, m[3])).Ok);
     }
 
+    [Fact]
+    public async Task A_member_on_another_call_starting_the_group_again_and_again_leaves_the_groups_starts_to_the_others()
+    {
+        var m = await _kit.CreateUsersAsync(3, "g");
+        var outsider = (await _kit.CreateUsersAsync(1, "o"))[0];
+        var guid = "grp-" + Guid.NewGuid().ToString("N")[..10];
+        Assert.Equal(GroupOutcome.Done, (await _kit.Client.GetGrain<IGroupGrain>(guid).Create("Team", [.. m])).Outcome);
+        await _kit.ConnectAsync(m[0], outsider);
+        for (var i = 0; i < Defaults.GroupCallBurst + 2; i++)
+        {
+            Assert.Equal(CallErrorCode.CallInProgress, (await _kit.GroupCallAsync(guid, m[0])).Error?.Code);
+        }
+
+        // Nobody rang: the group's starts are all there, on the same (fake) clock.
+        for (var i = 0; i < Defaults.GroupCallBurst; i++)
+        {
+            var started = await _kit.GroupCallAsync(guid, m[1]);
+            Assert.True(started.Ok, started.Error?.Message);
+            Assert.True((await _kit.Session(started.Call!.SessionId).RejectCall(m[1], CallStatus.Cancelled, null)).Ok);
+            await _kit.EventuallyFreeAsync(m[1], m[2]);
+        }
+
+        Assert.Equal(CallErrorCode.TooManyRequests, (await _kit.GroupCallAsync(guid, m[2])).Error?.Code);
+    }
+
     private async Task RingAndCancelAsync(string caller, string callee, string? deviceId)
     {
         var rung = await _kit.CallAsync(caller, callee, deviceId: deviceId);

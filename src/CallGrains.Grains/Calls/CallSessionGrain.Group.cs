@@ -164,7 +164,7 @@ public sealed partial class CallSessionGrain
 
             if (caller.Outcome != ReservationOutcome.Reserved)
             {
-                await ReleaseGroupAsync(request.ReceiverId);
+                await ReleaseGroupAsync(request.ReceiverId, unused: true);
                 return caller.Outcome == ReservationOutcome.UserNotFound
                     ? CallResult.Fail(CallErrorCode.UidNotFound, $"user {callerUid} does not exist")
                     : CallerTaken(callerUid, caller);

@@ -264,11 +264,11 @@ public sealed partial class CallSessionGrain
     private static int OutboxCap(CallInfo call) => MaxOutbox + (4 * call.Members.Length);
 
     /// <summary>Best effort: a claim left behind is found settled by the group's next call, which takes it over.</summary>
-    private async Task ReleaseGroupAsync(string groupId)
+    private async Task ReleaseGroupAsync(string groupId, bool unused = false)
     {
         try
         {
-            await GrainFactory.Ref<IGroupGrain>(groupId).ReleaseCall(SessionId);
+            await GrainFactory.Ref<IGroupGrain>(groupId).ReleaseCall(SessionId, unused);
         }
         catch (Exception ex) when (ex is not ArgumentException)
         {

@@ -121,10 +121,16 @@ public sealed class GroupGrain(
         return new GroupCallClaim(GroupCallOutcome.Claimed, state.State.Members);
     }
 
-    public async Task ReleaseCall(string sessionId)
+    public async Task ReleaseCall(string sessionId, bool unused)
     {
         if (state.State.LiveCall == sessionId)
         {
+            if (unused)
+            {
+                // The start rang no one and offered nothing (its caller was on another call): not one of the group's starts.
+                _starts = _starts?.GiveBack();
+            }
+
             await state.WriteOrForgetAsync(state.State with { LiveCall = null }, this);
         }
     }
