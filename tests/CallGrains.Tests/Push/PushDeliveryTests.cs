@@ -206,6 +206,27 @@ public sealed class PushDeliveryTests(PushFixture fixture)
     }
 
     [Fact]
+    public async Task A_token_apns_calls_not_for_the_topic_is_kept_so_fixing_the_topic_setting_brings_the_phone_back()
+    {
+        var (a, b) = await _kit.CreatePairAsync();
+        var token = ApnsTestKit.NewDeviceToken();
+        await _kit.User(b).SetPushToken("iphone", PushPlatform.ApnsVoip, token);
+
+        fixture.Apns.Script(ApnsAnswer.Error(400, "DeviceTokenNotForTopic"));
+        var refused = await _kit.RingAsync(a, b);
+        Assert.True((await _kit.Session(refused.SessionId).RejectCall(a, CallStatus.Cancelled, null)).Ok);
+        await SessionGoneAsync(refused.SessionId);
+        Assert.DoesNotContain(fixture.ApnsPushes(token), p => Event(p) == "incomingCallReceived");
+        Assert.Equal(token, Assert.Single((await _kit.User(b).GetPushTokens())!.Value).Token);
+
+        var before = fixture.ApnsPushes(token).Length;
+        var call = await _kit.RingAsync(a, b);
+        Assert.Equal("incomingCallReceived", Event((await fixture.WaitApnsAsync(token, before + 1))[before]));
+        Assert.True((await _kit.Session(call.SessionId).RejectCall(a, CallStatus.Cancelled, null)).Ok);
+        await SessionGoneAsync(call.SessionId);
+    }
+
+    [Fact]
     public async Task A_ring_push_waiting_to_retry_is_never_sent_once_the_ring_ended()
     {
         var (a, b) = await _kit.CreatePairAsync();

@@ -180,7 +180,9 @@ public sealed partial class ApnsProvider : IPushProvider, IDisposable
         return status switch
         {
             410 => new PushResult(PushOutcome.TokenGone, status, reason),
-            400 when reason is "BadDeviceToken" or "DeviceTokenNotForTopic" => new PushResult(PushOutcome.TokenGone, status, reason),
+            // Not DeviceTokenNotForTopic: that is this deployment's Push:Apns:Topic (or a token of another app), and
+            // removing tokens for it would silence every iPhone until each app registers again once the setting is fixed.
+            400 when reason is "BadDeviceToken" => new PushResult(PushOutcome.TokenGone, status, reason),
             429 or >= 500 => new PushResult(PushOutcome.Retry, status, reason, RetryAfter(response)),
             _ => new PushResult(PushOutcome.Failed, status, reason),
         };
