@@ -22,6 +22,54 @@ public sealed class BadInputTests(TwoNodeFixture cluster)
     }
 
     [Fact]
+    public async Task An_id_or_op_that_is_a_lone_surrogate_is_ERR_BAD_REQUEST_and_the_socket_stays_open()
+    {
+        await using var c = await OneAsync();
+
+        foreach (var frame in new[] { "{\"id\":\"\\ud800\",\"op\":\"ping\"}", "{\"id\":\"\\udfff\",\"op\":\"\\ud800\"}" })
+        {
+            var response = await c.SendRawAsync(frame);
+            Assert.Equal("ERR_BAD_REQUEST", response.ErrorCode());
+            Assert.Equal(JsonValueKind.Null, response.GetProperty("id").ValueKind);
+        }
+
+        Assert.True((await c.RequestAsync("ping")).IsOk());
+        Assert.Null(c.CloseStatus);
+    }
+
+    [Fact]
+    public async Task A_request_cut_off_by_a_close_frame_mid_message_is_not_carried_out()
+    {
+        var users = await cluster.Admin.UsersAsync(2);
+        await using var bob = await WsClient.ConnectAsync(cluster.A, users[1].Uid, users[1].Token);
+        using var alice = new ClientWebSocket();
+        alice.Options.SetRequestHeader("Authorization", $"Bearer {users[0].Token}");
+        await alice.ConnectAsync(new Uri($"ws://127.0.0.1:{cluster.A.HttpPort}/v1/ws"), CancellationToken.None);
+        var welcome = new byte[64 * 1024];
+        Assert.Equal(WebSocketMessageType.Text, (await alice.ReceiveAsync(welcome, CancellationToken.None)).MessageType);
+
+        // The whole request, but as a first fragment (no FIN), then the close.
+        var request = $"{{\"id\":\"1\",\"op\":\"initiateCall\",\"receiverId\":\"{users[1].Uid}\",\"receiverType\":\"user\",\"callType\":\"audio\"}}";
+        await alice.SendAsync(Encoding.UTF8.GetBytes(request), WebSocketMessageType.Text, endOfMessage: false, CancellationToken.None);
+        await alice.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "gone", CancellationToken.None);
+
+        // The server is done with the socket once its close arrives: anything it carried out, it did before that.
+        using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            for (var i = 0; i < 10 && alice.State != WebSocketState.Closed; i++)
+            {
+                if ((await alice.ReceiveAsync(welcome, limit.Token)).MessageType == WebSocketMessageType.Close)
+                {
+                    break;
+                }
+            }
+        }
+
+        await bob.NoMoreEventsAsync(0);
+        Assert.Equal(0, (await bob.RequestAsync("sync")).Seq());
+    }
+
+    [Fact]
     public async Task An_unknown_op_is_ERR_BAD_REQUEST_with_the_request_id()
     {
         await using var c = await OneAsync();
@@ -62,6 +110,8 @@ public sealed class BadInputTests(TwoNodeFixture cluster)
     [InlineData("{\"id\":\"x\",\"op\":\"rejectCall\",\"sessionId\":\"abc\",\"status\":\"maybe\"}")]
     [InlineData("{\"id\":\"x\",\"op\":\"signal\",\"sessionId\":\"abc\",\"to\":\"b\",\"data\":\"not an object\"}")]
     [InlineData("{\"id\":\"x\",\"op\":\"joinCall\",\"sessionId\":7}")]
+    [InlineData("{\"id\":\"x\",\"op\":\"acceptCall\",\"sessionId\":\"\\ud800\"}")]
+    [InlineData("{\"id\":\"x\",\"op\":\"initiateCall\",\"receiverId\":\"b\\udc00\",\"receiverType\":\"user\",\"callType\":\"audio\"}")]
     public async Task Missing_fields_and_wrong_types_are_ERR_BAD_REQUEST(string frame)
     {
         await using var c = await OneAsync();

@@ -50,6 +50,7 @@ public sealed class PushTokenTests(TwoNodeFixture cluster)
     [InlineData("phone", """{"platform":"fcm","token":"has space"}""", "fcm token")]
     [InlineData("phone", """{"platform":"fcm","token":""}""", "fcm token")]
     [InlineData("phone", """{"platform":"fcm","token":5}""", "fcm token")]
+    [InlineData("phone", """{"platform":"fcm","token":"\ud800"}""", "fcm token")]
     [InlineData("phone", """["fcm","abc"]""", "JSON object")]
     [InlineData("phone", "not json", "JSON object")]
     [InlineData("bad%20device", """{"platform":"fcm","token":"abc"}""", "deviceId")]

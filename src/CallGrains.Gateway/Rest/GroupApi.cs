@@ -38,8 +38,8 @@ public static class GroupApi
         using (body)
         {
             var root = body.RootElement;
-            var guid = root.TryGetProperty("guid", out var g) && g.ValueKind == JsonValueKind.String ? g.GetString() : null;
-            var name = root.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+            var guid = root.TryGetProperty("guid", out var g) ? JsonText.StringOrNull(g) : null;
+            var name = root.TryGetProperty("name", out var n) ? JsonText.StringOrNull(n) : null;
             if (!Identifiers.IsValidUid(guid))
             {
                 return BadRequest("guid must be 1-100 characters of [A-Za-z0-9_-]");
@@ -137,7 +137,7 @@ public static class GroupApi
         }
 
         if (array.ValueKind != JsonValueKind.Array || array.GetArrayLength() > MaxUidsPerRequest
-            || array.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+            || array.EnumerateArray().Any(e => JsonText.StringOrNull(e) is null))
         {
             return null;
         }

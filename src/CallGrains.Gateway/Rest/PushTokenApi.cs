@@ -111,8 +111,8 @@ public static class PushTokenApi
         string? token;
         using (body)
         {
-            platformName = body.RootElement.TryGetProperty("platform", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
-            token = body.RootElement.TryGetProperty("token", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            platformName = body.RootElement.TryGetProperty("platform", out var p) ? JsonText.StringOrNull(p) : null;
+            token = body.RootElement.TryGetProperty("token", out var t) ? JsonText.StringOrNull(t) : null;
         }
 
         if (!WireNames.TryParse(platformName, out PushPlatform platform))

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using CallGrains.Abstractions;
 using CallGrains.Gateway.Auth;
+using CallGrains.Gateway.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -62,8 +63,8 @@ public static class RestApi
         try
         {
             using var body = await JsonDocument.ParseAsync(request.Body);
-            uid = body.RootElement.TryGetProperty("uid", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null;
-            name = body.RootElement.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+            uid = body.RootElement.TryGetProperty("uid", out var u) ? JsonText.StringOrNull(u) : null;
+            name = body.RootElement.TryGetProperty("name", out var n) ? JsonText.StringOrNull(n) : null;
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {

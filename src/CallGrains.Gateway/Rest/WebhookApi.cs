@@ -54,8 +54,8 @@ public static class WebhookApi
         using (body)
         {
             var root = body.RootElement;
-            url = root.TryGetProperty("url", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null;
-            events = root.TryGetProperty("events", out var e) && e.ValueKind == JsonValueKind.Array && e.EnumerateArray().All(x => x.ValueKind == JsonValueKind.String)
+            url = root.TryGetProperty("url", out var u) ? JsonText.StringOrNull(u) : null;
+            events = root.TryGetProperty("events", out var e) && e.ValueKind == JsonValueKind.Array && e.EnumerateArray().All(x => JsonText.StringOrNull(x) is not null)
                 ? [.. e.EnumerateArray().Select(x => x.GetString()!)]
                 : null;
         }

@@ -32,6 +32,11 @@ public sealed class RequestDispatcher(IGrainFactory grains, Tokens tokens, Gatew
 
         using (doc)
         {
+            if (JsonText.HasUnreadableString(message.Span))
+            {
+                return Malformed(connection, RequestReader.PeekId(message.Span, MaxIdLength), "the message holds a string that is not valid UTF-16 (a \\u escape of a lone surrogate)");
+            }
+
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {

@@ -361,6 +361,13 @@ internal sealed partial class WebSocketEndpoint(
 
                         messageLimit ??= new CancellationTokenSource(messageTime, clock);
                         var read = await socket.ReceiveAsync(buffer.AsMemory(length), messageLimit.Token);
+                        if (read.MessageType == WebSocketMessageType.Close)
+                        {
+                            // Closed in the middle of a message: what came of it is not a request (RFC 6455: a message ends at FIN).
+                            connection.Close(CloseCodes.Normal, "bye");
+                            return;
+                        }
+
                         length += read.Count;
                         end = read.EndOfMessage;
                     }
