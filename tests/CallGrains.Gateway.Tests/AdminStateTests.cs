@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.WebSockets;
 using System.Text.Json;
 
 namespace CallGrains.Gateway.Tests;
@@ -7,6 +8,50 @@ namespace CallGrains.Gateway.Tests;
 [Collection(TwoNodeGroup.Name)]
 public sealed class AdminStateTests(TwoNodeFixture cluster)
 {
+    [Fact]
+    public async Task Two_sockets_of_one_device_racing_in_leave_no_device_registered_once_both_are_closed()
+    {
+        foreach (var (uid, token) in await cluster.Admin.UsersAsync(20, "dup"))
+        {
+            var sockets = new[] { new ClientWebSocket(), new ClientWebSocket() };
+            foreach (var socket in sockets)
+            {
+                socket.Options.SetRequestHeader("Authorization", $"Bearer {token}");
+            }
+
+            var uri = new Uri($"ws://127.0.0.1:{cluster.A.HttpPort}/v1/ws?deviceId=dup");
+            await Task.WhenAll(sockets.Select(s => s.ConnectAsync(uri, CancellationToken.None)));
+            await Task.Delay(200);
+            foreach (var socket in sockets)
+            {
+                try
+                {
+                    using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", limit.Token);
+                }
+                catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+                {
+                    // The one the server replaced may be gone already.
+                }
+
+                socket.Dispose();
+            }
+
+            var devices = -1;
+            for (var i = 0; i < 50 && devices != 0; i++)
+            {
+                using var state = await StateAsync(uid);
+                devices = state.RootElement.GetProperty("devices").GetArrayLength();
+                if (devices != 0)
+                {
+                    await Task.Delay(200);
+                }
+            }
+
+            Assert.True(devices == 0, $"{uid}: a device is left registered with both its sockets closed");
+        }
+    }
+
     [Fact]
     public async Task A_users_state_shows_their_slot_seq_and_devices()
     {

@@ -65,7 +65,10 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirector
         }
     }
 
-    /// <summary>Adds a connection; an older connection of the same device is closed (4000) and returned.</summary>
+    /// <summary>
+    /// Adds a connection; of two connections of one device the one with the older registration (lower epoch) is closed
+    /// (4000) and returned, whichever joins last: two sockets racing in keep the one the user grain holds.
+    /// </summary>
     public Connection? Add(Connection connection)
     {
         Connection? replaced = null;
@@ -74,15 +77,23 @@ public sealed class ConnectionRegistry(GatewayMetrics metrics) : IDeviceDirector
             _ => [connection],
             (_, list) =>
             {
-                replaced = list.FirstOrDefault(c => c.DeviceId == connection.DeviceId);
-                return (replaced is null ? list : list.Remove(replaced)).Add(connection);
+                var existing = list.FirstOrDefault(c => c.DeviceId == connection.DeviceId);
+                if (existing is not null && existing.Epoch > connection.Epoch)
+                {
+                    replaced = connection;
+                    return list;
+                }
+
+                replaced = existing;
+                return (existing is null ? list : list.Remove(existing)).Add(connection);
             });
         if (replaced is not null)
         {
             replaced.Replaced = true;
             replaced.Close(CloseCodes.Replaced, "replaced by a newer connection of this device");
         }
-        else
+
+        if (replaced is null)
         {
             Interlocked.Increment(ref _count);
             metrics.ConnectionOpened();
